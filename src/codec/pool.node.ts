@@ -1,0 +1,41 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
+import { CodecPool, type WorkerHandle } from './pool.ts'
+import type { VariantChoice } from './loader.ts'
+
+export interface NodeCodecPoolInit {
+  /** Workers at most. @default availableParallelism() − 1, at least 1 */
+  size?: number
+  /** Module variant. @default 'auto' (relaxed where supported) */
+  variant?: VariantChoice
+}
+
+/** A codec pool on worker_threads. Idle workers do not keep the process alive. */
+export function createNodeCodecPool (init: NodeCodecPoolInit = {}): CodecPool {
+  return new CodecPool({
+    size: init.size ?? Math.max(1, availableParallelism() - 1),
+    spawn: () => spawnNodeWorker(init.variant ?? 'auto')
+  })
+}
+
+/** A worker_threads handle; `thread` is the raw `Worker`, for diagnostics and tests. */
+export interface NodeWorkerHandle extends WorkerHandle {
+  thread: Worker
+}
+
+export function spawnNodeWorker (variant: VariantChoice): NodeWorkerHandle {
+  const worker = new Worker(new URL('./worker.node.ts', import.meta.url), { workerData: { variant } })
+  worker.unref()
+  let stopping = false
+  let onDeath: (reason: string) => void = () => {}
+  worker.on('error', err => { if (!stopping) onDeath(err.message) })
+  worker.on('exit', code => { if (!stopping) onDeath(`worker exited with code ${code}`) })
+  return {
+    thread: worker,
+    endpoint: nodeEndpoint(worker),
+    onDeath: cb => { onDeath = cb },
+    terminate: () => { stopping = true; void worker.terminate() },
+    setBusy: busy => { if (busy) worker.ref(); else worker.unref() }
+  }
+}

@@ -1,0 +1,86 @@
+import { transfer } from 'comlink'
+import type { Codec, ShardSet } from './codec.ts'
+
+/**
+ * What a codec worker offers over comlink. Segments travel as one `ArrayBuffer` each way, by
+ * transfer, never by structured copy: the caller's buffer moves into the worker and comes back.
+ * Inside, the bytes are copied once into wasm memory and the parity once out; the `ShardSet` is
+ * kept between jobs of the same shape, so steady-state jobs allocate nothing in wasm.
+ */
+export interface CodecService {
+  /** The module variant this worker runs. */
+  variant(): Promise<CodecVariantName>
+  /**
+   * Encodes one segment: `data` is k shards of `shardLength` bytes back to back. Returns `data`
+   * (the same bytes, handed back) and the m parity shards back to back.
+   */
+  encode(k: number, m: number, shardLength: number, data: ArrayBuffer): Promise<EncodeResult>
+  /**
+   * Rebuilds the shards with `present[i] === false` in `shards` (k + m back to back), in place,
+   * and hands the buffer back.
+   */
+  reconstruct(k: number, m: number, shardLength: number, shards: ArrayBuffer, present: boolean[], dataOnly: boolean): Promise<ArrayBuffer>
+  /** Checks parity; hands the buffer back with the verdict. */
+  verify(k: number, m: number, shardLength: number, shards: ArrayBuffer): Promise<VerifyResult>
+}
+
+export type CodecVariantName = 'standard' | 'relaxed'
+export interface EncodeResult { data: ArrayBuffer, parity: ArrayBuffer }
+export interface VerifyResult { valid: boolean, shards: ArrayBuffer }
+
+/**
+ * Serves `loading` (the codec being instantiated). The service is exposed at once and every call
+ * waits for the codec, so no message sent while the module compiles can be lost, and a module
+ * that fails to load fails each job with the reason instead of hanging it.
+ */
+export function createCodecService (loading: Promise<Codec>): CodecService {
+  let cached: ShardSet | undefined
+  loading.catch(() => {}) // reported through each call, not as an unhandled rejection
+
+  const setFor = async (k: number, m: number, len: number): Promise<ShardSet> => {
+    const codec = await loading
+    if (cached === undefined || cached.k !== k || cached.m !== m || cached.shardLength !== len) {
+      cached?.free()
+      cached = undefined
+      cached = codec.alloc(k, m, len)
+    }
+    return cached
+  }
+
+  const expectBytes = (buf: ArrayBuffer, want: number, what: string): void => {
+    if (!(buf instanceof ArrayBuffer) || buf.byteLength !== want) {
+      throw new RangeError(`${what} must be an ArrayBuffer of ${want} bytes, got ${buf instanceof ArrayBuffer ? buf.byteLength : typeof buf}`)
+    }
+  }
+
+  return {
+    variant: async () => (await loading).variant,
+
+    async encode (k, m, shardLength, data) {
+      const set = await setFor(k, m, shardLength)
+      expectBytes(data, k * shardLength, 'data')
+      set.data().set(new Uint8Array(data))
+      set.encode()
+      const parity = set.parity().slice().buffer
+      return transfer({ data, parity }, [data, parity])
+    },
+
+    async reconstruct (k, m, shardLength, shards, present, dataOnly) {
+      const set = await setFor(k, m, shardLength)
+      expectBytes(shards, (k + m) * shardLength, 'shards')
+      const view = new Uint8Array(shards)
+      set.all().set(view)
+      set.reconstruct(present, { dataOnly })
+      view.set(set.all())
+      return transfer(shards, [shards])
+    },
+
+    async verify (k, m, shardLength, shards) {
+      const set = await setFor(k, m, shardLength)
+      expectBytes(shards, (k + m) * shardLength, 'shards')
+      set.all().set(new Uint8Array(shards))
+      const valid = set.verify()
+      return transfer({ valid, shards }, [shards])
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * SHA-256 through WebCrypto, which is global in Node 22, browsers and workers alike, so the core
+ * needs no `node:crypto` and the same code verifies fragments everywhere.
+ */
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+/** Lowercase hex of `bytes`. */
+export function toHex (bytes: Uint8Array): string {
+  let out = ''
+  for (const b of bytes) out += HEX[b]
+  return out
+}
+
+/** Lowercase hex SHA-256 of `bytes` (64 characters): the id of a fragment holding these bytes. */
+export async function sha256Hex (bytes: Uint8Array): Promise<string> {
+  // WebCrypto refuses views over a SharedArrayBuffer; copy those into a plain ArrayBuffer.
+  const plain = bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : bytes.slice()
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', plain)))
+}

@@ -1,0 +1,252 @@
+/**
+ * The shared test suite every `FragmentStore` adapter must pass, in its real environment (Node for
+ * the disk store, a real browser for IndexedDB). It imports nothing from Node: everything
+ * environment-specific arrives through the factory.
+ */
+import { describe, expect, it } from 'vitest'
+import type { FragmentId, FragmentStore } from '../core/fragment-store.ts'
+import { sha256Hex } from '../core/hash.ts'
+
+/** A fresh, empty store for one test, and how to dispose of it. */
+export interface StoreUnderTest {
+  store: FragmentStore
+  /** Closes the store (it may already be closed) and removes whatever it left behind. */
+  cleanup: () => Promise<void>
+  /**
+   * Optional: damages the stored bytes of `id` the way bit rot would, below the store's API.
+   * When absent, the corruption case is skipped for this adapter.
+   */
+  corrupt?: (id: FragmentId) => Promise<void>
+}
+
+/** Builds a fresh store with the given quota (bytes). */
+export type StoreFactory = (opts: { quota: number }) => Promise<StoreUnderTest>
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const QUOTA = 4 * MiB
+const OWNER = btoaBytes(new Uint8Array(32).map((_, i) => i + 1))
+
+/** Random bytes of any length (getRandomValues fills at most 64 KiB per call). */
+export function randomBytes (n: number): Uint8Array {
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)))
+  return out
+}
+
+/** A random fragment and its id. */
+export async function fragment (n: number): Promise<{ id: FragmentId, bytes: Uint8Array }> {
+  const bytes = randomBytes(n)
+  return { id: await sha256Hex(bytes), bytes }
+}
+
+/**
+ * Byte equality. vitest's `toEqual` walks a typed array element by element through its generic
+ * matcher, which takes seconds on 1 MiB; this takes microseconds.
+ */
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function btoaBytes (bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes))
+}
+
+/** Resolves to the rejection of `p` (failing when it fulfils), so tests can assert on name and code. */
+async function rejection (p: Promise<unknown>): Promise<{ name: string, code?: string, details?: Record<string, unknown> }> {
+  try {
+    await p
+  } catch (err) {
+    return err as { name: string, code?: string }
+  }
+  throw new Error('expected a rejection')
+}
+
+/** Registers the conformance suite for one adapter under `describe(name)`. */
+export function runFragmentStoreTests (name: string, factory: StoreFactory): void {
+  describe(`FragmentStore conformance: ${name}`, () => {
+    /** Runs `body` against a fresh store and always cleans up, pass or fail. */
+    async function withStore (quota: number, body: (t: StoreUnderTest) => Promise<void>): Promise<void> {
+      const t = await factory({ quota })
+      try {
+        await body(t)
+      } finally {
+        await t.cleanup()
+      }
+    }
+
+    it('round-trips 1 byte, 1 KiB and 1 MiB exactly, isolated from caller buffers', () => withStore(QUOTA, async ({ store }) => {
+      for (const size of [1, KiB, MiB]) {
+        const { id, bytes } = await fragment(size)
+        await store.put(id, bytes)
+        const original = bytes.slice()
+        bytes.fill(0) // the store must have copied, not kept the caller's buffer
+        const got = await store.get(id)
+        expect(got).toBeInstanceOf(Uint8Array)
+        expect(sameBytes(got, original)).toBe(true)
+        got.fill(0) // nor handed out its own
+        expect(sameBytes(await store.get(id), original)).toBe(true)
+      }
+      expect(await store.stat()).toMatchObject({ used: 1 + KiB + MiB, count: 3 })
+    }))
+
+    it('refuses an empty fragment with BAD_REQUEST and stores nothing', () => withStore(QUOTA, async ({ store }) => {
+      const empty = new Uint8Array(0)
+      const err = await rejection(store.put(await sha256Hex(empty), empty))
+      expect(err).toMatchObject({ name: 'EmptyFragmentError', code: 'BAD_REQUEST' })
+      expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+    }))
+
+    it('refuses bytes that do not hash to the id, and stores nothing', () => withStore(QUOTA, async ({ store }) => {
+      const a = await fragment(KiB)
+      const b = await fragment(KiB)
+      const err = await rejection(store.put(a.id, b.bytes))
+      expect(err).toMatchObject({ name: 'HashMismatchError', code: 'HASH_MISMATCH', details: { id: a.id, actual: b.id } })
+      expect(await store.has([a.id, b.id])).toEqual([false, false])
+      expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+    }))
+
+    it('reports a missing fragment as NOT_FOUND and its meta as undefined', () => withStore(QUOTA, async ({ store }) => {
+      const { id } = await fragment(10)
+      expect(await rejection(store.get(id))).toMatchObject({ name: 'FragmentNotFoundError', code: 'NOT_FOUND' })
+      expect(await store.meta(id)).toBeUndefined()
+    }))
+
+    it('answers has() for a batch mixing held and missing ids, in order', () => withStore(QUOTA, async ({ store }) => {
+      const held = [await fragment(100), await fragment(200)]
+      const missing = await fragment(300)
+      for (const f of held) await store.put(f.id, f.bytes)
+      expect(await store.has([held[0]!.id, missing.id, held[1]!.id, held[0]!.id])).toEqual([true, false, true, true])
+      expect(await store.has([])).toEqual([])
+    }))
+
+    it('refuses malformed ids with BAD_REQUEST on every method', () => withStore(QUOTA, async ({ store }) => {
+      const { id, bytes } = await fragment(64)
+      const bad = [id.toUpperCase(), id.slice(0, 63), `${id}0`, '../etc/passwd', `../${id.slice(3)}`,
+        'g'.repeat(64), '', `${id.slice(0, 2)}/${id.slice(3)}`, 42 as unknown as string]
+      for (const b of bad) {
+        const calls = [store.put(b, bytes), store.get(b), store.has([id, b]), store.meta(b), store.delete(b)]
+        for (const call of calls) {
+          expect(await rejection(call)).toMatchObject({ name: 'InvalidFragmentIdError', code: 'BAD_REQUEST' })
+        }
+      }
+      expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+    }))
+
+    it('refuses a malformed owner key with BAD_REQUEST', () => withStore(QUOTA, async ({ store }) => {
+      const { id, bytes } = await fragment(64)
+      for (const owner of ['not base64!', OWNER.slice(4), btoaBytes(new Uint8Array(33))]) {
+        expect(await rejection(store.put(id, bytes, { owner }))).toMatchObject({ code: 'BAD_REQUEST' })
+      }
+      expect(await store.has([id])).toEqual([false])
+    }))
+
+    it('enforces the quota exactly under 20 concurrent puts', () => withStore(10 * KiB, async ({ store }) => {
+      const frags = await Promise.all(Array.from({ length: 20 }, () => fragment(KiB)))
+      const results = await Promise.allSettled(frags.map(f => store.put(f.id, f.bytes)))
+      const ok = frags.filter((_, i) => results[i]!.status === 'fulfilled')
+      const refused = results.flatMap(r => r.status === 'rejected' ? [r.reason as { name: string, code: string, details: unknown }] : [])
+      expect(ok).toHaveLength(10)
+      expect(refused).toHaveLength(10)
+      for (const err of refused) {
+        expect(err).toMatchObject({ name: 'QuotaExceededError', code: 'QUOTA_EXCEEDED', details: { quota: 10 * KiB, needed: KiB } })
+      }
+      expect(await store.stat()).toEqual({ capacity: 10 * KiB, used: 10 * KiB, free: 0, count: 10 })
+      for (const f of ok) expect(sameBytes(await store.get(f.id), f.bytes)).toBe(true)
+    }))
+
+    it('refuses a fragment larger than the whole quota', () => withStore(KiB, async ({ store }) => {
+      const { id, bytes } = await fragment(KiB + 1)
+      expect(await rejection(store.put(id, bytes))).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: KiB, used: 0, needed: KiB + 1 } })
+    }))
+
+    it('counts a re-put once, even concurrent and even when the quota is full', () => withStore(2 * KiB, async ({ store }) => {
+      const a = await fragment(KiB)
+      const b = await fragment(KiB)
+      await Promise.all([1, 2, 3, 4, 5].map(() => store.put(a.id, a.bytes)))
+      await store.put(b.id, b.bytes)
+      await store.put(a.id, a.bytes) // full quota, but already held: not a new byte
+      expect(await store.stat()).toEqual({ capacity: 2 * KiB, used: 2 * KiB, free: 0, count: 2 })
+    }))
+
+    it('frees space on delete, and reports unknown ids as not deleted', () => withStore(2 * KiB, async ({ store }) => {
+      const [a, b, c] = [await fragment(KiB), await fragment(KiB), await fragment(KiB)]
+      await store.put(a.id, a.bytes)
+      await store.put(b.id, b.bytes)
+      expect(await rejection(store.put(c.id, c.bytes))).toMatchObject({ code: 'QUOTA_EXCEEDED' })
+      expect(await store.delete(a.id)).toBe(true)
+      expect(await store.delete(a.id)).toBe(false)
+      expect(await store.delete(c.id)).toBe(false)
+      expect(await rejection(store.get(a.id))).toMatchObject({ code: 'NOT_FOUND' })
+      await store.put(c.id, c.bytes)
+      expect(await store.has([a.id, b.id, c.id])).toEqual([false, true, true])
+      expect(await store.stat()).toMatchObject({ used: 2 * KiB, count: 2 })
+    }))
+
+    it('keeps the owner and storedAt, and the first owner wins a re-put', () => withStore(QUOTA, async ({ store }) => {
+      const owned = await fragment(500)
+      const plain = await fragment(600)
+      const before = Date.now()
+      await store.put(owned.id, owned.bytes, { owner: OWNER })
+      await store.put(plain.id, plain.bytes)
+      const meta = await store.meta(owned.id)
+      expect(meta?.owner).toBe(OWNER)
+      expect(meta?.storedAt).toBeGreaterThanOrEqual(before)
+      expect(meta?.storedAt).toBeLessThanOrEqual(Date.now())
+      expect((await store.meta(plain.id))?.owner).toBeUndefined()
+      // A second uploader must not take over the right to delete.
+      await store.put(owned.id, owned.bytes, { owner: btoaBytes(new Uint8Array(32).fill(9)) })
+      await store.put(plain.id, plain.bytes, { owner: OWNER })
+      expect((await store.meta(owned.id))?.owner).toBe(OWNER)
+      expect((await store.meta(plain.id))?.owner).toBeUndefined()
+      const dated = await fragment(10)
+      await store.put(dated.id, dated.bytes, { storedAt: 1_700_000_000_000 })
+      expect(await store.meta(dated.id)).toEqual({ storedAt: 1_700_000_000_000 })
+    }))
+
+    it('keeps stat consistent through puts and deletes', () => withStore(QUOTA, async ({ store }) => {
+      expect(await store.stat()).toEqual({ capacity: QUOTA, used: 0, free: QUOTA, count: 0 })
+      const frags = await Promise.all([3, 3000, 70_000].map(fragment))
+      for (const f of frags) await store.put(f.id, f.bytes)
+      expect(await store.stat()).toEqual({ capacity: QUOTA, used: 73_003, free: QUOTA - 73_003, count: 3 })
+      await store.delete(frags[1]!.id)
+      expect(await store.stat()).toEqual({ capacity: QUOTA, used: 70_003, free: QUOTA - 70_003, count: 2 })
+    }))
+
+    it('honours an aborted signal: nothing is stored', () => withStore(QUOTA, async ({ store }) => {
+      const { id, bytes } = await fragment(KiB)
+      const signal = AbortSignal.abort()
+      expect(await rejection(store.put(id, bytes, {}, { signal }))).toMatchObject({ name: 'AbortError' })
+      expect(await rejection(store.get(id, { signal }))).toMatchObject({ name: 'AbortError' })
+      expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+    }))
+
+    it('reports bit rot as CORRUPT_FRAGMENT, drops the fragment, and accepts a repair', async ({ skip }) => {
+      await withStore(QUOTA, async ({ store, corrupt }) => {
+        if (corrupt === undefined) return skip('this adapter offers no way to corrupt stored bytes')
+        const keep = await fragment(KiB)
+        const rot = await fragment(2 * KiB)
+        await store.put(keep.id, keep.bytes)
+        await store.put(rot.id, rot.bytes)
+        await corrupt(rot.id)
+        expect(await rejection(store.get(rot.id))).toMatchObject({ name: 'CorruptFragmentError', code: 'CORRUPT_FRAGMENT' })
+        expect(await store.has([rot.id, keep.id])).toEqual([false, true])
+        expect(await store.stat()).toMatchObject({ used: KiB, count: 1 })
+        await store.put(rot.id, rot.bytes)
+        expect(sameBytes(await store.get(rot.id), rot.bytes)).toBe(true)
+      })
+    })
+
+    it('refuses every operation after close', () => withStore(QUOTA, async ({ store }) => {
+      const { id, bytes } = await fragment(10)
+      await store.put(id, bytes)
+      await store.close()
+      await store.close()
+      for (const call of [store.get(id), store.put(id, bytes), store.has([id]), store.stat()]) {
+        expect(await rejection(call)).toMatchObject({ name: 'StoreClosedError' })
+      }
+    }))
+  })
+}

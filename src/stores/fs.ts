@@ -1,0 +1,304 @@
+/**
+ * `FragmentStore` on a local disk, for full farmers. The layout and file format are described in
+ * `fs-format.ts`. One process owns a DIR at a time (the farmer holds its identity there too): two
+ * stores on one DIR would delete each other's temp files and miscount the quota.
+ *
+ * Crash safety: a fragment is written to DIR/tmp, fsynced, renamed to its content address and the
+ * directory fsynced, so a file under a valid id is always complete. The only state kept in memory
+ * is an index id → payload size, which `open` rebuilds from the files on disk; nothing else
+ * survives a restart, so nothing else can drift from the disk.
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { throwIfAborted } from '../core/errors.ts'
+import {
+  assertFragmentId, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
+  QuotaExceededError, StoreClosedError, verifyPut
+} from '../core/fragment-store.ts'
+import type { AbortOptions, FragmentId, FragmentMeta, FragmentStore, StoreStat } from '../core/fragment-store.ts'
+import { sha256Hex } from '../core/hash.ts'
+import { decodeHeader, encodeHeader, HEADER_SIZE } from './fs-format.ts'
+import type { FragmentHeader } from './fs-format.ts'
+
+/** Default quota of a disk store: 10 GiB, the farmer's documented default. */
+export const FS_STORE_QUOTA = 10 * 1024 ** 3
+
+/** Files the startup scan reads at once: enough to overlap I/O, few enough to spare descriptors. */
+const SCAN_CONCURRENCY = 32
+
+/** Options of `FsFragmentStore.open`. */
+export interface FsFragmentStoreInit {
+  /**
+   * Most payload bytes the store accepts (headers and filesystem blocks are not counted).
+   * @default FS_STORE_QUOTA (10 GiB)
+   */
+  quota?: number
+}
+
+const CORRUPT = Symbol('corrupt')
+const MISSING = Symbol('missing')
+type Read<T> = T | typeof CORRUPT | typeof MISSING
+
+/** `FragmentStore` of content-addressed files under one directory. */
+export class FsFragmentStore implements FragmentStore {
+  readonly #dir: string
+  readonly #quota: number
+  readonly #index: Map<FragmentId, number>
+  /** Per-id queue: put, delete and quarantine of one id never interleave. */
+  readonly #locks = new Map<FragmentId, Promise<unknown>>()
+  #used: number
+  /** Bytes promised to puts in flight; counted against the quota before their first await. */
+  #reserved = 0
+  #closed = false
+
+  private constructor (dir: string, quota: number, index: Map<FragmentId, number>) {
+    this.#dir = dir
+    this.#quota = quota
+    this.#index = index
+    this.#used = [...index.values()].reduce((a, b) => a + b, 0)
+  }
+
+  /**
+   * Opens (creating if needed) the store in `dir`. Deletes leftover temp files, then rebuilds the
+   * totals from the fragment files, quarantining any whose name is not a valid id or whose header
+   * or size is inconsistent. Payloads are not re-hashed here (slow on a big store): `get` does it.
+   * A quota below what is already stored is allowed (an operator shrinking it): puts are refused
+   * until deletes bring `used` back under it.
+   */
+  static async open (dir: string, init: FsFragmentStoreInit = {}): Promise<FsFragmentStore> {
+    await rm(join(dir, 'tmp'), { recursive: true, force: true })
+    for (const sub of ['fragments', 'quarantine', 'tmp']) await mkdir(join(dir, sub), { recursive: true })
+    return new FsFragmentStore(dir, init.quota ?? FS_STORE_QUOTA, await scan(dir))
+  }
+
+  /** @inheritDoc */
+  async put (id: FragmentId, bytes: Uint8Array, meta?: FragmentMeta, options: AbortOptions = {}): Promise<void> {
+    this.#assertOpen()
+    const stored = await verifyPut(id, bytes, meta, options.signal)
+    await this.#exclusive(id, async () => {
+      this.#assertOpen()
+      if (this.#index.has(id)) return
+      // Check and reserve with no await in between: that is what keeps concurrent puts of
+      // different ids from overshooting the quota together.
+      const needed = bytes.byteLength
+      const committed = this.#used + this.#reserved
+      if (committed + needed > this.#quota) throw new QuotaExceededError(this.#quota, committed, needed)
+      this.#reserved += needed
+      try {
+        await this.#write(id, bytes, stored, options.signal)
+        this.#index.set(id, needed)
+        this.#used += needed
+      } finally {
+        this.#reserved -= needed
+      }
+    })
+  }
+
+  /** @inheritDoc */
+  async get (id: FragmentId, options: AbortOptions = {}): Promise<Uint8Array> {
+    this.#check(id, options)
+    if (!this.#index.has(id)) throw new FragmentNotFoundError(id)
+    return await this.#read(id, async file => {
+      const buf = await readFile(file).catch(ifMissing)
+      if (buf === MISSING) return MISSING
+      const header = decodeHeader(buf)
+      if (header === undefined || header.length !== buf.byteLength - HEADER_SIZE) return CORRUPT
+      // A plain Uint8Array view, not a Buffer: callers compare and transfer it like any other.
+      const payload = new Uint8Array(buf.buffer, buf.byteOffset + HEADER_SIZE, header.length)
+      return await sha256Hex(payload) === id ? payload : CORRUPT
+    })
+  }
+
+  /** @inheritDoc */
+  async has (ids: FragmentId[], options: AbortOptions = {}): Promise<boolean[]> {
+    this.#assertOpen()
+    throwIfAborted(options.signal)
+    ids.forEach(id => { assertFragmentId(id) })
+    return ids.map(id => this.#index.has(id))
+  }
+
+  /** @inheritDoc — a header that fails its CRC is treated like a corrupt payload. */
+  async meta (id: FragmentId, options: AbortOptions = {}): Promise<FragmentMeta | undefined> {
+    this.#check(id, options)
+    if (!this.#index.has(id)) return undefined
+    try {
+      return (await this.#read(id, readHeader)).meta
+    } catch (err) {
+      if (err instanceof FragmentNotFoundError) return undefined
+      throw err
+    }
+  }
+
+  /** @inheritDoc */
+  async delete (id: FragmentId, options: AbortOptions = {}): Promise<boolean> {
+    this.#check(id, options)
+    return await this.#exclusive(id, async () => {
+      this.#assertOpen()
+      if (!this.#index.has(id)) return false
+      // No directory fsync: a delete lost to a power cut only brings back a valid fragment, which
+      // the scan then counts again.
+      await rm(this.#pathOf(id), { force: true })
+      this.#drop(id)
+      return true
+    })
+  }
+
+  /** @inheritDoc */
+  async stat (): Promise<StoreStat> {
+    this.#assertOpen()
+    const free = Math.max(0, this.#quota - this.#used - this.#reserved)
+    return { capacity: this.#quota, used: this.#used, free, count: this.#index.size }
+  }
+
+  /** @inheritDoc */
+  async close (): Promise<void> {
+    this.#closed = true
+    await Promise.all(this.#locks.values())
+  }
+
+  /** Path of the file holding `id`; only ever called with a validated id. */
+  #pathOf (id: FragmentId): string {
+    return join(this.#dir, 'fragments', id.slice(0, 2), id)
+  }
+
+  async #write (id: FragmentId, bytes: Uint8Array, meta: FragmentMeta, signal?: AbortSignal): Promise<void> {
+    const tmp = join(this.#dir, 'tmp', `${id}.${randomUUID()}`)
+    const final = this.#pathOf(id)
+    let renamed = false
+    try {
+      const fh = await open(tmp, 'wx')
+      try {
+        await fh.writeFile(encodeHeader(meta, bytes.byteLength))
+        await fh.writeFile(bytes)
+        await fh.sync() // the bytes must be durable before a name points at them
+      } finally {
+        await fh.close()
+      }
+      throwIfAborted(signal) // the last moment an abort can still leave nothing behind
+      // A new fan-out directory is itself an entry in fragments/, which must be durable too.
+      if (await mkdir(dirname(final), { recursive: true }) !== undefined) await fsyncDir(dirname(dirname(final)))
+      await rename(tmp, final)
+      renamed = true
+      await fsyncDir(dirname(final))
+    } catch (err) {
+      // Nothing counts as stored unless all of it is durable: undo whichever step got through.
+      await rm(renamed ? final : tmp, { force: true }).catch(() => {})
+      const code = errorCode(err)
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(code, { id })
+      throw err
+    }
+  }
+
+  /**
+   * Reads through `read`. On a bad or missing file, reads again under the id's lock, since a
+   * delete and re-put may have replaced the file meanwhile, and only then drops the fragment.
+   */
+  async #read<T> (id: FragmentId, read: (file: string) => Promise<Read<T>>): Promise<T> {
+    const first = await read(this.#pathOf(id))
+    if (first !== CORRUPT && first !== MISSING) return first
+    return await this.#exclusive(id, async () => {
+      const again = await read(this.#pathOf(id))
+      if (again !== CORRUPT && again !== MISSING) return again
+      if (this.#index.has(id)) {
+        if (again === CORRUPT) await quarantine(this.#dir, this.#pathOf(id), 'corrupt')
+        this.#drop(id)
+      }
+      throw again === CORRUPT ? new CorruptFragmentError(id) : new FragmentNotFoundError(id)
+    })
+  }
+
+  async #exclusive<T> (id: FragmentId, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve()
+    const run = previous.then(fn)
+    const tail = run.catch(() => {})
+    this.#locks.set(id, tail)
+    try {
+      return await run
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id)
+    }
+  }
+
+  #drop (id: FragmentId): void {
+    this.#used -= this.#index.get(id) ?? 0
+    this.#index.delete(id)
+  }
+
+  #check (id: FragmentId, options: AbortOptions): void {
+    this.#assertOpen()
+    assertFragmentId(id)
+    throwIfAborted(options.signal)
+  }
+
+  #assertOpen (): void {
+    if (this.#closed) throw new StoreClosedError()
+  }
+}
+
+/** Rebuilds the index from DIR/fragments, quarantining whatever is not a sound fragment file. */
+async function scan (dir: string): Promise<Map<FragmentId, number>> {
+  const index = new Map<FragmentId, number>()
+  const root = join(dir, 'fragments')
+  for (const fan of await readdir(root, { withFileTypes: true })) {
+    const fanDir = join(root, fan.name)
+    if (!fan.isDirectory() || !/^[0-9a-f]{2}$/.test(fan.name)) {
+      await quarantine(dir, fanDir, 'stray')
+      continue
+    }
+    const entries = await readdir(fanDir, { withFileTypes: true })
+    for (let i = 0; i < entries.length; i += SCAN_CONCURRENCY) {
+      await Promise.all(entries.slice(i, i + SCAN_CONCURRENCY).map(async entry => {
+        const file = join(fanDir, entry.name)
+        const sound = entry.isFile() && isFragmentId(entry.name) && entry.name.startsWith(fan.name)
+        const header = sound ? await readHeader(file) : CORRUPT
+        if (header === CORRUPT) await quarantine(dir, file, 'scan')
+        else if (header !== MISSING) index.set(entry.name, header.length)
+      }))
+    }
+  }
+  return index
+}
+
+/** Reads and checks a fragment file's header, including that the file size matches it. */
+async function readHeader (file: string): Promise<Read<FragmentHeader>> {
+  const fh = await open(file, 'r').catch(ifMissing)
+  if (fh === MISSING) return MISSING
+  try {
+    const { size } = await fh.stat()
+    const { buffer, bytesRead } = await fh.read(new Uint8Array(HEADER_SIZE), 0, HEADER_SIZE, 0)
+    const header = bytesRead === HEADER_SIZE ? decodeHeader(buffer) : undefined
+    return header !== undefined && header.length === size - HEADER_SIZE ? header : CORRUPT
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Moves `path` into DIR/quarantine under a unique name, keeping it as evidence of a bad disk. */
+async function quarantine (dir: string, path: string, reason: string): Promise<void> {
+  const name = `${Date.now()}-${reason}-${randomUUID().slice(0, 8)}-${path.split(/[\\/]/).pop() ?? ''}`
+  await rename(path, join(dir, 'quarantine', name)).catch(async (err: unknown) => {
+    if (errorCode(err) !== 'ENOENT') await rm(path, { recursive: true, force: true })
+  })
+}
+
+/** Makes a directory's entries durable. Windows cannot open directories: it has no need to. */
+async function fsyncDir (dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch((err: unknown) => {
+    if (errorCode(err) === 'EISDIR' || errorCode(err) === 'EPERM') return undefined
+    throw err
+  })
+  try {
+    await fh?.sync()
+  } finally {
+    await fh?.close()
+  }
+}
+
+/** Turns ENOENT into `MISSING`, rethrows anything else. */
+function ifMissing (err: unknown): typeof MISSING {
+  if (errorCode(err) === 'ENOENT') return MISSING
+  throw err
+}
+
+const errorCode = (err: unknown): unknown => (err as { code?: unknown } | null)?.code

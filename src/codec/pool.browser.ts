@@ -17,9 +17,9 @@ export function createBrowserCodecPool (init: BrowserCodecPoolInit = {}): CodecP
 }
 
 function spawnWebWorker (variant: VariantChoice): WorkerHandle {
-  const url = new URL('./worker.browser.ts', import.meta.url)
-  url.searchParams.set('variant', variant)
-  const worker = new Worker(url, { type: 'module', name: 'shardfarm-codec' })
+  // The literal `new Worker(new URL(...))` form is what lets Vite bundle the worker; the variant
+  // travels in the worker's name.
+  const worker = new Worker(new URL('./worker.browser.ts', import.meta.url), { type: 'module', name: `shardfarm-codec:${variant}` })
   let onDeath: (reason: string) => void = () => {}
   // A Web Worker reports a failed script or an uncaught error this way; it has no exit event.
   worker.addEventListener('error', e => { e.preventDefault(); onDeath(e.message || 'worker error') })

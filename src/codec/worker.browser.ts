@@ -4,5 +4,7 @@ import { loadCodec, type VariantChoice } from './loader.ts'
 import { browserModuleSource } from './source.browser.ts'
 import { createCodecService } from './service.ts'
 
-const choice = (new URL(self.location.href).searchParams.get('variant') ?? 'auto') as VariantChoice
+declare const self: { name: string }
+const named = self.name.split(':')[1]
+const choice: VariantChoice = named === 'standard' || named === 'relaxed' ? named : 'auto'
 expose(createCodecService(loadCodec(browserModuleSource, choice)))

@@ -1,0 +1,32 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import type { PrivateKey } from '@libp2p/interface'
+
+export interface NodeLibp2pInit {
+  /** Persistent identity (see `loadOrCreateIdentity`). @default a fresh random key */
+  privateKey?: PrivateKey
+  /** Listen multiaddrs. @default [] (a client that only dials) */
+  listen?: string[]
+  /** Extra services merged over identify and ping (e.g. the circuit relay server). */
+  services?: Record<string, (components: any) => unknown> // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * The one place Node processes (farmer, relay, CLI client) build their libp2p node: WebSockets,
+ * Noise, Yamux, identify and ping. Yamux keeps its default windows: raising them measured no gain on
+ * loopback, where CPU (Noise and copies) is the limit (notes in docs/protocol.md).
+ */
+export async function createNodeLibp2p (init: NodeLibp2pInit = {}): Promise<Libp2p> {
+  return await createLibp2p({
+    ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
+    addresses: { listen: init.listen ?? [] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), ping: ping(), ...(init.services ?? {}) }
+  })
+}

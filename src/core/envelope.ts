@@ -1,0 +1,115 @@
+import { ShardfarmError } from './errors.ts'
+
+/**
+ * The crypto envelope: AES-256-GCM through WebCrypto (the same API in Node, browsers and workers).
+ *
+ * Every file gets its own random 256-bit key, so nonces only need to be unique within one file:
+ * a segment's nonce is its index, the manifest's a reserved prefix. The associated data binds the
+ * file id, the segment index and the segment count, so a farmer (or anyone) cannot swap segments
+ * between files, reorder them, or drop trailing ones without the tag failing.
+ *
+ * A resumed upload re-encrypts a segment under the same key and nonce; that is safe only if the
+ * plaintext is the same, which the upload journal checks (segment hashes) before reusing a key.
+ */
+
+export const KEY_BYTES = 32
+export const FILE_ID_BYTES = 16
+export const TAG_BYTES = 16
+const SEGMENT_PREFIX = 0x00000000
+const MANIFEST_PREFIX = 0xffffffff
+const enc = new TextEncoder()
+
+/** Decryption failed: wrong key, tampered bytes, or a segment put where it does not belong. */
+export class AuthenticationError extends ShardfarmError {
+  constructor (what: string) {
+    super('AuthenticationError', 'AUTHENTICATION_FAILED',
+      `Could not authenticate the ${what}: the key is wrong or the data was changed`, { what })
+  }
+}
+
+/** A fresh random file key (raw bytes; they travel only inside read capabilities). */
+export function generateFileKey (): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(KEY_BYTES))
+}
+
+/** A fresh random file id. */
+export function generateFileId (): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(FILE_ID_BYTES))
+}
+
+/** Imports a raw key for AES-GCM; the CryptoKey is not extractable. */
+export async function importFileKey (raw: Uint8Array): Promise<CryptoKey> {
+  if (raw.length !== KEY_BYTES) throw new RangeError(`A file key is ${KEY_BYTES} bytes, got ${raw.length}`)
+  return await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, 'AES-GCM', false, ['encrypt', 'decrypt'])
+}
+
+function nonce (prefix: number, index: number): Uint8Array<ArrayBuffer> {
+  const n = new Uint8Array(12)
+  const v = new DataView(n.buffer)
+  v.setUint32(0, prefix)
+  v.setBigUint64(4, BigInt(index))
+  return n
+}
+
+function segmentAad (fileId: Uint8Array, index: number, count: number): Uint8Array<ArrayBuffer> {
+  const label = enc.encode('shardfarm/segment/v1')
+  const out = new Uint8Array(label.length + FILE_ID_BYTES + 16)
+  out.set(label)
+  out.set(fileId, label.length)
+  const v = new DataView(out.buffer, label.length + FILE_ID_BYTES)
+  v.setBigUint64(0, BigInt(index))
+  v.setBigUint64(8, BigInt(count))
+  return out
+}
+
+function manifestAad (fileId: Uint8Array): Uint8Array<ArrayBuffer> {
+  const label = enc.encode('shardfarm/manifest/v1')
+  const out = new Uint8Array(label.length + FILE_ID_BYTES)
+  out.set(label)
+  out.set(fileId, label.length)
+  return out
+}
+
+function checkIndex (index: number, count: number): void {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || index < 0 || index >= count) {
+    throw new RangeError(`Segment ${index} is not within 0..${count - 1}`)
+  }
+}
+
+/** Encrypts segment `index` of `count`; the result is `plaintext.length + TAG_BYTES` bytes. */
+export async function encryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, plaintext: Uint8Array): Promise<Uint8Array> {
+  checkIndex(index, count)
+  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce(SEGMENT_PREFIX, index), additionalData: segmentAad(fileId, index, count) },
+    key, plaintext as Uint8Array<ArrayBuffer>)
+  return new Uint8Array(ct)
+}
+
+/** Decrypts and authenticates segment `index` of `count`, or throws `AuthenticationError`. */
+export async function decryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, ciphertext: Uint8Array): Promise<Uint8Array> {
+  checkIndex(index, count)
+  try {
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonce(SEGMENT_PREFIX, index), additionalData: segmentAad(fileId, index, count) },
+      key, ciphertext as Uint8Array<ArrayBuffer>)
+    return new Uint8Array(pt)
+  } catch {
+    throw new AuthenticationError(`segment ${index}`)
+  }
+}
+
+/** Encrypts manifest bytes for `fileId`. */
+export async function sealBytes (key: CryptoKey, fileId: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
+  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce(MANIFEST_PREFIX, 0), additionalData: manifestAad(fileId) },
+    key, plaintext as Uint8Array<ArrayBuffer>)
+  return new Uint8Array(ct)
+}
+
+/** Decrypts manifest bytes for `fileId`, or throws `AuthenticationError`. */
+export async function openBytes (key: CryptoKey, fileId: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
+  try {
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonce(MANIFEST_PREFIX, 0), additionalData: manifestAad(fileId) },
+      key, ciphertext as Uint8Array<ArrayBuffer>)
+    return new Uint8Array(pt)
+  } catch {
+    throw new AuthenticationError('manifest')
+  }
+}

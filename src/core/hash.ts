@@ -18,3 +18,9 @@ export async function sha256Hex (bytes: Uint8Array): Promise<string> {
   const plain = bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : bytes.slice()
   return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', plain)))
 }
+
+/** Bytes of a lowercase or uppercase hex string (even length). */
+export function fromHex (hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new RangeError('Not a hex string')
+  return Uint8Array.from({ length: hex.length / 2 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16))
+}

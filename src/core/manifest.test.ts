@@ -9,7 +9,7 @@ import { segmentLayout, segmentRange, segmentsForRange, shardLengthFor } from '.
 const id = (c: string): string => c.repeat(64)
 function sample (fileId: Uint8Array): Manifest {
   return {
-    version: 1, fileId: toHex(fileId), name: 'report.pdf', mime: 'application/pdf', size: 5, sha256: id('a'), createdAt: 1_700_000_000_000,
+    version: 1, fileId: toHex(fileId), name: 'report.pdf', mime: 'application/pdf', size: 5, contentHash: id('a'), createdAt: 1_700_000_000_000,
     policy: normalizePolicy({ k: 2, m: 1 }), shardSize: 1 << 20,
     segments: [{ ciphertextLength: 21, shardLength: 11, fragments: [id('1'), id('2'), id('3')], holders: [['peerA'], ['peerB'], ['peerC']] }],
     farmers: { peerA: ['/ip4/127.0.0.1/tcp/1/ws'] }

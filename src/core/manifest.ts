@@ -17,8 +17,12 @@ export interface Manifest {
   mime: string
   /** Plaintext size in bytes. */
   size: number
-  /** Hex SHA-256 of the whole plaintext: the end-to-end check after a download. */
-  sha256: string
+  /**
+   * Content hash of the plaintext, hex: SHA-256 over the SHA-256 digests of the segments'
+   * plaintexts, in order (a hash list). WebCrypto has no streaming hash, and this one needs none:
+   * each segment is hashed whole as it passes, and the file's hash follows from the list.
+   */
+  contentHash: string
   /** Milliseconds since the epoch. */
   createdAt: number
   policy: Required<StoragePolicy>
@@ -92,8 +96,8 @@ function validateManifest (v: unknown): Manifest {
   }
   const n = policy.k + policy.m
   const size = int(o.size, 'size', 0)
-  const sha256 = str(o.sha256, 'sha256')
-  if (!HEX64.test(sha256)) throw new ManifestError('sha256 is not 64 hex characters')
+  const contentHash = str(o.contentHash, 'contentHash')
+  if (!HEX64.test(contentHash)) throw new ManifestError('contentHash is not 64 hex characters')
   const shardSize = int(o.shardSize, 'shardSize', 1)
   if (!Array.isArray(o.segments) || o.segments.length < 1) throw new ManifestError('no segments')
   const segments = o.segments.map((s: unknown, i: number): SegmentEntry => {
@@ -114,7 +118,7 @@ function validateManifest (v: unknown): Manifest {
     if (!Array.isArray(addrs) || !addrs.every(a => typeof a === 'string')) throw new ManifestError(`farmer ${peer} addresses`)
   }
   const m: Manifest = {
-    version: 1, fileId, name: str(o.name ?? '', 'name'), mime: str(o.mime ?? 'application/octet-stream', 'mime'), size, sha256,
+    version: 1, fileId, name: str(o.name ?? '', 'name'), mime: str(o.mime ?? 'application/octet-stream', 'mime'), size, contentHash,
     createdAt: int(o.createdAt, 'createdAt', 0), policy, shardSize, segments, farmers: farmers as Record<string, string[]>
   }
   if (o.owner !== undefined) m.owner = str(o.owner, 'owner')

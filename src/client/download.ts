@@ -1,0 +1,188 @@
+import { type Capability } from '../core/capability.ts'
+import { ContentHasher } from '../core/content-hash.ts'
+import { AbortError, throwIfAborted } from '../core/errors.ts'
+import { decryptSegment, importFileKey } from '../core/envelope.ts'
+import { sha256Hex, toHex } from '../core/hash.ts'
+import { openManifest, type Manifest } from '../core/manifest.ts'
+import { segmentsForRange } from '../core/segments.ts'
+import { ContentMismatchError, describe, ManifestUnavailableError, SegmentUnavailableError } from './errors.ts'
+import type { ErasureCoder, FarmerDirectory, FarmerRef, FragmentTransport } from './ports.ts'
+
+export interface DownloadPorts {
+  transport: FragmentTransport
+  directory: FarmerDirectory
+  coder: ErasureCoder
+}
+
+export interface DownloadOptions {
+  /** Plaintext byte range [start, end) to fetch; only the segments it touches are downloaded. @default the whole file */
+  range?: { start: number, end: number }
+  /** Segments fetched ahead of the one being written. @default 2 */
+  concurrency?: number
+  /** Fragments requested beyond the k needed, so one slow farmer does not hold a segment up. @default 1 */
+  hedge?: number
+  signal?: AbortSignal
+}
+
+export interface DownloadProgress {
+  total: number
+  written: number
+  segment: number
+  segments: number
+  /** Fragments that failed, were corrupt, or were not needed and cancelled. */
+  fragmentErrors: number
+}
+
+/**
+ * Fetches the manifest named by a read capability. Holders are tried in turn; the bytes must hash
+ * to the capability's manifest id, then decrypt under its key (`AuthenticationError` otherwise).
+ */
+export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'directory'>, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<{ manifest: Manifest, resolve: (peerId: string) => FarmerRef }> {
+  if (cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
+  const listed = new Map((await ports.directory.list(options).catch(() => [])).map(f => [f.peerId, f.addrs]))
+  const tried: Array<{ peerId: string, error: string }> = []
+  for (const peerId of cap.holders) {
+    try {
+      const sealed = await ports.transport.get({ peerId, addrs: listed.get(peerId) ?? [] }, cap.manifestId, options)
+      if (await sha256Hex(sealed) !== cap.manifestId) throw new Error('HASH_MISMATCH')
+      const manifest = await openManifest(await importFileKey(cap.key), cap.fileId, sealed)
+      if (manifest.fileId !== toHex(cap.fileId)) throw new Error('manifest names another file')
+      const resolve = (id: string): FarmerRef => ({ peerId: id, addrs: listed.get(id) ?? manifest.farmers[id] ?? [] })
+      return { manifest, resolve }
+    } catch (err) {
+      if (options.signal?.aborted === true) throw new AbortError()
+      if ((err as Error).name === 'AuthenticationError') throw err
+      tried.push({ peerId, error: describe(err) })
+    }
+  }
+  throw new ManifestUnavailableError(tried)
+}
+
+/**
+ * Streams a file (or a range of it) in order. Per segment it asks for k + hedge fragments at once,
+ * data fragments first (with all k data fragments nothing needs decoding), takes the first k that
+ * hash to their ids, and asks for another whenever one fails. Emits `progress` events.
+ */
+export class Download extends EventTarget {
+  readonly #ports: DownloadPorts
+  readonly #cap: Capability
+  readonly #opts: DownloadOptions
+  manifest?: Manifest
+
+  constructor (ports: DownloadPorts, cap: Capability, options: DownloadOptions = {}) {
+    super()
+    this.#ports = ports
+    this.#cap = cap
+    this.#opts = options
+  }
+
+  /** Writes the plaintext to `sink` chunk by chunk, in order. Resolves with the manifest. */
+  async run (sink: (chunk: Uint8Array) => Promise<void> | void): Promise<Manifest> {
+    const { signal } = this.#opts
+    const { manifest, resolve } = await fetchManifest(this.#ports, this.#cap, { signal })
+    this.manifest = manifest
+    const key = await importFileKey(this.#cap.key!)
+    const k = manifest.policy.k
+    const segPlain = k * manifest.shardSize - 16
+    const layout = { size: manifest.size, k, shardSize: manifest.shardSize, segmentPlaintext: segPlain, count: manifest.segments.length }
+    const whole = this.#opts.range === undefined
+    const start = this.#opts.range?.start ?? 0
+    const end = this.#opts.range?.end ?? manifest.size
+    // A whole download walks every segment, even the one empty segment of an empty file, so the
+    // content hash covers exactly what the uploader hashed.
+    const { first, last } = whole ? { first: 0, last: manifest.segments.length - 1 } : segmentsForRange(layout, start, end)
+    const progress: DownloadProgress = { total: end - start, written: 0, segment: first, segments: manifest.segments.length, fragmentErrors: 0 }
+    const hasher = new ContentHasher()
+    const fetchSeg = async (s: number): Promise<Uint8Array> => {
+      const ct = await this.#fetchSegment(manifest, s, resolve, progress)
+      return await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct)
+    }
+    // A sliding window: segment s + concurrency is requested while s is being written.
+    const window = Math.max(1, this.#opts.concurrency ?? 2)
+    const pending = new Map<number, Promise<Uint8Array>>()
+    const launch = (s: number): void => {
+      if (s <= last && !pending.has(s)) {
+        const p = fetchSeg(s)
+        p.catch(() => {}) // observed when awaited below
+        pending.set(s, p)
+      }
+    }
+    for (let s = first; s < first + window; s++) launch(s)
+    for (let s = first; s <= last; s++) {
+      throwIfAborted(signal)
+      launch(s)
+      const plain = await pending.get(s)!
+      pending.delete(s)
+      launch(s + window)
+      if (whole) await hasher.add(plain)
+      const from = s === first ? start - s * segPlain : 0
+      const to = s === last ? end - s * segPlain : plain.length
+      const out = plain.subarray(from, to)
+      if (out.length > 0) await sink(out)
+      progress.written += out.length
+      progress.segment = s
+      this.dispatchEvent(new CustomEvent<DownloadProgress>('progress', { detail: { ...progress } }))
+    }
+    if (whole && await hasher.digest() !== manifest.contentHash) throw new ContentMismatchError()
+    return manifest
+  }
+
+  async #fetchSegment (manifest: Manifest, s: number, resolve: (id: string) => FarmerRef, progress: DownloadProgress): Promise<Uint8Array> {
+    const { k, m } = manifest.policy
+    const seg = manifest.segments[s]!
+    const len = seg.shardLength
+    const ctl = new AbortController()
+    const signal = this.#opts.signal === undefined ? ctl.signal : AbortSignal.any([ctl.signal, this.#opts.signal])
+    const got = new Map<number, Uint8Array>()
+    const tried: Array<{ peerId: string, error: string }> = []
+    const queue = Array.from({ length: k + m }, (_, i) => i) // data fragments first
+    let inFlight = 0
+    await new Promise<void>((resolveAll, reject) => {
+      const pump = (): void => {
+        if (got.size >= k) { ctl.abort(); resolveAll(); return }
+        while (inFlight < k - got.size + (this.#opts.hedge ?? 1) && queue.length > 0) {
+          const i = queue.shift()!
+          inFlight++
+          void this.#fetchFragment(seg.fragments[i]!, seg.holders[i] ?? [], resolve, signal, tried).then(bytes => {
+            inFlight--
+            if (bytes !== undefined) got.set(i, bytes); else progress.fragmentErrors++
+            pump()
+          })
+        }
+        if (inFlight === 0 && got.size < k) {
+          if (this.#opts.signal?.aborted === true) reject(new AbortError())
+          else reject(new SegmentUnavailableError(s, k, got.size, tried))
+        }
+      }
+      pump()
+    })
+    const dataComplete = Array.from({ length: k }, (_, i) => got.has(i)).every(Boolean)
+    let data: Uint8Array
+    if (dataComplete) {
+      data = new Uint8Array(k * len)
+      for (let i = 0; i < k; i++) data.set(got.get(i)!, i * len)
+    } else {
+      const shards = new Uint8Array((k + m) * len)
+      for (const [i, b] of got) shards.set(b, i * len)
+      const present = Array.from({ length: k + m }, (_, i) => got.has(i))
+      data = await this.#ports.coder.reconstruct(k, m, shards, present, { signal: this.#opts.signal, dataOnly: true })
+    }
+    return data.subarray(0, seg.ciphertextLength)
+  }
+
+  /** One fragment from any of its holders; undefined when none gives bytes that hash to `id`. */
+  async #fetchFragment (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal, tried: Array<{ peerId: string, error: string }>): Promise<Uint8Array | undefined> {
+    for (const peerId of holders) {
+      if (signal.aborted) return undefined
+      try {
+        const bytes = await this.#ports.transport.get(resolve(peerId), id, { signal })
+        // A fragment that does not hash to its id is an erasure, never data.
+        if (await sha256Hex(bytes) === id) return bytes
+        tried.push({ peerId, error: 'HASH_MISMATCH' })
+      } catch (err) {
+        if (!signal.aborted) tried.push({ peerId, error: describe(err) })
+      }
+    }
+    return undefined
+  }
+}

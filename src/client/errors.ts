@@ -1,0 +1,41 @@
+import { ShardfarmError } from '../core/errors.ts'
+
+/** Fewer than k valid fragments of a segment could be fetched. */
+export class SegmentUnavailableError extends ShardfarmError {
+  constructor (segment: number, needed: number, got: number, tried: Array<{ peerId: string, error: string }>) {
+    const who = tried.map(t => `${t.peerId.slice(-8)} (${t.error})`).join(', ')
+    super('SegmentUnavailableError', 'SEGMENT_UNAVAILABLE',
+      `Segment ${segment} cannot be rebuilt: ${got} of the ${needed} fragments it needs are reachable. Tried: ${who}`,
+      { segment, needed, got, tried })
+  }
+}
+
+/** No holder named in the capability returned the manifest. */
+export class ManifestUnavailableError extends ShardfarmError {
+  constructor (tried: Array<{ peerId: string, error: string }>) {
+    super('ManifestUnavailableError', 'MANIFEST_UNAVAILABLE',
+      `None of the ${tried.length} farmers holding the file's manifest answered with it`, { tried })
+  }
+}
+
+/** A fragment could not be stored on any eligible farmer. */
+export class FragmentUndeliverableError extends ShardfarmError {
+  constructor (segment: number, fragment: number, tried: Array<{ peerId: string, error: string }>) {
+    super('FragmentUndeliverableError', 'FRAGMENT_UNDELIVERABLE',
+      `Fragment ${fragment} of segment ${segment} could not be stored: ${tried.length} farmers refused or failed`,
+      { segment, fragment, tried })
+  }
+}
+
+/** The downloaded plaintext does not match the manifest's content hash. */
+export class ContentMismatchError extends ShardfarmError {
+  constructor () {
+    super('ContentMismatchError', 'CONTENT_MISMATCH', 'The downloaded file does not match its content hash')
+  }
+}
+
+/** A short description of an error for "tried" lists. */
+export function describe (err: unknown): string {
+  if (err instanceof Error) return (err as { code?: string }).code ?? err.name
+  return String(err)
+}

@@ -1,0 +1,171 @@
+// The upload and download pipelines over in-memory farmers (MemoryFragmentStore behind a fake
+// transport) and the real worker-pool codec. The same pipelines run over real libp2p farmers in
+// test/grid/ and the CLI tests; here the failure cases are cheap to set up exactly.
+import { createHash, randomBytes } from 'node:crypto'
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { parseCapability } from '../core/capability.ts'
+import { MemoryFragmentStore } from '../stores/memory.ts'
+import { createNodeCodecPool } from '../codec/pool.node.ts'
+import type { CodecPool } from '../codec/pool.ts'
+import { Upload, type UploadOptions } from './upload.ts'
+import { Download } from './download.ts'
+import type { ByteSource, Farmer, FarmerRef, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
+
+const SHARD = 4096
+let pool: CodecPool
+beforeAll(() => { pool = createNodeCodecPool({ size: 1 }) })
+afterAll(() => pool.terminate())
+
+/** A grid of in-memory farmers; `down` ones fail every call, `gets` counts fragment fetches. */
+class FakeGrid implements FragmentTransport {
+  readonly stores = new Map<string, MemoryFragmentStore>()
+  readonly down = new Set<string>()
+  gets = 0
+  constructor (readonly farmers: Farmer[]) {
+    for (const f of farmers) this.stores.set(f.peerId, new MemoryFragmentStore({ quota: 1e9 }))
+  }
+
+  static make (n: number, regions = ['eu', 'us', 'ap']): FakeGrid {
+    return new FakeGrid(Array.from({ length: n }, (_, i) => ({
+      peerId: `12D3KooWFake${'ABCDEFGHJKLMNPQRSTUVWXYZ'[i]!.repeat(40)}`, addrs: [], region: regions[i % regions.length]!, tier: 'live', kind: 'full', free: 1e9
+    })))
+  }
+
+  #store (f: FarmerRef): MemoryFragmentStore {
+    if (this.down.has(f.peerId)) throw Object.assign(new Error('connection refused'), { code: 'UNREACHABLE' })
+    return this.stores.get(f.peerId)!
+  }
+
+  async put (f: FarmerRef, id: string, bytes: Uint8Array, o?: { owner?: { publicKey: string } }): Promise<void> {
+    await this.#store(f).put(id, bytes.slice(), o?.owner === undefined ? {} : { owner: o.owner.publicKey })
+  }
+
+  async get (f: FarmerRef, id: string): Promise<Uint8Array> { this.gets++; return await this.#store(f).get(id) }
+  async has (f: FarmerRef, ids: string[]): Promise<boolean[]> { return await this.#store(f).has(ids) }
+  async delete (f: FarmerRef, id: string): Promise<void> { await this.#store(f).delete(id) }
+  ports () { return { transport: this, coder: pool, directory: { list: async () => this.farmers.filter(f => !this.down.has(f.peerId)) } } }
+}
+
+const source = (bytes: Uint8Array): ByteSource => ({ size: bytes.length, read: async (o, l) => bytes.slice(o, o + l) })
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function put (grid: FakeGrid, bytes: Uint8Array, opts: UploadOptions = {}) {
+  return await new Upload(grid.ports(), source(bytes), { shardSize: SHARD, ...opts }).run()
+}
+
+async function get (grid: FakeGrid, link: string, range?: { start: number, end: number }): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  await new Download(grid.ports(), parseCapability(link), range === undefined ? {} : { range }).run(c => { chunks.push(c.slice()) })
+  return Buffer.concat(chunks)
+}
+
+describe('upload → download pipelines', () => {
+  const segPlain = 4 * SHARD - 16 // live policy: k = 4
+  for (const size of [0, 1, segPlain, segPlain + 1, 3 * segPlain + 777]) {
+    it(`round-trips ${size} bytes byte-identically`, async () => {
+      const grid = FakeGrid.make(6)
+      const bytes = randomBytes(size)
+      const up = await put(grid, bytes, { name: 'f.bin' })
+      expect(up.manifest.segments.length).toBe(Math.max(1, Math.ceil(size / segPlain)))
+      expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+    })
+  }
+
+  it('farmers hold only ciphertext', async () => {
+    const grid = FakeGrid.make(6)
+    const text = Buffer.from('the secret plans '.repeat(2000))
+    const up = await put(grid, text)
+    let checked = 0
+    for (const seg of up.manifest.segments) {
+      for (const [i, id] of seg.fragments.entries()) {
+        const bytes = Buffer.from(await grid.stores.get(seg.holders[i]![0]!)!.get(id))
+        expect(bytes.includes('secret')).toBe(false)
+        checked++
+      }
+    }
+    expect(checked).toBe(up.manifest.segments.length * 6)
+  })
+
+  it('survives any m farmers lost; m + 1 holders of a segment lost gives an error naming the segment', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(3 * segPlain)
+    const up = await put(grid, bytes)
+    const seg1 = up.manifest.segments[1]!.holders.flat()
+    grid.down.add(seg1[0]!); grid.down.add(seg1[5]!) // m = 2, one data and one parity holder
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+    grid.down.add(seg1[2]!)
+    const link = up.link
+    // The manifest holders may be down too; the error must still be about data, not a crash.
+    await expect(get(grid, link)).rejects.toMatchObject({ name: expect.stringMatching(/SegmentUnavailableError|ManifestUnavailableError/) })
+    const err = await get(grid, link).catch((e: Error) => e) as Error & { details?: { segment?: number } }
+    if (err.name === 'SegmentUnavailableError') expect(err.message).toMatch(/Segment \d+ cannot be rebuilt: 3 of the 4/)
+  })
+
+  it('corrupt stored fragments are treated as missing, never as data', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(2 * segPlain)
+    const up = await put(grid, bytes)
+    for (const s of up.manifest.segments) {
+      const store = grid.stores.get(s.holders[0]![0]!)! as unknown as { corruptForTesting: (id: string) => void }
+      store.corruptForTesting(s.fragments[0]!)
+    }
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+  })
+
+  it('a wrong key or a tampered manifest id gives an authentication or availability error, never wrong bytes', async () => {
+    const grid = FakeGrid.make(6)
+    const up = await put(grid, randomBytes(1000))
+    const cap = parseCapability(up.link)
+    cap.key![0]! ^= 1
+    await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'AuthenticationError' })
+    const cap2 = parseCapability(up.link)
+    cap2.manifestId = 'f'.repeat(64)
+    await expect(new Download(grid.ports(), cap2).run(() => {})).rejects.toMatchObject({ name: 'ManifestUnavailableError' })
+  })
+
+  it('range reads fetch only the segments they touch', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(5 * segPlain)
+    const up = await put(grid, bytes)
+    grid.gets = 0
+    const part = await get(grid, up.link, { start: 2 * segPlain + 10, end: 3 * segPlain + 5 })
+    expect(Buffer.compare(part, bytes.subarray(2 * segPlain + 10, 3 * segPlain + 5))).toBe(0)
+    expect(grid.gets).toBeLessThanOrEqual(1 + 2 * (4 + 1)) // manifest + two segments × (k + hedge)
+  })
+
+  it('a farmer failing during the put has its fragments moved to another farmer', async () => {
+    const grid = FakeGrid.make(8)
+    const bytes = randomBytes(4 * segPlain)
+    grid.down.add(grid.farmers[2]!.peerId)
+    const ports = grid.ports()
+    ports.directory.list = async () => grid.farmers // the directory still lists the dead farmer
+    const up = await new Upload(ports, source(bytes), { shardSize: SHARD }).run()
+    expect(up.manifest.segments.flatMap(s => s.holders.flat())).not.toContain(grid.farmers[2]!.peerId)
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+  })
+
+  it('an interrupted upload resumes from its journal without re-sending stored segments', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(6 * segPlain)
+    let saved: JournalState | undefined
+    const journal: UploadJournal = {
+      load: async () => saved === undefined ? undefined : structuredClone(saved),
+      save: async s => { saved = structuredClone(s) },
+      clear: async () => { saved = undefined }
+    }
+    const ctl = new AbortController()
+    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:1', signal: ctl.signal, concurrency: 1 })
+    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 3 * segPlain) ctl.abort() })
+    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
+    expect(Object.keys(saved!.done).length).toBeGreaterThanOrEqual(3)
+    const full = 6 * 6 * SHARD
+    const second = await new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:1' }).run()
+    expect(second.sentBytes).toBeLessThanOrEqual(full / 2)
+    expect(saved).toBeUndefined()
+    expect(sha(await get(grid, second.link))).toBe(sha(bytes))
+  })
+
+  it('refuses a policy the grid cannot satisfy, with the reason', async () => {
+    await expect(put(FakeGrid.make(6), randomBytes(10), { policy: 'archive' })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
+  })
+})

@@ -1,0 +1,74 @@
+/**
+ * The ports the upload and download pipelines run on. The pipelines know nothing of libp2p,
+ * workers or files: Node and the browser each wire real adapters in (`wiring.node.ts`, later a
+ * browser twin), and unit tests wire in-memory ones.
+ */
+import type { OwnerKey } from '../core/owner-key.ts'
+import type { FarmerInfo } from '../core/placement.ts'
+
+/** A farmer as the pipelines address it. */
+export interface FarmerRef {
+  peerId: string
+  /** Multiaddrs, each ending in `/p2p/<peerId>`. */
+  addrs: string[]
+}
+
+/** A farmer from the directory: placement facts plus how to reach it. */
+export interface Farmer extends FarmerInfo, FarmerRef {}
+
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+/** Moves fragments to and from farmers. */
+export interface FragmentTransport {
+  /** Stores a fragment; `owner` (public half) may delete it later. */
+  put(farmer: FarmerRef, id: string, bytes: Uint8Array, options?: CallOptions & { owner?: Pick<OwnerKey, 'publicKey'> }): Promise<void>
+  /** Fetches a fragment; the bytes hash to `id` or the call throws. */
+  get(farmer: FarmerRef, id: string, options?: CallOptions): Promise<Uint8Array>
+  /** Which of `ids` the farmer holds. */
+  has(farmer: FarmerRef, ids: string[], options?: CallOptions): Promise<boolean[]>
+  /** Deletes a fragment with the owner's signature. */
+  delete(farmer: FarmerRef, id: string, owner: OwnerKey, options?: CallOptions): Promise<void>
+}
+
+/** Lists the farmers that are up. */
+export interface FarmerDirectory {
+  list(options?: CallOptions): Promise<Farmer[]>
+}
+
+/** Reed-Solomon, usually the worker pool (`CodecPool` fits as is). */
+export interface ErasureCoder {
+  encode(k: number, m: number, data: Uint8Array, options?: CallOptions): Promise<{ data: Uint8Array, parity: Uint8Array }>
+  reconstruct(k: number, m: number, shards: Uint8Array, present: boolean[], options?: CallOptions & { dataOnly?: boolean }): Promise<Uint8Array>
+}
+
+/** Random access to the bytes being uploaded (a File in browsers, a file handle in Node). */
+export interface ByteSource {
+  readonly size: number
+  /** Exactly `length` bytes at `offset` (the caller never reads past the end). */
+  read(offset: number, length: number): Promise<Uint8Array>
+}
+
+/** What an interrupted upload needs to go on where it stopped. */
+export interface JournalState {
+  version: 1
+  /** Identifies the source (path + size + mtime, or a File's name + size + lastModified). */
+  sourceKey: string
+  fileIdHex: string
+  /** Base64 raw file key. Journals live on the uploader's machine only, like the owner key. */
+  keyB64: string
+  ownerSeedB64: string
+  policy: unknown
+  shardSize: number
+  /** Per finished segment: its plaintext digest (hex) and its manifest entry. */
+  done: Record<number, { digest: string, entry: import('../core/manifest.ts').SegmentEntry }>
+  createdAt: number
+}
+
+/** Where an upload keeps its journal (a file in Node, IndexedDB in browsers). */
+export interface UploadJournal {
+  load(): Promise<JournalState | undefined>
+  save(state: JournalState): Promise<void>
+  clear(): Promise<void>
+}

@@ -1,0 +1,234 @@
+import { formatCapability, type Capability } from '../core/capability.ts'
+import { ContentHasher } from '../core/content-hash.ts'
+import { AbortError, throwIfAborted } from '../core/errors.ts'
+import { encryptSegment, generateFileId, generateFileKey, importFileKey } from '../core/envelope.ts'
+import { fromHex, sha256Hex, toHex } from '../core/hash.ts'
+import { sealManifest, type Manifest, type SegmentEntry } from '../core/manifest.ts'
+import { fromBase64, ownerKeyFromSeed, toBase64, type OwnerKey } from '../core/owner-key.ts'
+import { place, type Placement } from '../core/placement.ts'
+import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
+import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor } from '../core/segments.ts'
+import { describe, FragmentUndeliverableError } from './errors.ts'
+import type { ByteSource, ErasureCoder, Farmer, FarmerDirectory, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
+
+export interface UploadPorts {
+  transport: FragmentTransport
+  directory: FarmerDirectory
+  coder: ErasureCoder
+}
+
+export interface UploadOptions {
+  /** Preset name or policy. @default 'live' */
+  policy?: string | StoragePolicy
+  name?: string
+  /** @default 'application/octet-stream' */
+  mime?: string
+  /** @default DEFAULT_SHARD_SIZE (1 MiB) */
+  shardSize?: number
+  /** Segments in flight at once; memory is about this × (2k + m) × shard size. @default 2 */
+  concurrency?: number
+  /** Where to keep progress so an interrupted upload resumes. @default none */
+  journal?: UploadJournal
+  /** Identifies the source for the journal (changes when the file does). Required with `journal`. */
+  sourceKey?: string
+  signal?: AbortSignal
+}
+
+export interface UploadProgress {
+  total: number
+  read: number
+  encoded: number
+  /** Plaintext bytes whose every fragment is on a farmer. */
+  stored: number
+  /** Fragment bytes actually sent over the network (skipped ones, on resume, are not counted). */
+  sent: number
+  segment: number
+  segments: number
+}
+
+export interface UploadResult {
+  capability: Capability
+  /** `shardfarm:r1:…` text of the read capability. */
+  link: string
+  manifest: Manifest
+  /** The owner key that may delete the fragments; keep it with the uploader, never in a link. */
+  ownerSeed: Uint8Array
+  /** Fragment bytes sent (lower on a resumed upload). */
+  sentBytes: number
+}
+
+/** Retry a fragment on this many other farmers before giving up. */
+const MAX_ALTERNATES = 4
+
+/**
+ * Disperses `source`: segments are read, encrypted, encoded and PUT while later ones are read, with
+ * at most `concurrency` segments in memory. Emits `progress` events (`CustomEvent<UploadProgress>`).
+ */
+export class Upload extends EventTarget {
+  readonly #ports: UploadPorts
+  readonly #source: ByteSource
+  readonly #opts: UploadOptions
+  readonly #progress: UploadProgress
+  readonly #failed = new Set<string>()
+
+  constructor (ports: UploadPorts, source: ByteSource, options: UploadOptions = {}) {
+    super()
+    this.#ports = ports
+    this.#source = source
+    this.#opts = options
+    this.#progress = { total: source.size, read: 0, encoded: 0, stored: 0, sent: 0, segment: 0, segments: 0 }
+  }
+
+  async run (): Promise<UploadResult> {
+    const { signal, journal } = this.#opts
+    throwIfAborted(signal)
+    const state = await this.#startState()
+    const policy = normalizePolicy(state.policy)
+    const layout = segmentLayout(this.#source.size, policy.k, state.shardSize)
+    this.#progress.segments = layout.count
+    const fileId = fromHex(state.fileIdHex)
+    const key = await importFileKey(fromBase64(state.keyB64))
+    const owner = await ownerKeyFromSeed(fromBase64(state.ownerSeedB64))
+    const farmers = await this.#ports.directory.list({ signal })
+    const placement = place(policy, farmers, { fragmentSize: state.shardSize, segments: layout.count })
+    const byId = new Map(farmers.map(f => [f.peerId, f]))
+    const resuming = Object.keys(state.done).length > 0
+
+    const hasher = new ContentHasher()
+    const entries: SegmentEntry[] = new Array(layout.count)
+    const digests: string[] = new Array(layout.count)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < layout.count) {
+        const s = next++
+        const done = state.done[s]
+        if (done !== undefined) {
+          entries[s] = done.entry
+          digests[s] = done.digest
+          this.#advance(segmentRange(layout, s).length, 'skip', s)
+          continue
+        }
+        const r = segmentRange(layout, s)
+        const plain = r.length === 0 ? new Uint8Array(0) : await this.#source.read(r.offset, r.length)
+        this.#advance(r.length, 'read', s)
+        digests[s] = await sha256Hex(plain)
+        const ct = await encryptSegment(key, fileId, s, layout.count, plain)
+        const len = shardLengthFor(ct.length, policy.k)
+        const padded = new Uint8Array(policy.k * len)
+        padded.set(ct)
+        const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padded, { signal })
+        this.#advance(r.length, 'encoded', s)
+        const frags = [...Array.from({ length: policy.k }, (_, i) => data.subarray(i * len, (i + 1) * len)),
+          ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * len, (i + 1) * len))]
+        const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
+        const holders = await this.#storeSegment(s, frags, ids, placement, byId, owner, resuming)
+        entries[s] = { ciphertextLength: ct.length, shardLength: len, fragments: ids, holders }
+        state.done[s] = { digest: digests[s], entry: entries[s] }
+        await journal?.save(state)
+        this.#advance(r.length, 'stored', s)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, this.#opts.concurrency ?? 2) }, worker))
+    for (const d of digests) hasher.addDigest(d)
+
+    const used = new Set(entries.flatMap(e => e.holders.flat()))
+    const manifest: Manifest = {
+      version: 1, fileId: state.fileIdHex, name: this.#opts.name ?? '', mime: this.#opts.mime ?? 'application/octet-stream',
+      size: this.#source.size, contentHash: await hasher.digest(), createdAt: state.createdAt, policy, shardSize: state.shardSize,
+      segments: entries, owner: owner.publicKey,
+      farmers: Object.fromEntries([...used].map(id => [id, byId.get(id)?.addrs ?? []]))
+    }
+    const sealed = await sealManifest(key, fileId, manifest)
+    const manifestId = await sha256Hex(sealed)
+    const holders = await this.#storeManifest(sealed, manifestId, farmers, policy.m + 1, owner)
+    const capability: Capability = { kind: 'read', fileId, manifestId, key: fromBase64(state.keyB64), holders }
+    await journal?.clear()
+    return { capability, link: formatCapability(capability), manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
+  }
+
+  async #startState (): Promise<JournalState> {
+    const { journal, sourceKey } = this.#opts
+    const saved = await journal?.load()
+    if (saved !== undefined && saved.sourceKey === sourceKey) return saved
+    const ownerSeed = crypto.getRandomValues(new Uint8Array(32))
+    const state: JournalState = {
+      version: 1, sourceKey: sourceKey ?? '', fileIdHex: toHex(generateFileId()), keyB64: toBase64(generateFileKey()),
+      ownerSeedB64: toBase64(ownerSeed), policy: normalizePolicy(this.#opts.policy ?? 'live'),
+      shardSize: this.#opts.shardSize ?? DEFAULT_SHARD_SIZE, done: {}, createdAt: Date.now()
+    }
+    await journal?.save(state)
+    return state
+  }
+
+  /**
+   * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
+   * moves to the next spare not yet used by this segment. Farmers that failed once are skipped for
+   * the rest of the upload. On a resumed upload, a farmer already holding a fragment is not sent it.
+   */
+  async #storeSegment (s: number, frags: Uint8Array[], ids: string[], placement: Placement, byId: Map<string, Farmer>, owner: OwnerKey, resuming: boolean): Promise<string[][]> {
+    const { signal } = this.#opts
+    const inUse = new Set(placement.segments[s])
+    const spares = (placement.spares[s] ?? []).filter(p => !this.#failed.has(p))
+    const putOne = async (i: number): Promise<string[]> => {
+      const tried: Array<{ peerId: string, error: string }> = []
+      let target: string | undefined = placement.segments[s]![i]!
+      if (this.#failed.has(target)) target = this.#takeSpare(spares, inUse)
+      while (target !== undefined && tried.length <= MAX_ALTERNATES) {
+        const farmer = byId.get(target)!
+        try {
+          throwIfAborted(signal)
+          const held = resuming && (await this.#ports.transport.has(farmer, [ids[i]!], { signal }))[0] === true
+          if (!held) {
+            await this.#ports.transport.put(farmer, ids[i]!, frags[i]!, { signal, owner })
+            this.#progress.sent += frags[i]!.length
+          }
+          return [target]
+        } catch (err) {
+          if (signal?.aborted === true) throw new AbortError()
+          tried.push({ peerId: target, error: describe(err) })
+          this.#failed.add(target)
+          target = this.#takeSpare(spares, inUse)
+        }
+      }
+      throw new FragmentUndeliverableError(s, i, tried)
+    }
+    return await Promise.all(frags.map(async (_, i) => await putOne(i)))
+  }
+
+  #takeSpare (spares: string[], inUse: Set<string>): string | undefined {
+    while (spares.length > 0) {
+      const p = spares.shift()!
+      if (!inUse.has(p) && !this.#failed.has(p)) {
+        inUse.add(p)
+        return p
+      }
+    }
+    return undefined
+  }
+
+  /** Replicates the sealed manifest on `copies` farmers (losing any m of them loses nothing). */
+  async #storeManifest (sealed: Uint8Array, id: string, farmers: Farmer[], copies: number, owner: OwnerKey): Promise<string[]> {
+    const { signal } = this.#opts
+    const candidates = farmers.filter(f => !this.#failed.has(f.peerId) && f.free >= sealed.length)
+      .sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
+    const holders: string[] = []
+    for (const f of candidates) {
+      if (holders.length >= copies) break
+      try {
+        await this.#ports.transport.put(f, id, sealed, { signal, owner })
+        holders.push(f.peerId)
+      } catch (err) {
+        if (signal?.aborted === true) throw new AbortError()
+      }
+    }
+    if (holders.length === 0) throw new FragmentUndeliverableError(-1, 0, candidates.map(f => ({ peerId: f.peerId, error: 'manifest' })))
+    return holders
+  }
+
+  #advance (bytes: number, what: 'read' | 'encoded' | 'stored' | 'skip', segment: number): void {
+    const p = this.#progress
+    if (what === 'skip') { p.read += bytes; p.encoded += bytes; p.stored += bytes } else p[what] += bytes
+    p.segment = segment
+    this.dispatchEvent(new CustomEvent<UploadProgress>('progress', { detail: { ...p } }))
+  }
+}

@@ -1,0 +1,27 @@
+import { toHex } from './hash.ts'
+
+/**
+ * The file content hash of a manifest: SHA-256 over the concatenated SHA-256 digests of each
+ * segment's plaintext. Feed segments in order; works the same in uploads, downloads and browsers.
+ */
+export class ContentHasher {
+  readonly #digests: Uint8Array[] = []
+
+  /** Hashes one segment's plaintext and remembers its digest (returned, hex). */
+  async add (segmentPlaintext: Uint8Array): Promise<string> {
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', segmentPlaintext as Uint8Array<ArrayBuffer>))
+    this.#digests.push(d)
+    return toHex(d)
+  }
+
+  /** Adds a digest already known (a segment stored before an upload resumed). */
+  addDigest (hex: string): void {
+    this.#digests.push(Uint8Array.from({ length: 32 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16)))
+  }
+
+  async digest (): Promise<string> {
+    const all = new Uint8Array(this.#digests.length * 32)
+    this.#digests.forEach((d, i) => all.set(d, i * 32))
+    return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', all)))
+  }
+}

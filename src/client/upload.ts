@@ -212,6 +212,7 @@ export class Upload extends EventTarget {
     const candidates = farmers.filter(f => !this.#failed.has(f.peerId) && f.free >= sealed.length)
       .sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
     const holders: string[] = []
+    const tried: Array<{ peerId: string, error: string }> = []
     for (const f of candidates) {
       if (holders.length >= copies) break
       try {
@@ -219,9 +220,10 @@ export class Upload extends EventTarget {
         holders.push(f.peerId)
       } catch (err) {
         if (signal?.aborted === true) throw new AbortError()
+        tried.push({ peerId: f.peerId, error: describe(err) })
       }
     }
-    if (holders.length === 0) throw new FragmentUndeliverableError(-1, 0, candidates.map(f => ({ peerId: f.peerId, error: 'manifest' })))
+    if (holders.length === 0) throw new FragmentUndeliverableError(-1, 0, tried)
     return holders
   }
 

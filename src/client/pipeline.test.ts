@@ -21,7 +21,9 @@ class FakeGrid implements FragmentTransport {
   readonly stores = new Map<string, MemoryFragmentStore>()
   readonly down = new Set<string>()
   gets = 0
-  constructor (readonly farmers: Farmer[]) {
+  readonly farmers: Farmer[]
+  constructor (farmers: Farmer[]) {
+    this.farmers = farmers
     for (const f of farmers) this.stores.set(f.peerId, new MemoryFragmentStore({ quota: 1e9 }))
   }
 

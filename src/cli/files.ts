@@ -1,0 +1,196 @@
+/**
+ * The file commands: `put`, `get`, `stat`, `rm`, `ls`. stdout carries only the result (the link,
+ * the bytes, a table or `--json`); progress bars and logs go to stderr.
+ *
+ * Exit codes: 0 done, 1 other failure, 2 usage, 3 data unavailable (too few farmers answered),
+ * 4 authentication failed (wrong key or tampered data), 5 the policy cannot be placed on this grid.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { readFile, rename, rm } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { parseArgs } from 'node:util'
+import { parseCapability } from '../core/capability.ts'
+import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
+import { normalizePolicy } from '../core/policy.ts'
+import { Download, fetchManifest } from '../client/download.ts'
+import { Upload, type UploadProgress } from '../client/upload.ts'
+import { fileSource, FileJournal, LocalIndex } from '../client/local.node.ts'
+import { UsageError } from './args.ts'
+import { ProgressBar } from './progress.ts'
+import { openSession, resolveRelay, type ClientSession } from './session.ts'
+
+export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|POLICY.json] [--relay ADDR] [--json]
+shardfarm get LINK [-o FILE|-] [--relay ADDR]
+shardfarm stat LINK [--relay ADDR] [--json]
+shardfarm rm LINK [--relay ADDR]
+shardfarm ls [--json]`
+
+const EXIT: Record<string, number> = {
+  SegmentUnavailableError: 3, ManifestUnavailableError: 3, FragmentUndeliverableError: 3,
+  AuthenticationError: 4, ContentMismatchError: 4, CapabilityError: 2, PlacementError: 5, InvalidPolicyError: 2
+}
+
+function args (argv: string[], options: Record<string, { type: 'string' | 'boolean', short?: string }>): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true }) as never
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+/** Runs `fn` with a session; maps typed errors to a message on stderr and an exit code. */
+async function withSession (relayFlag: unknown, fn: (s: ClientSession) => Promise<void>): Promise<void> {
+  const session = await openSession(await resolveRelay(typeof relayFlag === 'string' ? relayFlag : undefined))
+  const ctl = new AbortController()
+  const onSignal = (): void => { ctl.abort() }
+  process.once('SIGINT', onSignal)
+  try {
+    await fn(session)
+  } catch (err) {
+    const e = err as Error
+    if (e.name === 'UsageError') throw e
+    process.stderr.write(`shardfarm: ${e.message}\n`)
+    process.exitCode = EXIT[e.name] ?? 1
+  } finally {
+    process.off('SIGINT', onSignal)
+    await session.close()
+  }
+}
+
+async function loadPolicy (p: string | undefined): Promise<unknown> {
+  if (p === undefined || p === 'live' || p === 'archive') return p ?? 'live'
+  try {
+    return JSON.parse(await readFile(p, 'utf8'))
+  } catch (err) {
+    throw new UsageError(`--policy ${p}: not a preset and not a readable JSON file (${(err as Error).message})`)
+  }
+}
+
+export async function putCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { policy: { type: 'string' }, relay: { type: 'string' }, json: { type: 'boolean' } })
+  if (positionals.length !== 1) throw new UsageError('put takes exactly one FILE')
+  const path = positionals[0]!
+  const policy = normalizePolicy(await loadPolicy(values.policy as string | undefined))
+  await withSession(values.relay, async (s) => {
+    const { source, sourceKey, close } = await fileSource(path)
+    const bar = new ProgressBar('put', source.size)
+    try {
+      const up = new Upload(s, source, { policy, name: basename(path), journal: new FileJournal(sourceKey), sourceKey })
+      up.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; bar.update(p.stored, `seg ${p.segment + 1}/${p.segments}`) })
+      const r = await up.run()
+      bar.done()
+      await new LocalIndex().add({
+        name: basename(path), size: source.size, link: r.link, manifestId: r.capability.manifestId,
+        ownerSeed: toBase64(r.ownerSeed), policy: policy.name, createdAt: r.manifest.createdAt
+      })
+      process.stdout.write(values.json === true
+        ? JSON.stringify({ link: r.link, size: source.size, segments: r.manifest.segments.length, policy: policy.name, sentBytes: r.sentBytes }) + '\n'
+        : r.link + '\n')
+    } finally {
+      await close()
+    }
+  })
+}
+
+export async function getCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { output: { type: 'string', short: 'o' }, relay: { type: 'string' } })
+  if (positionals.length !== 1) throw new UsageError('get takes exactly one LINK')
+  const cap = parseCapability(positionals[0]!)
+  await withSession(values.relay, async (s) => {
+    const dl = new Download(s, cap)
+    const out = values.output as string | undefined
+    const toStdout = out === '-'
+    const { manifest } = await fetchManifest(s, cap)
+    const target = out ?? (manifest.name !== '' ? basename(manifest.name) : cap.manifestId.slice(0, 16))
+    // Written beside the target and renamed at the end: a failed download never leaves a file that
+    // looks complete.
+    const partial = `${target}.shardfarm-partial`
+    const stream: WriteStream | NodeJS.WriteStream = toStdout ? process.stdout : createWriteStream(partial, { mode: 0o644 })
+    const bar = new ProgressBar('get', manifest.size)
+    let written = 0
+    try {
+      await dl.run(async chunk => {
+        if (!stream.write(chunk)) await new Promise<void>(resolve => { (stream as NodeJS.EventEmitter).once('drain', () => { resolve() }) })
+        written += chunk.length
+        bar.update(written)
+      })
+      bar.done()
+      if (!toStdout) {
+        const file = stream as WriteStream
+        await new Promise<void>((resolve, reject) => { file.once('error', reject); file.end(() => { resolve() }) })
+        await rename(partial, target)
+        process.stderr.write(`${target}: ${manifest.size} bytes\n`)
+      }
+    } catch (err) {
+      if (!toStdout) { (stream as WriteStream).destroy(); await rm(partial, { force: true }) }
+      throw err
+    }
+  })
+}
+
+export async function statCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { relay: { type: 'string' }, json: { type: 'boolean' } })
+  if (positionals.length !== 1) throw new UsageError('stat takes exactly one LINK')
+  const cap = parseCapability(positionals[0]!)
+  await withSession(values.relay, async (s) => {
+    const { manifest, resolve } = await fetchManifest(s, cap)
+    const { k, m } = manifest.policy
+    // One HAS per holder for all its fragments of this file.
+    const byHolder = new Map<string, string[]>()
+    manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => {
+      for (const h of seg.holders[i] ?? []) byHolder.set(h, [...(byHolder.get(h) ?? []), id])
+    }))
+    const held = new Map<string, Set<string>>()
+    await Promise.all([...byHolder].map(async ([peer, ids]) => {
+      const answer = await s.transport.has(resolve(peer), ids).catch(() => ids.map(() => false))
+      held.set(peer, new Set(ids.filter((_, i) => answer[i] === true)))
+    }))
+    const segments = manifest.segments.map((seg, index) => {
+      const fragments = seg.fragments.map((id, i) => ({ id, holders: seg.holders[i] ?? [], reachable: (seg.holders[i] ?? []).filter(h => held.get(h)?.has(id) === true) }))
+      const available = fragments.filter(f => f.reachable.length > 0).length
+      return { index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments }
+    })
+    if (values.json === true) {
+      process.stdout.write(JSON.stringify({ name: manifest.name, size: manifest.size, policy: manifest.policy, segments }) + '\n')
+      return
+    }
+    process.stdout.write(`${manifest.name || '(unnamed)'}  ${manifest.size} bytes  policy ${manifest.policy.name} (${k}+${m})  ${manifest.segments.length} segments\n`)
+    for (const seg of segments) {
+      const marks = seg.fragments.map(f => (f.reachable.length > 0 ? '●' : '○')).join('')
+      process.stdout.write(`  segment ${String(seg.index).padStart(4)}  ${marks}  ${seg.available}/${k + m}  ${seg.status}\n`)
+    }
+    if (segments.some(s => s.status === 'lost')) process.exitCode = 3
+  })
+}
+
+export async function rmCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { relay: { type: 'string' } })
+  if (positionals.length !== 1) throw new UsageError('rm takes exactly one LINK')
+  const cap = parseCapability(positionals[0]!)
+  const index = new LocalIndex()
+  const entry = await index.find(cap.manifestId)
+  if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can remove it)')
+  await withSession(values.relay, async (s) => {
+    const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
+    const { manifest, resolve } = await fetchManifest(s, cap)
+    let deleted = 0; let failed = 0
+    const jobs = manifest.segments.flatMap(seg => seg.fragments.flatMap((id, i) => (seg.holders[i] ?? []).map(h => ({ id, h }))))
+    jobs.push(...cap.holders.map(h => ({ id: cap.manifestId, h })))
+    for (const { id, h } of jobs) {
+      try { await s.transport.delete(resolve(h), id, owner); deleted++ } catch { failed++ }
+    }
+    if (failed === 0) await index.remove(cap.manifestId)
+    process.stderr.write(`removed ${deleted} fragments${failed > 0 ? `, ${failed} could not be removed (farmer down?); run rm again later` : ''}\n`)
+    if (failed > 0) process.exitCode = 3
+  })
+}
+
+export async function lsCommand (argv: string[]): Promise<void> {
+  const { values } = args(argv, { json: { type: 'boolean' } })
+  const all = await new LocalIndex().list()
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(all.map(({ ownerSeed: _, ...rest }) => rest)) + '\n')
+    return
+  }
+  for (const e of all) process.stdout.write(`${new Date(e.createdAt).toISOString().slice(0, 19)}  ${String(e.size).padStart(12)}  ${e.policy.padEnd(8)}  ${e.name}\n    ${e.link}\n`)
+}

@@ -9,6 +9,7 @@ import { createNodeCodecPool } from '../codec/pool.node.ts'
 import type { CodecPool } from '../codec/pool.ts'
 import { Upload, type UploadOptions } from './upload.ts'
 import { Download } from './download.ts'
+import { drainJob, sealToOutbox, type OutboxJob, type OutboxStore } from './outbox.ts'
 import type { ByteSource, Farmer, FarmerRef, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
 
 const SHARD = 4096
@@ -169,5 +170,39 @@ describe('upload → download pipelines', () => {
 
   it('refuses a policy the grid cannot satisfy, with the reason', async () => {
     await expect(put(FakeGrid.make(6), randomBytes(10), { policy: 'archive' })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
+  })
+})
+
+describe('offline outbox', () => {
+  class MemoryOutbox implements OutboxStore {
+    jobs = new Map<string, OutboxJob>()
+    frags = new Map<string, Uint8Array>()
+    async putJob (j: OutboxJob) { this.jobs.set(j.id, structuredClone(j)) }
+    async getJob (id: string) { const j = this.jobs.get(id); return j === undefined ? undefined : structuredClone(j) }
+    async listJobs () { return [...this.jobs.values()] }
+    async deleteJob (id: string) { this.jobs.delete(id) }
+    async putFragment (j: string, s: number, i: number, b: Uint8Array) { this.frags.set(`${j}/${s}/${i}`, b.slice()) }
+    async getFragment (j: string, s: number, i: number) { return this.frags.get(`${j}/${s}/${i}`) }
+    async deleteFragments (j: string) { for (const k of [...this.frags.keys()]) if (k.startsWith(`${j}/`)) this.frags.delete(k) }
+  }
+
+  it('seals with no grid at all, then drains (resuming after a failed attempt) into a downloadable file', async () => {
+    const outbox = new MemoryOutbox()
+    const bytes = randomBytes(3 * (4 * SHARD - 16) + 5)
+    const job = await sealToOutbox(pool, outbox, source(bytes), { shardSize: SHARD, name: 'offline.bin' })
+    expect(job.status).toBe('queued')
+    expect(outbox.frags.size).toBe(4 * 6)
+    const grid = FakeGrid.make(6)
+    // First drain: every farmer is down, so it fails and the job stays queued with its fragments.
+    for (const f of grid.farmers) grid.down.add(f.peerId)
+    const ports = { ...grid.ports(), directory: { list: async () => grid.farmers } }
+    await expect(drainJob(ports, outbox, job.id)).rejects.toMatchObject({ name: 'FragmentUndeliverableError' })
+    expect(outbox.frags.size).toBe(24)
+    expect(await outbox.getJob(job.id)).toMatchObject({ status: 'queued', lastError: { name: 'FragmentUndeliverableError' } })
+    grid.down.clear()
+    const r = await drainJob(grid.ports(), outbox, job.id)
+    expect(outbox.frags.size).toBe(0)
+    expect((await outbox.getJob(job.id))?.status).toBe('done')
+    expect(sha(await get(grid, r.link))).toBe(sha(bytes))
   })
 })

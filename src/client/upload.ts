@@ -69,8 +69,6 @@ export class Upload extends EventTarget {
   readonly #source: ByteSource
   readonly #opts: UploadOptions
   readonly #progress: UploadProgress
-  readonly #failed = new Set<string>()
-
   constructor (ports: UploadPorts, source: ByteSource, options: UploadOptions = {}) {
     super()
     this.#ports = ports
@@ -93,6 +91,10 @@ export class Upload extends EventTarget {
     const placement = place(policy, farmers, { fragmentSize: state.shardSize, segments: layout.count })
     const byId = new Map(farmers.map(f => [f.peerId, f]))
     const resuming = Object.keys(state.done).length > 0
+    const disperser = new Disperser({
+      transport: this.#ports.transport, placement, byId, owner, onSent: n => { this.#progress.sent += n },
+      ...(signal !== undefined ? { signal } : {})
+    })
 
     const hasher = new ContentHasher()
     const entries: SegmentEntry[] = new Array(layout.count)
@@ -121,7 +123,7 @@ export class Upload extends EventTarget {
         const frags = [...Array.from({ length: policy.k }, (_, i) => data.subarray(i * len, (i + 1) * len)),
           ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * len, (i + 1) * len))]
         const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
-        const holders = await this.#storeSegment(s, frags, ids, placement, byId, owner, resuming)
+        const holders = await disperser.storeSegment(s, frags, ids, resuming)
         entries[s] = { ciphertextLength: ct.length, shardLength: len, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
         await journal?.save(state)
@@ -140,7 +142,7 @@ export class Upload extends EventTarget {
     }
     const sealed = await sealManifest(key, fileId, manifest)
     const manifestId = await sha256Hex(sealed)
-    const holders = await this.#storeManifest(sealed, manifestId, farmers, policy.m + 1, owner)
+    const holders = await disperser.storeManifest(sealed, manifestId, farmers, policy.m + 1)
     const capability: Capability = { kind: 'read', fileId, manifestId, key: fromBase64(state.keyB64), holders }
     await journal?.clear()
     return { capability, link: formatCapability(capability), manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
@@ -160,13 +162,45 @@ export class Upload extends EventTarget {
     return state
   }
 
+  #advance (bytes: number, what: 'read' | 'encoded' | 'stored' | 'skip', segment: number): void {
+    const p = this.#progress
+    if (what === 'skip') { p.read += bytes; p.encoded += bytes; p.stored += bytes } else p[what] += bytes
+    p.segment = segment
+    this.dispatchEvent(new CustomEvent<UploadProgress>('progress', { detail: { ...p } }))
+  }
+}
+
+/** What a `Disperser` needs: where fragments go and who owns them. */
+export interface DisperserInit {
+  transport: FragmentTransport
+  placement: Placement
+  byId: Map<string, Farmer>
+  owner: OwnerKey
+  signal?: AbortSignal
+  /** Called with the size of every fragment actually sent. */
+  onSent?: (bytes: number) => void
+}
+
+/**
+ * Puts fragments on farmers with failover; shared by the streaming upload and the offline outbox.
+ */
+export class Disperser {
+  readonly #c: DisperserInit
+  readonly #failed = new Set<string>()
+  /** Fragment bytes sent so far. */
+  sent = 0
+
+  constructor (init: DisperserInit) {
+    this.#c = init
+  }
+
   /**
    * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
    * moves to the next spare not yet used by this segment. Farmers that failed once are skipped for
    * the rest of the upload. On a resumed upload, a farmer already holding a fragment is not sent it.
    */
-  async #storeSegment (s: number, frags: Uint8Array[], ids: string[], placement: Placement, byId: Map<string, Farmer>, owner: OwnerKey, resuming: boolean): Promise<string[][]> {
-    const { signal } = this.#opts
+  async storeSegment (s: number, frags: Uint8Array[], ids: string[], resuming: boolean): Promise<string[][]> {
+    const { signal, placement, byId, owner } = this.#c
     const inUse = new Set(placement.segments[s])
     const spares = (placement.spares[s] ?? []).filter(p => !this.#failed.has(p))
     const putOne = async (i: number): Promise<string[]> => {
@@ -177,10 +211,11 @@ export class Upload extends EventTarget {
         const farmer = byId.get(target)!
         try {
           throwIfAborted(signal)
-          const held = resuming && (await this.#ports.transport.has(farmer, [ids[i]!], { signal }))[0] === true
+          const held = resuming && (await this.#c.transport.has(farmer, [ids[i]!], { signal }))[0] === true
           if (!held) {
-            await this.#ports.transport.put(farmer, ids[i]!, frags[i]!, { signal, owner })
-            this.#progress.sent += frags[i]!.length
+            await this.#c.transport.put(farmer, ids[i]!, frags[i]!, { signal, owner })
+            this.sent += frags[i]!.length
+            this.#c.onSent?.(frags[i]!.length)
           }
           return [target]
         } catch (err) {
@@ -207,8 +242,8 @@ export class Upload extends EventTarget {
   }
 
   /** Replicates the sealed manifest on `copies` farmers (losing any m of them loses nothing). */
-  async #storeManifest (sealed: Uint8Array, id: string, farmers: Farmer[], copies: number, owner: OwnerKey): Promise<string[]> {
-    const { signal } = this.#opts
+  async storeManifest (sealed: Uint8Array, id: string, farmers: Farmer[], copies: number): Promise<string[]> {
+    const { signal, owner } = this.#c
     const candidates = farmers.filter(f => !this.#failed.has(f.peerId) && f.free >= sealed.length)
       .sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
     const holders: string[] = []
@@ -216,7 +251,7 @@ export class Upload extends EventTarget {
     for (const f of candidates) {
       if (holders.length >= copies) break
       try {
-        await this.#ports.transport.put(f, id, sealed, { signal, owner })
+        await this.#c.transport.put(f, id, sealed, { signal, owner })
         holders.push(f.peerId)
       } catch (err) {
         if (signal?.aborted === true) throw new AbortError()
@@ -227,10 +262,4 @@ export class Upload extends EventTarget {
     return holders
   }
 
-  #advance (bytes: number, what: 'read' | 'encoded' | 'stored' | 'skip', segment: number): void {
-    const p = this.#progress
-    if (what === 'skip') { p.read += bytes; p.encoded += bytes; p.stored += bytes } else p[what] += bytes
-    p.segment = segment
-    this.dispatchEvent(new CustomEvent<UploadProgress>('progress', { detail: { ...p } }))
-  }
 }

@@ -1,0 +1,49 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { webSockets } from '@libp2p/websockets'
+import { webRTC } from '@libp2p/webrtc'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import type { PrivateKey } from '@libp2p/interface'
+
+export interface BrowserLibp2pInit {
+  /** Persistent identity (a light farmer keeps one in IndexedDB). @default a fresh random key */
+  privateKey?: PrivateKey
+  /**
+   * Reachable by other browsers: reserve a slot on the relay and accept WebRTC through its
+   * signalling. Only light farmers need this. @default false
+   */
+  listen?: boolean
+  /**
+   * Allow `ws://` and loopback/private addresses. The browser build of libp2p refuses them by
+   * default (sensible on the internet, where everything is `wss://` with a DNS name); a local grid
+   * needs them. @default true when the page itself is served from localhost/127.0.0.1
+   */
+  allowLocal?: boolean
+  /** WebRTC ICE servers. @default [] (host candidates only: the local grid, and tests on loopback) */
+  iceServers?: RTCIceServer[]
+}
+
+/**
+ * The browser's libp2p node: WebSockets to the relay and full farmers, WebRTC to light farmers
+ * (signalled through the relay's circuit), Noise, Yamux. The one place browser wiring differs from
+ * `libp2p.node.ts`.
+ */
+export async function createBrowserLibp2p (init: BrowserLibp2pInit = {}): Promise<Libp2p> {
+  const local = init.allowLocal ?? ['localhost', '127.0.0.1', '[::1]'].includes(globalThis.location?.hostname ?? '')
+  return await createLibp2p({
+    ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
+    addresses: { listen: init.listen === true ? ['/p2p-circuit', '/webrtc'] : [] },
+    transports: [
+      webSockets(),
+      webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } }),
+      circuitRelayTransport()
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(local ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
+    services: { identify: identify(), ping: ping() }
+  })
+}

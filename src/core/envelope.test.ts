@@ -18,15 +18,17 @@ describe('crypto envelope (AES-256-GCM)', () => {
     const fileId = generateFileId()
     const ct = await encryptSegment(key, fileId, 1, 4, new Uint8Array(1000).fill(7))
     const other = raw.slice(); other[0]! ^= 1
-    const cases: Array<Promise<unknown>> = [
-      decryptSegment(await importFileKey(other), fileId, 1, 4, ct),
-      decryptSegment(key, fileId, 2, 4, ct), // reordered
-      decryptSegment(key, fileId, 1, 5, ct), // truncated or extended file
-      decryptSegment(key, generateFileId(), 1, 4, ct), // swapped in from another file
-      (async () => { const t = ct.slice(); t[500]! ^= 0x80; return await decryptSegment(key, fileId, 1, 4, t) })(),
-      decryptSegment(key, fileId, 1, 4, ct.subarray(0, 10))
+    const otherKey = await importFileKey(other)
+    // Thunks, not promises: each rejection is awaited as soon as it exists.
+    const cases: Array<() => Promise<unknown>> = [
+      async () => await decryptSegment(otherKey, fileId, 1, 4, ct),
+      async () => await decryptSegment(key, fileId, 2, 4, ct), // reordered
+      async () => await decryptSegment(key, fileId, 1, 5, ct), // truncated or extended file
+      async () => await decryptSegment(key, generateFileId(), 1, 4, ct), // swapped in from another file
+      async () => { const t = ct.slice(); t[500]! ^= 0x80; return await decryptSegment(key, fileId, 1, 4, t) },
+      async () => await decryptSegment(key, fileId, 1, 4, ct.subarray(0, 10))
     ]
-    for (const c of cases) await expect(c).rejects.toMatchObject({ name: 'AuthenticationError', code: 'AUTHENTICATION_FAILED' })
+    for (const c of cases) await expect(c()).rejects.toMatchObject({ name: 'AuthenticationError', code: 'AUTHENTICATION_FAILED' })
   })
 
   it('segment and manifest nonces never collide, and sealed bytes open only for their file', async () => {

@@ -41,7 +41,8 @@ export class Session {
     if (globalThis.navigator?.onLine === false) { this.status = 'offline'; return false }
     this.#ready ??= this.#connect().finally(() => { this.#ready = undefined })
     await this.#ready
-    return this.status === 'online'
+    // Read again after the await: #connect changed it (TypeScript's narrowing cannot see that).
+    return (this.status as SessionStatus) === 'online'
   }
 
   async #connect (): Promise<void> {
@@ -67,6 +68,13 @@ export class Session {
   async refreshFarmers (): Promise<void> {
     if (this.directory === undefined) return
     this.farmers = await this.directory.list({ signal: AbortSignal.timeout(10_000) })
+  }
+
+  /** Stops polling the directory and closes the connection (tests and page teardown). */
+  async close (): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.libp2p?.stop()
   }
 
   /** Remembers a relay address chosen by the person (empty: back to the local grid). */

@@ -1,0 +1,81 @@
+/**
+ * The relay process: a libp2p node on WebSockets with a circuit relay v2 server (so browser light
+ * farmers can exchange WebRTC signalling), identify, ping and the farmer directory. The CLI wrapper
+ * is `src/cli/relay.ts`; this module only builds and stops the node, so tests and `grid` can run a
+ * relay in-process too.
+ */
+import { mkdir } from 'node:fs/promises'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import type { Libp2p } from '@libp2p/interface'
+import { loadOrCreateIdentity } from '../src/net/identity.node.ts'
+import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
+import { DirectoryService } from '../src/net/protocols/directory.ts'
+import type { Logger } from '../src/cli/log.ts'
+import { MemoryDirectoryStore } from './directory-store.ts'
+import type { MemoryDirectoryStoreInit } from './directory-store.ts'
+
+/** Reservations a relay grants at once. The library default (15) is far too low for a page full of browsers. */
+export const RELAY_MAX_RESERVATIONS = 1024
+
+/** Options of `startRelay`. */
+export interface RelayInit {
+  /** Directory for the persistent identity. */
+  dataDir: string
+  /** Listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0/ws'] */
+  listen?: string[]
+  /** Directory TTL and bounds. @default MemoryDirectoryStore defaults (30 s TTL, 10 000 entries) */
+  directory?: MemoryDirectoryStoreInit
+  /** Circuit relay reservations granted at once. @default RELAY_MAX_RESERVATIONS */
+  maxReservations?: number
+  /** Where to log. */
+  log: Logger
+}
+
+/** A running relay. */
+export interface Relay {
+  libp2p: Libp2p
+  directory: MemoryDirectoryStore
+  /** The first listen address with `/p2p/<id>`: what farmers and browsers are given. */
+  addr: string
+  /** Stops the directory and libp2p. Idempotent. */
+  stop: () => Promise<void>
+}
+
+/** Starts a relay. */
+export async function startRelay (init: RelayInit): Promise<Relay> {
+  await mkdir(init.dataDir, { recursive: true })
+  const privateKey = await loadOrCreateIdentity(init.dataDir)
+  const libp2p = await createNodeLibp2p({
+    privateKey,
+    listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0/ws'],
+    services: {
+      relay: circuitRelayServer({
+        reservations: {
+          maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS,
+          // Keep the default limits (2 min, 128 KiB per relayed connection): relayed connections
+          // carry WebRTC signalling only, and fragments travel on the direct WebRTC connection.
+          applyDefaultLimit: true
+        }
+      })
+    }
+  })
+  const directory = new MemoryDirectoryStore(init.directory)
+  directory.start()
+  const service = new DirectoryService({ libp2p, registry: directory }, {
+    onError: (err, peer) => { init.log.debug('directory request refused', { peer, err }) }
+  })
+  await service.start()
+  const addr = libp2p.getMultiaddrs()[0]?.toString()
+  if (addr === undefined) throw new Error('relay has no listen address')
+
+  let stopping: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      directory.stop()
+      await service.stop().catch(() => {})
+      await libp2p.stop()
+    })()
+    await stopping
+  }
+  return { libp2p, directory, addr, stop }
+}

@@ -1,0 +1,93 @@
+import { parseCapability, type Capability } from '../../core/capability.ts'
+import type { Manifest } from '../../core/manifest.ts'
+import { Download, fetchManifest, type DownloadProgress } from '../../client/download.ts'
+import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { session } from './session.svelte.ts'
+
+export type DownloadStatus = 'idle' | 'opening' | 'ready' | 'downloading' | 'done' | 'failed'
+
+/**
+ * Opening a share link: read the manifest (name, size, policy), then on request stream the file
+ * into the origin-private file system (disk, not memory) and hand it to the browser as a download.
+ */
+export class DownloadState {
+  status = $state<DownloadStatus>('idle')
+  manifest = $state<Manifest | undefined>(undefined)
+  progress = $state(0)
+  error = $state<HumanError | undefined>(undefined)
+  url = $state<string | undefined>(undefined)
+  #cap: Capability | undefined
+  #ctl: AbortController | undefined
+
+  async open (link: string): Promise<void> {
+    this.reset()
+    this.status = 'opening'
+    try {
+      this.#cap = parseCapability(link)
+      if (!await session.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
+      this.manifest = (await fetchManifest(session.ports(), this.#cap)).manifest
+      this.status = 'ready'
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  async save (): Promise<void> {
+    if (this.#cap === undefined || this.manifest === undefined) return
+    this.status = 'downloading'
+    this.#ctl = new AbortController()
+    const name = this.manifest.name || 'shardfarm-file'
+    try {
+      const sink = await openSink(name)
+      const dl = new Download(session.ports(), this.#cap, { signal: this.#ctl.signal })
+      dl.addEventListener('progress', e => {
+        const p = (e as CustomEvent<DownloadProgress>).detail
+        this.progress = p.total === 0 ? 1 : p.written / p.total
+      })
+      await dl.run(async chunk => { await sink.write(chunk) })
+      const file = await sink.close(this.manifest.mime)
+      this.url = URL.createObjectURL(file)
+      this.status = 'done'
+      this.progress = 1
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  cancel (): void {
+    this.#ctl?.abort()
+    this.status = 'ready'
+  }
+
+  reset (): void {
+    if (this.url !== undefined) URL.revokeObjectURL(this.url)
+    this.status = 'idle'; this.manifest = undefined; this.progress = 0; this.error = undefined; this.url = undefined
+  }
+
+  #fail (err: unknown): void {
+    const h = handleError(err)
+    if (h === undefined) return
+    this.error = h
+    this.status = 'failed'
+  }
+}
+
+interface Sink { write: (b: Uint8Array) => Promise<void>, close: (mime: string) => Promise<Blob> }
+
+/** Streams to OPFS where available (memory stays flat for any size); else collects a Blob. */
+async function openSink (name: string): Promise<Sink> {
+  const storage = navigator.storage as StorageManager & { getDirectory?: () => Promise<FileSystemDirectoryHandle> }
+  if (typeof storage?.getDirectory === 'function') {
+    const dir = await storage.getDirectory()
+    const fh = await dir.getFileHandle(`download-${Date.now()}-${name.replace(/[^\w.-]/g, '_')}`, { create: true })
+    const w = await (fh as FileSystemFileHandle & { createWritable: () => Promise<FileSystemWritableFileStream> }).createWritable()
+    return {
+      write: async b => { await w.write(b as Uint8Array<ArrayBuffer>) },
+      close: async () => { await w.close(); return await fh.getFile() }
+    }
+  }
+  const parts: Uint8Array[] = []
+  return { write: async b => { parts.push(b.slice()) }, close: async mime => new Blob(parts as Uint8Array<ArrayBuffer>[], { type: mime }) }
+}
+
+export const download = new DownloadState()

@@ -1,0 +1,128 @@
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { openDB } from 'idb'
+import { createBrowserLibp2p } from '../../net/libp2p.browser.ts'
+import { FarmerService } from '../../farmer/service.ts'
+import { Announcer } from '../../farmer/announce.ts'
+import { IdbFragmentStore } from '../../stores/idb.ts'
+import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { session } from './session.svelte.ts'
+
+const SETTINGS = 'shardfarm.farm'
+const VERSION = '0.1.0'
+
+interface FarmSettings { on: boolean, quota: number, region: string }
+
+/**
+ * Light farming: this browser offers part of its IndexedDB quota to the grid. It runs its own
+ * libp2p node (a persistent identity, reachable over WebRTC through the relay's signalling),
+ * serves the fragment protocol from an `IdbFragmentStore`, and heartbeats to the directory.
+ * The choice persists, so farming resumes after a reload.
+ */
+export class Farm {
+  on = $state(false)
+  quota = $state(256 * 1024 * 1024)
+  region = $state('browser')
+  used = $state(0)
+  count = $state(0)
+  peerId = $state('')
+  addrs = $state<string[]>([])
+  listed = $state(false)
+  evicted = $state(false)
+  error = $state<HumanError | undefined>(undefined)
+  #libp2p: Libp2p | undefined
+  #service: FarmerService | undefined
+  #announcer: Announcer | undefined
+  #store: IdbFragmentStore | undefined
+  #timer: ReturnType<typeof setInterval> | undefined
+
+  constructor () {
+    const saved = JSON.parse(globalThis.localStorage?.getItem(SETTINGS) ?? 'null') as FarmSettings | null
+    if (saved !== null) { this.quota = saved.quota; this.region = saved.region }
+    if (saved?.on === true) queueMicrotask(() => { void this.start() })
+  }
+
+  #save (): void {
+    localStorage.setItem(SETTINGS, JSON.stringify({ on: this.on, quota: this.quota, region: this.region }))
+  }
+
+  async start (): Promise<void> {
+    if (this.#libp2p !== undefined) return
+    this.error = undefined
+    this.on = true
+    this.#save()
+    try {
+      if (!await session.connect()) throw Object.assign(new Error('offline'), { code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
+      this.#store = await IdbFragmentStore.open('shardfarm-farm', { quota: this.quota, onEvicted: () => { this.evicted = true; this.error = handleError({ code: 'STORAGE_EVICTED' }) } })
+      void this.#store.persist()
+      const privateKey = await loadKey()
+      this.#libp2p = await createBrowserLibp2p({ privateKey, listen: true })
+      this.peerId = this.#libp2p.peerId.toString()
+      await this.#libp2p.dial(multiaddr(session.relay))
+      this.#service = new FarmerService({ libp2p: this.#libp2p, store: this.#store }, { region: this.region, tier: 'live', kind: 'light', version: VERSION })
+      await this.#service.start()
+      await this.#waitForCircuitAddress()
+      const store = this.#store
+      this.#announcer = new Announcer({ libp2p: this.#libp2p, privateKey, stat: async () => await store.stat() },
+        { relay: session.relay, region: this.region, tier: 'live', kind: 'light', version: VERSION, onResult: r => { this.listed = r.ok } })
+      await this.#announcer.start()
+      this.#timer = setInterval(() => { void this.refresh() }, 2000)
+      await this.refresh()
+    } catch (err) {
+      this.error = handleError(err)
+      await this.stop(false)
+    }
+  }
+
+  /** Stops serving; `forget` also turns the persisted choice off. */
+  async stop (forget = true): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#announcer?.stop().catch(() => {})
+    await this.#service?.stop().catch(() => {})
+    await Promise.resolve(this.#libp2p?.stop()).catch(() => {})
+    await Promise.resolve(this.#store?.close()).catch(() => {})
+    this.#announcer = undefined; this.#service = undefined; this.#libp2p = undefined; this.#store = undefined
+    this.listed = false
+    if (forget) { this.on = false; this.#save() }
+  }
+
+  async refresh (): Promise<void> {
+    if (this.#store === undefined) return
+    if (await this.#store.evicted()) { this.evicted = true; return }
+    const st = await this.#store.stat()
+    this.used = st.used
+    this.count = st.count
+    this.addrs = this.#libp2p?.getMultiaddrs().map(String) ?? []
+  }
+
+  setQuota (bytes: number): void {
+    this.quota = bytes
+    this.#save()
+  }
+
+  /** The relay reservation gives this browser a `/p2p-circuit/webrtc` address; wait for it (≤ 20 s). */
+  async #waitForCircuitAddress (): Promise<void> {
+    for (let i = 0; i < 80; i++) {
+      if (this.#libp2p?.getMultiaddrs().some(a => a.toString().includes('/webrtc')) === true) return
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    throw Object.assign(new Error('The relay gave this browser no reachable address'), { code: 'NO_RELAY_RESERVATION' })
+  }
+
+  get metricsText (): string {
+    return this.#service?.metrics.render() ?? ''
+  }
+}
+
+/** The farmer's identity, kept in IndexedDB so its peer id (and the fragments' holder id) survive reloads. */
+async function loadKey (): Promise<PrivateKey> {
+  const db = await openDB('shardfarm-identity', 1, { upgrade (d) { d.createObjectStore('keys') } })
+  const raw = await db.get('keys', 'farmer') as Uint8Array | undefined
+  if (raw !== undefined) return privateKeyFromProtobuf(raw)
+  const key = await generateKeyPair('Ed25519')
+  await db.put('keys', privateKeyToProtobuf(key), 'farmer')
+  return key
+}
+
+export const farm = new Farm()

@@ -1,0 +1,48 @@
+/**
+ * `shardfarm farmer --data DIR [...]`: runs a full farmer until SIGINT/SIGTERM. stdout gets exactly
+ * one line, the farmer's multiaddr with `/p2p/<id>`; logs (JSON lines) go to stderr.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { startFarmer } from '../farmer/process.ts'
+import { parseChoice, parseCount, parseFlags, parseHostPort, parseSize, UsageError, wsListenAddr } from './args.ts'
+import { printAddress, stopOnSignals } from './lifecycle.ts'
+import { createLogger } from './log.ts'
+
+export const FARMER_USAGE = `shardfarm farmer --data DIR [options]
+  --data DIR              identity and fragments (required)
+  --quota SIZE            payload bytes to offer, e.g. 10GiB, 500MB (default 10GiB)
+  --region NAME           announced region (default eu-west)
+  --tier live|archive     announced tier (default live)
+  --listen HOST:PORT      WebSocket listen address (default 127.0.0.1:0)
+  --relay MULTIADDR       relay whose directory to join (default: none)
+  --http HOST:PORT        health and Prometheus metrics endpoint (default: none)
+  --heartbeat MS          directory heartbeat period (default 10000)`
+
+/** Runs the farmer subcommand. */
+export async function farmerCommand (argv: string[]): Promise<void> {
+  const f = parseFlags(argv, {
+    data: { type: 'string' }, quota: { type: 'string' }, region: { type: 'string' }, tier: { type: 'string' },
+    listen: { type: 'string' }, relay: { type: 'string' }, http: { type: 'string' }, heartbeat: { type: 'string' }
+  })
+  if (f.data === undefined) throw new UsageError('--data DIR is required')
+  if (f.relay !== undefined) {
+    try { multiaddr(f.relay) } catch { throw new UsageError(`--relay must be a multiaddr, got ${JSON.stringify(f.relay)}`) }
+    if (!f.relay.includes('/p2p/')) throw new UsageError('--relay must end in /p2p/<relay peer id> (the line `shardfarm relay` prints)')
+  }
+  const log = createLogger('farmer')
+  const farmer = await startFarmer({
+    dataDir: f.data,
+    listen: [wsListenAddr('listen', f.listen ?? '127.0.0.1:0')],
+    tier: parseChoice('tier', f.tier ?? 'live', ['live', 'archive'] as const),
+    ...(f.quota !== undefined ? { quota: parseSize('quota', f.quota) } : {}),
+    ...(f.region !== undefined ? { region: f.region } : {}),
+    ...(f.relay !== undefined ? { relay: f.relay } : {}),
+    ...(f.http !== undefined ? { http: parseHostPort('http', f.http) } : {}),
+    ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {}),
+    log
+  })
+  stopOnSignals(farmer.stop, log)
+  const stat = await farmer.store.stat()
+  log.info('farmer listening', { addr: farmer.addr, peerId: farmer.libp2p.peerId.toString(), http: farmer.httpUrl, ...stat })
+  printAddress(farmer.addr)
+}

@@ -1,0 +1,78 @@
+/**
+ * `shardfarm grid [--farmers 6] [--data ./.shardfarm]`: a whole local grid on 127.0.0.1, one relay
+ * and N full farmers, each a real child process running the same CLI. Prints the relay's address
+ * on stdout (the one thing a client needs), runs until Ctrl-C, then stops every child cleanly.
+ * Children die with this process even when it is SIGKILLed (IPC channel, see `spawn.ts`).
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseCount, parseFlags, parseHostPort, parseSize } from './args.ts'
+import { printAddress, stopOnSignals } from './lifecycle.ts'
+import { createLogger } from './log.ts'
+import { spawnShardfarm, stopChild } from './spawn.ts'
+import type { ShardfarmChild } from './spawn.ts'
+
+/** File under the data root holding the relay's address, where the file commands look for a local grid (`session.ts`). */
+export const RELAY_ADDR_FILE = 'relay.addr'
+
+/** Regions the grid's farmers are spread over, round robin, so region policies have something to pick. */
+export const GRID_REGIONS = ['eu-west', 'eu-central', 'us-east'] as const
+
+export const GRID_USAGE = `shardfarm grid [options]
+  --farmers N             full farmers to start (default 6)
+  --data DIR              data root; relay/ and farmer-<i>/ inside (default ./.shardfarm)
+  --relay-listen H:PORT   relay WebSocket address (default 127.0.0.1:0)
+  --quota SIZE            quota of each farmer (default 10GiB)
+  --http-base H:PORT      farmer i serves /health and /metrics on PORT+i (default: off)
+  --heartbeat MS          farmers' directory heartbeat (default 10000)`
+
+/** Runs the grid subcommand. */
+export async function gridCommand (argv: string[]): Promise<void> {
+  const f = parseFlags(argv, {
+    farmers: { type: 'string' }, data: { type: 'string' }, 'relay-listen': { type: 'string' },
+    quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' }
+  })
+  const n = parseCount('farmers', f.farmers ?? '6', 1)
+  const root = f.data ?? './.shardfarm'
+  const httpBase = f['http-base'] === undefined ? undefined : parseHostPort('http-base', f['http-base'])
+  if (f.quota !== undefined) parseSize('quota', f.quota) // fail here, not in six children
+  const log = createLogger('grid')
+  await mkdir(root, { recursive: true })
+
+  const children: ShardfarmChild[] = []
+  let stopping = false
+  const stopAll = async (): Promise<void> => {
+    stopping = true
+    await rm(join(root, RELAY_ADDR_FILE), { force: true }) // a stale address would send clients to a dead relay
+    // Farmers first, so their directory `leave` still reaches the relay.
+    await Promise.all(children.slice(1).map(async c => await stopChild(c)))
+    if (children[0] !== undefined) await stopChild(children[0])
+  }
+  stopOnSignals(stopAll, log)
+  const watch = (c: ShardfarmChild, name: string): void => {
+    void c.exited.then(code => { if (!stopping) log.error('child exited', { name, pid: c.pid, code }) })
+  }
+
+  try {
+    const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--listen', f['relay-listen'] ?? '127.0.0.1:0'], { name: 'relay' })
+    children.push(relay)
+    watch(relay, 'relay')
+    const farmers = await Promise.all(Array.from({ length: n }, async (_, i) => {
+      const args = ['farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr]
+      if (f.quota !== undefined) args.push('--quota', f.quota)
+      if (f.heartbeat !== undefined) args.push('--heartbeat', f.heartbeat)
+      if (httpBase !== undefined) args.push('--http', `${httpBase.host}:${httpBase.port + i}`)
+      const c = await spawnShardfarm(args, { name: `farmer-${i}` })
+      children.push(c)
+      watch(c, `farmer-${i}`)
+      return c
+    }))
+    await writeFile(join(root, RELAY_ADDR_FILE), relay.addr + '\n')
+    log.info('grid up', { relay: relay.addr, farmers: farmers.map(c => c.addr), data: root })
+    printAddress(relay.addr)
+  } catch (err) {
+    log.error('grid failed to start', { err })
+    await stopAll()
+    process.exit(1)
+  }
+}

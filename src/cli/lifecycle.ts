@@ -1,0 +1,46 @@
+/**
+ * How every long-running `shardfarm` process ends: on SIGINT or SIGTERM it runs its `stop()` once
+ * and exits 0; a second signal, or a stop that hangs past `graceMs`, exits at once with 1. When the
+ * process was spawned with an IPC channel (as `grid` and the tests do), the channel closing means
+ * the parent died, even by SIGKILL, so the child stops too instead of lingering as an orphan.
+ */
+import type { Logger } from './log.ts'
+
+/** How long a clean stop may take before the process exits anyway. */
+export const STOP_GRACE_MS = 10_000
+
+/** Installs the signal and parent-death handlers that call `stop` once, then exit. */
+export function stopOnSignals (stop: () => Promise<void>, log: Logger, graceMs = STOP_GRACE_MS): void {
+  let stopping = false
+  const shutdown = (reason: string): void => {
+    if (stopping) {
+      log.warn('forced exit', { reason })
+      process.exit(1)
+    }
+    stopping = true
+    log.info('stopping', { reason })
+    setTimeout(() => {
+      log.error('stop timed out, exiting', { graceMs })
+      process.exit(1)
+    }, graceMs).unref()
+    stop().then(() => {
+      log.info('stopped')
+      process.exit(0)
+    }, (err: unknown) => {
+      log.error('stop failed', { err })
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  if (process.channel !== undefined) {
+    process.on('disconnect', () => { shutdown('parent gone') })
+    // The channel alone must not keep an otherwise finished process alive.
+    process.channel.unref()
+  }
+}
+
+/** Writes the one machine-readable stdout line (a multiaddr) other programs wait for. */
+export function printAddress (addr: string): void {
+  process.stdout.write(addr + '\n')
+}

@@ -1,0 +1,115 @@
+/**
+ * Owner keys: the Ed25519 key pair that may delete a fragment, and the delete signature that binds
+ * a request to one fragment, one farmer and one moment. Pure WebCrypto (`crypto.subtle`), which
+ * has Ed25519 in Node 22 and Chromium, so the browser uploader and the Node farmer share this file.
+ *
+ * The signed message is spelled out in `docs/protocol.md` ("DELETE authorisation"); change it only
+ * together with the protocol version.
+ */
+import { ShardfarmError } from './errors.ts'
+
+/** An owner key pair. `publicKey` is what a PUT carries and what `FragmentMeta.owner` stores. */
+export interface OwnerKey {
+  /** Canonical base64 (standard alphabet, padded) of the raw 32-byte Ed25519 public key. */
+  readonly publicKey: string
+  /** The WebCrypto private key; signs delete requests. */
+  readonly privateKey: CryptoKey
+}
+
+/** The fields of a DELETE request that the owner's signature covers. */
+export interface DeleteClaim {
+  /** Fragment id (64 lowercase hex). */
+  id: string
+  /** The farmer's peer id as a string (`12D3KooW…`): a signature for one farmer is useless on another. */
+  farmer: string
+  /** Milliseconds since the epoch when the request was signed; farmers refuse stale ones. */
+  ts: number
+  /** Base64 of 16 random bytes; farmers remember it for the skew window, so a signature is used once. */
+  nonce: string
+}
+
+/** Domain tag and first line of every delete message: a signature cannot be lifted from another context. */
+export const DELETE_SIGNATURE_DOMAIN = '/shardfarm/fragment/1.0.0 DELETE'
+
+const ED25519 = { name: 'Ed25519' }
+// PKCS#8 wrapping of a 32-byte Ed25519 seed (RFC 8410): a fixed 16-byte prefix, then the seed.
+const PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+
+/** Base64 (standard, padded) of `bytes`. */
+export function toBase64 (bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) s += String.fromCharCode(b)
+  return btoa(s)
+}
+
+/** Bytes of a standard base64 string; throws `InvalidOwnerKeyError` on malformed input. */
+export function fromBase64 (s: string): Uint8Array {
+  let bin: string
+  try { bin = atob(s) } catch { throw new InvalidOwnerKeyError('Malformed base64') }
+  return Uint8Array.from(bin, c => c.charCodeAt(0))
+}
+
+/** A key, a signature or a seed has the wrong shape. */
+export class InvalidOwnerKeyError extends ShardfarmError {
+  constructor (message: string) {
+    super('InvalidOwnerKeyError', 'BAD_REQUEST', message)
+  }
+}
+
+/** Makes a fresh owner key pair. The private key is extractable so the uploader can keep it. */
+export async function generateOwnerKey (): Promise<OwnerKey> {
+  const pair = await crypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))
+  return { publicKey: toBase64(raw), privateKey: pair.privateKey }
+}
+
+/**
+ * The owner key for a 32-byte seed, e.g. one derived from a capability: the same seed always gives
+ * the same key, so whoever holds the capability can delete what it uploaded.
+ */
+export async function ownerKeyFromSeed (seed: Uint8Array): Promise<OwnerKey> {
+  if (seed.byteLength !== 32) throw new InvalidOwnerKeyError('An Ed25519 seed is 32 bytes')
+  const pkcs8 = new Uint8Array(48)
+  pkcs8.set(PKCS8_PREFIX)
+  pkcs8.set(seed, 16)
+  const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, ED25519, true, ['sign'])
+  // WebCrypto cannot derive a public key directly; the private JWK carries it as `x`.
+  const jwk = await crypto.subtle.exportKey('jwk', privateKey)
+  if (jwk.x === undefined) throw new InvalidOwnerKeyError('Platform did not export the public key')
+  const raw = fromBase64(jwk.x.replace(/-/g, '+').replace(/_/g, '/') + '=')
+  return { publicKey: toBase64(raw), privateKey }
+}
+
+/** The exact bytes an owner signs to delete: UTF-8 of six lines joined by `\n`. */
+export function deleteMessage (claim: DeleteClaim): Uint8Array {
+  return new TextEncoder().encode(
+    [DELETE_SIGNATURE_DOMAIN, claim.id, claim.farmer, String(claim.ts), claim.nonce].join('\n'))
+}
+
+/** A fresh nonce: base64 of 16 random bytes. */
+export function newNonce (): string {
+  return toBase64(crypto.getRandomValues(new Uint8Array(16)))
+}
+
+/** Signs a delete claim; returns the base64 of the 64-byte Ed25519 signature. */
+export async function signDelete (key: OwnerKey, claim: DeleteClaim): Promise<string> {
+  const sig = await crypto.subtle.sign(ED25519, key.privateKey, deleteMessage(claim) as Uint8Array<ArrayBuffer>)
+  return toBase64(new Uint8Array(sig))
+}
+
+/**
+ * True when `sig` is `owner`'s signature over `claim`. Malformed keys or signatures give false
+ * rather than an error: to the farmer they are all the same refusal (`FORBIDDEN`).
+ */
+export async function verifyDelete (owner: string, claim: DeleteClaim, sig: string): Promise<boolean> {
+  try {
+    const raw = fromBase64(owner)
+    const signature = fromBase64(sig)
+    if (raw.byteLength !== 32 || signature.byteLength !== 64) return false
+    const key = await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, ED25519, false, ['verify'])
+    return await crypto.subtle.verify(ED25519, key, signature as Uint8Array<ArrayBuffer>,
+      deleteMessage(claim) as Uint8Array<ArrayBuffer>)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Counters of a farmer and their Prometheus text rendering. No HTTP here: the farmer process serves
+ * `render()` on its metrics endpoint. Everything is synchronous and cheap so that a scrape never
+ * waits on the store; store figures are the last ones the service observed.
+ */
+import type { Op } from '../net/protocols/fragment-constants.ts'
+import { OPS } from '../net/protocols/fragment-constants.ts'
+import type { StoreStat } from '../core/fragment-store.ts'
+
+/** A plain copy of every figure, for logs and tests. */
+export interface FarmerMetricsSnapshot {
+  /** Requests whose header parsed, by operation. */
+  requests: Record<Op, number>
+  /** Requests answered with success, by operation. */
+  succeeded: Record<Op, number>
+  /** Refusals sent, by wire code (including frames too malformed to know their operation). */
+  errors: Record<string, number>
+  /** Streams the peer reset or aborted before an answer. */
+  resets: number
+  /** Fragment bytes accepted by PUTs that stored something. */
+  putBytes: number
+  /** Fragment bytes sent by GETs. */
+  getBytes: number
+  /** Streams open now. */
+  activeStreams: number
+  /** Declared PUT bytes reserved in memory now. */
+  putBytesInFlight: number
+  /** The store as last observed. */
+  store: StoreStat
+}
+
+const zeroOps = (): Record<Op, number> => Object.fromEntries(OPS.map(op => [op, 0])) as Record<Op, number>
+
+/** Counters of one `FarmerService`. */
+export class FarmerMetrics {
+  readonly #requests = zeroOps()
+  readonly #succeeded = zeroOps()
+  readonly #errors = new Map<string, number>()
+  #resets = 0
+  #putBytes = 0
+  #getBytes = 0
+  #activeStreams = 0
+  #putBytesInFlight = 0
+  #store: StoreStat = { capacity: 0, used: 0, free: 0, count: 0 }
+
+  /** A request header was parsed. */
+  request (op: Op): void { this.#requests[op]++ }
+  /** A request was answered with success; `bytes` moved for PUT (received) or GET (sent). */
+  success (op: Op, bytes = 0): void {
+    this.#succeeded[op]++
+    if (op === 'PUT') this.#putBytes += bytes
+    if (op === 'GET') this.#getBytes += bytes
+  }
+
+  /** A refusal with `code` was sent (or attempted). */
+  error (code: string): void { this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1) }
+  /** The peer reset a stream before it was answered. */
+  reset (): void { this.#resets++ }
+  /** A stream opened (+1) or ended (-1). */
+  streams (delta: number): void { this.#activeStreams += delta }
+  /** Reserved PUT bytes grew or shrank. */
+  inFlight (delta: number): void { this.#putBytesInFlight += delta }
+  /** Records the store's latest figures. */
+  observeStore (stat: StoreStat): void { this.#store = { ...stat } }
+
+  /** A copy of every figure. */
+  snapshot (): FarmerMetricsSnapshot {
+    return {
+      requests: { ...this.#requests },
+      succeeded: { ...this.#succeeded },
+      errors: Object.fromEntries(this.#errors),
+      resets: this.#resets,
+      putBytes: this.#putBytes,
+      getBytes: this.#getBytes,
+      activeStreams: this.#activeStreams,
+      putBytesInFlight: this.#putBytesInFlight,
+      store: { ...this.#store }
+    }
+  }
+
+  /** Prometheus text exposition format (version 0.0.4). */
+  render (): string {
+    const out: string[] = []
+    const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+      for (const [labels, value] of rows) out.push(`${name}${labels} ${value}`)
+    }
+    const byOp = (m: Record<Op, number>): Array<[string, number]> => OPS.map(op => [`{op="${op}"}`, m[op]])
+    metric('shardfarm_farmer_fragments', 'gauge', 'Fragments held.', [['', this.#store.count]])
+    metric('shardfarm_farmer_bytes_used', 'gauge', 'Fragment payload bytes held.', [['', this.#store.used]])
+    metric('shardfarm_farmer_bytes_capacity', 'gauge', 'Quota in payload bytes.', [['', this.#store.capacity]])
+    metric('shardfarm_farmer_bytes_free', 'gauge', 'Payload bytes a new PUT may take.', [['', this.#store.free]])
+    metric('shardfarm_farmer_requests_total', 'counter', 'Requests received, by operation.', byOp(this.#requests))
+    metric('shardfarm_farmer_requests_succeeded_total', 'counter', 'Requests answered with success, by operation.',
+      byOp(this.#succeeded))
+    metric('shardfarm_farmer_put_bytes_total', 'counter', 'Fragment bytes stored by PUT.', [['', this.#putBytes]])
+    metric('shardfarm_farmer_get_bytes_total', 'counter', 'Fragment bytes sent by GET.', [['', this.#getBytes]])
+    metric('shardfarm_farmer_errors_total', 'counter', 'Refusals sent, by wire code.',
+      [...this.#errors].sort(([a], [b]) => a.localeCompare(b)).map(([code, n]) => [`{code="${code}"}`, n]))
+    metric('shardfarm_farmer_streams_reset_total', 'counter', 'Streams the peer reset before an answer.',
+      [['', this.#resets]])
+    metric('shardfarm_farmer_streams_active', 'gauge', 'Fragment protocol streams open.', [['', this.#activeStreams]])
+    metric('shardfarm_farmer_put_bytes_in_flight', 'gauge', 'Declared PUT bytes reserved in memory.',
+      [['', this.#putBytesInFlight]])
+    return out.join('\n') + '\n'
+  }
+}

@@ -1,0 +1,116 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FragmentStore } from '../core/fragment-store.ts'
+import { generateOwnerKey } from '../core/owner-key.ts'
+import { FsFragmentStore } from '../stores/fs.ts'
+import { HEADER_SIZE } from '../stores/fs-format.ts'
+import { MemoryFragmentStore } from '../stores/memory.ts'
+import type { FarmerClient } from '../client/farmer-client.ts'
+import { randomFragment, sameBytes, startTestClient, startTestFarmer } from './test-grid.ts'
+import type { TestFarmer } from './test-grid.ts'
+
+const MiB = 1024 * 1024
+
+interface Setup { store: FragmentStore, corrupt: (id: string) => Promise<void>, cleanup: () => Promise<void> }
+
+const adapters: Array<[string, () => Promise<Setup>]> = [
+  ['MemoryFragmentStore', async () => {
+    const store = new MemoryFragmentStore({ quota: 8 * MiB })
+    return { store, corrupt: async id => { store.corruptForTesting(id) }, cleanup: async () => { await store.close() } }
+  }],
+  ['FsFragmentStore', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shardfarm-farmer-'))
+    const store = await FsFragmentStore.open(dir, { quota: 8 * MiB })
+    return {
+      store,
+      corrupt: async id => {
+        // Flip a payload byte on disk, as bit rot would.
+        const file = join(dir, 'fragments', id.slice(0, 2), id)
+        const bytes = await readFile(file)
+        bytes[HEADER_SIZE] = (bytes[HEADER_SIZE] ?? 0) ^ 0x40
+        await writeFile(file, bytes)
+      },
+      cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }) }
+    }
+  }]
+]
+
+describe.each(adapters)('FarmerService over %s', (_name, make) => {
+  let setup: Setup
+  let farmer: TestFarmer
+  let client: FarmerClient
+  let stopClient: () => Promise<void>
+
+  beforeAll(async () => {
+    setup = await make()
+    farmer = await startTestFarmer(setup.store)
+    const c = await startTestClient({ timeoutMs: 10_000 })
+    client = c.client
+    stopClient = async () => { await c.node.stop() }
+  })
+  afterAll(async () => {
+    await stopClient()
+    await farmer.stop()
+    await setup.cleanup()
+  })
+
+  it('round-trips put, has, get and stat', async () => {
+    const a = await randomFragment(3 * MiB + 17)
+    const b = await randomFragment(1000)
+    expect(await client.put(farmer.addr, a.id, a.bytes)).toEqual({ stored: true })
+    expect(await client.put(farmer.addr, a.id, a.bytes)).toEqual({ stored: false }) // content-addressed: idempotent
+    expect(await client.has(farmer.addr, [a.id, b.id])).toEqual([true, false])
+    expect(sameBytes(await client.get(farmer.addr, a.id), a.bytes)).toBe(true)
+    const stat = await client.stat(farmer.node.peerId)
+    expect(stat).toMatchObject({ capacity: 8 * MiB, used: a.bytes.byteLength, count: 1, region: 'eu-west', tier: 'live', kind: 'full', version: '0.1.0' })
+    expect(stat.free).toBe(8 * MiB - a.bytes.byteLength)
+    const metrics = farmer.service.metrics.render()
+    expect(metrics).toContain('shardfarm_farmer_requests_succeeded_total{op="PUT"} 2')
+    expect(metrics).toContain(`shardfarm_farmer_get_bytes_total ${a.bytes.byteLength}`)
+  })
+
+  it('refuses a wrong hash and stores nothing', async () => {
+    const a = await randomFragment(4096)
+    const other = await randomFragment(4096)
+    await expect(client.put(farmer.addr, other.id, a.bytes)).rejects.toMatchObject({ name: 'HashMismatchError', code: 'HASH_MISMATCH' })
+    expect(await client.has(farmer.addr, [other.id, a.id])).toEqual([false, false])
+  })
+
+  it('refuses a full quota with QUOTA_EXCEEDED before the body is sent', async () => {
+    const big = await randomFragment(6 * MiB)
+    const err = await client.put(farmer.addr, big.id, big.bytes).catch(e => e)
+    expect(err).toMatchObject({ name: 'QuotaExceededError', code: 'QUOTA_EXCEEDED' })
+    expect(err.details.remote).toBe(true)
+    expect(await client.has(farmer.addr, [big.id])).toEqual([false])
+  })
+
+  it('reports a fragment corrupted on the farmer as CORRUPT_FRAGMENT, then NOT_FOUND', async () => {
+    const a = await randomFragment(50_000)
+    await client.put(farmer.addr, a.id, a.bytes)
+    await setup.corrupt(a.id)
+    await expect(client.get(farmer.addr, a.id)).rejects.toMatchObject({ name: 'CorruptFragmentError', code: 'CORRUPT_FRAGMENT' })
+    await expect(client.get(farmer.addr, a.id)).rejects.toMatchObject({ name: 'FragmentNotFoundError', code: 'NOT_FOUND' })
+  })
+
+  it('deletes only with a fresh signature of the owner key', async () => {
+    const owner = await generateOwnerKey()
+    const stranger = await generateOwnerKey()
+    const a = await randomFragment(2048)
+    await client.put(farmer.addr, a.id, a.bytes, { owner })
+    await expect(client.delete(farmer.addr, a.id, stranger)).rejects.toMatchObject({ name: 'ForbiddenError', code: 'FORBIDDEN' })
+    expect(await client.has(farmer.addr, [a.id])).toEqual([true])
+    await client.delete(farmer.addr, a.id, owner)
+    expect(await client.has(farmer.addr, [a.id])).toEqual([false])
+    await expect(client.delete(farmer.addr, a.id, owner)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+
+  it('never deletes a fragment stored without an owner', async () => {
+    const owner = await generateOwnerKey()
+    const a = await randomFragment(2048)
+    await client.put(farmer.addr, a.id, a.bytes)
+    await expect(client.delete(farmer.addr, a.id, owner)).rejects.toMatchObject({ code: 'FORBIDDEN' })
+    expect(await client.has(farmer.addr, [a.id])).toEqual([true])
+  })
+})

@@ -1,0 +1,191 @@
+/**
+ * `FarmerService` serves the fragment protocol (`/shardfarm/fragment/1.0.0`) from any
+ * `FragmentStore`. Node full farmers and (later) browser light farmers both run it: it touches only
+ * the libp2p stream API, the store port and WebCrypto.
+ *
+ * Every stream gets exactly one answer frame. Whatever goes wrong (a malformed frame, a limit, a
+ * timeout, a store error) becomes a typed code in that frame rather than a dropped connection; the
+ * stream is reset only when the peer keeps sending after the refusal or the farmer is stopping.
+ */
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { FragmentStore } from '../core/fragment-store.ts'
+import {
+  MAX_CLOCK_SKEW_MS, MAX_FRAGMENT_BYTES, MAX_HAS_IDS, MAX_HEADER_BYTES, MAX_INBOUND_STREAMS,
+  MAX_PUT_BYTES_IN_FLIGHT, MAX_REMEMBERED_NONCES, REFUSAL_DRAIN_MS, STREAM_IDLE_TIMEOUT_MS
+} from '../net/protocols/fragment-constants.ts'
+import type { Op } from '../net/protocols/fragment-constants.ts'
+import { FarmerError, toWireCode } from '../net/protocols/fragment-errors.ts'
+import { registerFragmentProtocol, unregisterFragmentProtocol } from '../net/protocols/fragment.ts'
+import { encodeFrame, parseHeaderObject, parseRequest } from '../net/protocols/frames.ts'
+import type { FrameLimits } from '../net/protocols/frames.ts'
+import { FrameReader, idleTimer, sendAll, streamSource } from '../net/protocols/stream-io.ts'
+import { FarmerMetrics } from './metrics.ts'
+import { FarmerOperations } from './operations.ts'
+
+/** Injected dependencies. */
+export interface FarmerComponents {
+  /** The libp2p node to serve on (only `handle`, `unhandle` and `peerId` are used). */
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'peerId'>
+  /** Where fragments live; the quota is the store's. */
+  store: FragmentStore
+}
+
+/** What the farmer says about itself, plus optional limits. */
+export interface FarmerServiceInit {
+  /** Region name used by placement policies, e.g. `eu-west`. */
+  region: string
+  /** `live` or `archive`. */
+  tier: string
+  /** `full` (Node, disk) or `light` (browser, IndexedDB). */
+  kind: string
+  /** Software version reported by STAT. */
+  version: string
+  /** Largest request header accepted. @default MAX_HEADER_BYTES (16 KiB) */
+  maxHeaderBytes?: number
+  /** Largest fragment accepted. @default MAX_FRAGMENT_BYTES (16 MiB) */
+  maxFragmentBytes?: number
+  /** Most ids in one HAS. @default MAX_HAS_IDS (1024) */
+  maxHasIds?: number
+  /** Idle time after which a stream is answered `TIMEOUT`. @default STREAM_IDLE_TIMEOUT_MS (30 s) */
+  idleTimeoutMs?: number
+  /** Concurrent inbound streams per connection. @default MAX_INBOUND_STREAMS (32) */
+  maxInboundStreams?: number
+  /** Declared PUT bytes held in memory at once, all peers together. @default MAX_PUT_BYTES_IN_FLIGHT (256 MiB) */
+  maxPutBytesInFlight?: number
+  /** Accepted distance between a DELETE's timestamp and this clock. @default MAX_CLOCK_SKEW_MS (5 min) */
+  maxClockSkewMs?: number
+  /** Delete nonces remembered at once. @default MAX_REMEMBERED_NONCES (100 000) */
+  maxRememberedNonces?: number
+  /**
+   * Called with every error the farmer answers `INTERNAL` (a bug or an I/O failure the store did not
+   * classify), so the process can log it; the peer only ever sees the bare code.
+   * @default undefined (not reported)
+   */
+  onInternalError?: (err: unknown) => void
+}
+
+/** Serves one `FragmentStore` over the fragment protocol. */
+export class FarmerService {
+  /** Counters for the metrics endpoint. */
+  readonly metrics = new FarmerMetrics()
+  readonly #components: FarmerComponents
+  readonly #limits: Required<FrameLimits>
+  readonly #idleTimeoutMs: number
+  readonly #maxInboundStreams: number
+  readonly #ops: FarmerOperations
+  readonly #onInternalError: ((err: unknown) => void) | undefined
+  /** Open streams, so `stop()` can abort them; their handler promises, so it can wait for them. */
+  readonly #active = new Map<Stream, Promise<void>>()
+  #started = false
+
+  constructor (components: FarmerComponents, init: FarmerServiceInit) {
+    this.#components = components
+    this.#limits = {
+      maxHeaderBytes: init.maxHeaderBytes ?? MAX_HEADER_BYTES,
+      maxFragmentBytes: init.maxFragmentBytes ?? MAX_FRAGMENT_BYTES,
+      maxHasIds: init.maxHasIds ?? MAX_HAS_IDS
+    }
+    this.#idleTimeoutMs = init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS
+    this.#maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS
+    this.#onInternalError = init.onInternalError
+    this.#ops = new FarmerOperations({
+      store: components.store,
+      metrics: this.metrics,
+      peerId: components.libp2p.peerId.toString(),
+      info: { region: init.region, tier: init.tier, kind: init.kind, version: init.version },
+      maxFragmentBytes: this.#limits.maxFragmentBytes,
+      maxPutBytesInFlight: init.maxPutBytesInFlight ?? MAX_PUT_BYTES_IN_FLIGHT,
+      maxClockSkewMs: init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS,
+      maxRememberedNonces: init.maxRememberedNonces ?? MAX_REMEMBERED_NONCES
+    })
+  }
+
+  /** Registers the protocol handler. Idempotent. */
+  async start (): Promise<void> {
+    if (this.#started) return
+    this.metrics.observeStore(await this.#components.store.stat())
+    await registerFragmentProtocol(this.#components.libp2p, (stream, connection) => { this.#accept(stream, connection) },
+      { maxInboundStreams: this.#maxInboundStreams })
+    this.#started = true
+  }
+
+  /** Unregisters the handler, aborts streams in flight and waits for their handlers to finish. Idempotent. */
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await unregisterFragmentProtocol(this.#components.libp2p)
+    for (const stream of this.#active.keys()) stream.abort(new Error('Farmer is stopping'))
+    await Promise.allSettled([...this.#active.values()])
+  }
+
+  #accept (stream: Stream, _connection: Connection): void {
+    const done = this.#serve(stream).finally(() => {
+      this.#active.delete(stream)
+      this.metrics.streams(-1)
+    })
+    this.#active.set(stream, done)
+    this.metrics.streams(1)
+  }
+
+  async #serve (stream: Stream): Promise<void> {
+    const ac = new AbortController()
+    const timer = idleTimer(stream, this.#idleTimeoutMs, () => {
+      ac.abort(new FarmerError('TIMEOUT', 'Stream idle for too long', { idleTimeoutMs: this.#idleTimeoutMs }))
+    })
+    const reader = new FrameReader(streamSource(stream))
+    let op: Op | undefined
+    let consumed = false
+    try {
+      const header = parseHeaderObject(await reader.readHeader(this.#limits.maxHeaderBytes, ac.signal))
+      const req = parseRequest(header, this.#limits)
+      op = req.op
+      this.metrics.request(op)
+      const reply = await this.#ops.run(req, { reader, signal: ac.signal, touch: timer.touch })
+      consumed = reply.consumed
+      await sendAll(stream, encodeFrame(reply.header, this.#limits.maxHeaderBytes), ac.signal, timer.touch)
+      if (reply.body !== undefined) await sendAll(stream, reply.body, ac.signal, timer.touch)
+      this.metrics.success(op, req.op === 'PUT' ? (consumed ? req.size : 0) : reply.body?.byteLength ?? 0)
+    } catch (err) {
+      if (!this.#started) return // stop() already reset the stream
+      if (stream.status !== 'open') {
+        // The peer reset or aborted the stream: there is no one to answer, and it is not our error.
+        this.metrics.reset()
+        return
+      }
+      const cause = ac.signal.aborted ? ac.signal.reason : err
+      const code = toWireCode(cause)
+      this.metrics.error(code)
+      if (code === 'INTERNAL') this.#onInternalError?.(cause)
+      if (stream.writeStatus === 'writable') stream.send(this.#errorFrame(code, cause))
+    } finally {
+      timer.clear()
+      await this.#finish(stream, reader, consumed)
+    }
+  }
+
+  #errorFrame (code: string, err: unknown): Uint8Array {
+    // Store errors carry safe details (sizes, ids); INTERNAL ones may not, so they go out bare.
+    const message = code === 'INTERNAL' ? 'Internal farmer error' : (err as Error).message.slice(0, 200)
+    const details = code === 'INTERNAL' ? undefined : (err as { details?: unknown }).details
+    try {
+      return encodeFrame({ ok: false, code, message, ...(details !== undefined ? { details } : {}) }, this.#limits.maxHeaderBytes)
+    } catch {
+      return encodeFrame({ ok: false, code, message }) // details too big for a frame: drop them
+    }
+  }
+
+  /**
+   * Closes our write end, then, when the request was not read to its end (a refusal or an early
+   * answer), discards what the peer still sends for a short grace time so it can read our answer;
+   * a peer that keeps sending after that is reset.
+   */
+  async #finish (stream: Stream, reader: FrameReader, consumed: boolean): Promise<void> {
+    const grace = AbortSignal.timeout(REFUSAL_DRAIN_MS)
+    try {
+      await stream.close({ signal: grace })
+      if (!consumed) await reader.discardToEnd(grace)
+    } catch {
+      if (stream.status === 'open') stream.abort(new Error('Peer did not end its request'))
+    }
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The farmer directory protocol, `/shardfarm/directory/1.0.0`: farmers (full and light) announce
+ * themselves to a relay with a heartbeat, and clients ask the relay which farmers match a policy.
+ *
+ * Wire: one request per stream. The dialer writes one varint-length-prefixed UTF-8 JSON frame
+ * (≤ `MAX_REQUEST_BYTES`), the relay answers with one such frame (≤ `MAX_RESPONSE_BYTES`) and closes.
+ *   → `{ op: 'announce', signed: { record, sig } }`   ← `{ ok: true, ttlMs }`
+ *   → `{ op: 'leave' }`                               ← `{ ok: true, removed }`
+ *   → `{ op: 'query', filter: DirectoryFilter }`       ← `{ ok: true, farmers: FarmerListing[] }`
+ *   ← `{ ok: false, code, message }` for every refusal (codes: `DirectoryErrorCode`).
+ *
+ * Identity: the relay takes the farmer's peer id from the Noise-authenticated connection, never
+ * from the request. An announce carries a record signed by the farmer's libp2p key, and its
+ * `peerId` must equal the connection's peer. Addresses are claims, but harmless ones: every listed
+ * address ends in `/p2p/<peer id>`, so a dial to a false address fails the Noise handshake instead
+ * of reaching an impostor.
+ *
+ * Several relays later (not built yet): the signed record is what makes the directory shareable.
+ * Relays gossip `SignedFarmerRecord`s to each other (e.g. gossipsub topic
+ * `/shardfarm/directory/records`); a receiver verifies the signature against the key inside the
+ * record's own peer id (`openFarmerRecord`, no connection needed) and keeps it only when its `seq`
+ * is above the one it holds, so replays and stale copies lose. `seq` is the farmer's clock in ms,
+ * strictly increasing, so it survives restarts without state. Expiry becomes `seq + ttl` instead
+ * of "last heard + ttl", which tolerates clock skew up to the TTL; `leave` becomes a signed
+ * tombstone record (`gone: true`) with its own seq. Queries stay local, answered from memory.
+ */
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ShardfarmError } from '../../core/errors.ts'
+import { toHex } from '../../core/hash.ts'
+import type { FarmerKind, Tier } from '../../core/policy.ts'
+
+/** Versioned protocol id. */
+export const DIRECTORY_PROTOCOL = '/shardfarm/directory/1.0.0'
+/** Largest request frame: an announce with 8 long addresses fits in under 4 KiB. */
+export const MAX_REQUEST_BYTES = 16 * 1024
+/** Largest response frame: `MAX_QUERY_LIMIT` listings of at most ~3 KiB each. */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+/** Most addresses one farmer may list. */
+export const MAX_ADDRS = 8
+/** Longest address, region or version string. */
+export const MAX_ADDR_CHARS = 256
+export const MAX_LABEL_CHARS = 64
+/** Listings per query when the filter sets no limit, and the most it may ask for. */
+export const DEFAULT_QUERY_LIMIT = 100
+export const MAX_QUERY_LIMIT = 1000
+/** Time a whole request/response exchange may take, either side. */
+export const DIRECTORY_TIMEOUT_MS = 10_000
+/** Signatures cover this prefix plus the record text, so they cannot be replayed in another protocol. */
+const SIGNING_DOMAIN = new TextEncoder().encode('shardfarm-directory-record/1:')
+
+export type { FarmerKind, Tier }
+export type DirectoryErrorCode = 'BAD_REQUEST' | 'TOO_LARGE' | 'FORBIDDEN' | 'STALE_RECORD' | 'DIRECTORY_FULL' | 'INTERNAL'
+
+/** What a farmer says about itself. Byte figures are fragment payload bytes. */
+export interface FarmerRecord {
+  /** The farmer's peer id; must be the peer on the connection that announces it. */
+  peerId: string
+  /** Dialable multiaddrs, each ending in `/p2p/<peerId>` (added when missing). */
+  addrs: string[]
+  region: string
+  tier: Tier
+  kind: FarmerKind
+  /** Quota in bytes. */
+  capacity: number
+  /** Bytes a new fragment may still take. */
+  free: number
+  /** Farmer software version. */
+  version: string
+  /** Farmer's clock in ms when signed; strictly increasing per farmer. */
+  seq: number
+}
+
+/** A record as it travels: the exact JSON text that was signed, and the hex Ed25519 signature. */
+export interface SignedFarmerRecord { record: string, sig: string }
+
+/** One farmer as a query returns it; it satisfies the client's `Farmer` port type (`src/client/ports.ts`) as is. */
+export interface FarmerListing extends FarmerRecord {
+  /** Relay clock (ms) when the last heartbeat arrived. */
+  lastSeen: number
+  /** Relay clock (ms) after which the entry is dropped unless another heartbeat comes. */
+  expiresAt: number
+}
+
+/** Query filter; every field narrows, and absent fields match everything. */
+export interface DirectoryFilter {
+  /** Any of these regions. */
+  regions?: string[]
+  tier?: Tier
+  kind?: FarmerKind
+  /** At least this many free bytes. */
+  minFree?: number
+  /** Most listings returned. @default DEFAULT_QUERY_LIMIT */
+  limit?: number
+}
+
+/** The directory's memory, injected so the protocol is testable and the relay owns the policy. */
+export interface DirectoryRegistry {
+  /** How long an entry lives without a heartbeat, in ms; told to farmers so they pace heartbeats. */
+  readonly ttlMs: number
+  /** Adds or refreshes an entry. Throws `DirectoryError` `STALE_RECORD` or `DIRECTORY_FULL`. */
+  upsert: (record: FarmerRecord, signed: SignedFarmerRecord) => void
+  /** Forgets a farmer; false when it was not listed. */
+  remove: (peerId: string) => boolean
+  /** Live entries matching `filter`, at most `filter.limit`. */
+  query: (filter: DirectoryFilter) => FarmerListing[]
+}
+
+/** A directory refusal, on either side of the wire. Test `err.name === 'DirectoryError'` and `err.code`. */
+export class DirectoryError extends ShardfarmError {
+  constructor (code: DirectoryErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super('DirectoryError', code, message, details)
+  }
+}
+
+type Request = { op: 'announce', signed: SignedFarmerRecord } | { op: 'leave' } | { op: 'query', filter: DirectoryFilter }
+
+/** Signs `record` with the farmer's libp2p key (the one its peer id is made from). */
+export async function signFarmerRecord (key: PrivateKey, record: FarmerRecord): Promise<SignedFarmerRecord> {
+  const text = JSON.stringify(record)
+  const sig = await key.sign(concat(SIGNING_DOMAIN, new TextEncoder().encode(text)))
+  return { record: text, sig: toHex(sig) }
+}
+
+/**
+ * Verifies a signed record against the key inside its own peer id and validates every field.
+ * Needs no connection, so gossiping relays can use it too. Throws `DirectoryError`.
+ */
+export async function openFarmerRecord (signed: unknown): Promise<FarmerRecord> {
+  if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.sig !== 'string' ||
+    !/^[0-9a-f]{128}$/.test(signed.sig)) throw bad('signed must be { record: string, sig: 128 hex chars }')
+  let parsed: unknown
+  try { parsed = JSON.parse(signed.record) } catch { throw bad('record is not JSON') }
+  const record = validateRecord(parsed)
+  let peer: PeerId
+  try { peer = peerIdFromString(record.peerId) } catch { throw bad('peerId is not a peer id') }
+  if (peer.publicKey === undefined) throw new DirectoryError('FORBIDDEN', 'peer id must embed its public key (Ed25519)')
+  const data = concat(SIGNING_DOMAIN, new TextEncoder().encode(signed.record))
+  const sig = Uint8Array.from(signed.sig.match(/../g) ?? [], h => parseInt(h, 16))
+  if (!await peer.publicKey.verify(data, sig)) throw new DirectoryError('FORBIDDEN', 'bad record signature')
+  return record
+}
+
+/** Options of `DirectoryService`. */
+export interface DirectoryServiceInit {
+  /** Concurrent directory streams per connection. @default 4 */
+  maxInboundStreams?: number
+  /** Time a request may take to arrive and be answered. @default DIRECTORY_TIMEOUT_MS */
+  timeoutMs?: number
+  /** Called with every refusal and handler failure, for logs. @default ignore */
+  onError?: (err: Error, peer: string) => void
+}
+
+/** The relay side: answers the directory protocol from a `DirectoryRegistry`. */
+export class DirectoryService {
+  readonly #libp2p: Libp2p
+  readonly #registry: DirectoryRegistry
+  readonly #init: DirectoryServiceInit
+
+  constructor (components: { libp2p: Libp2p, registry: DirectoryRegistry }, init: DirectoryServiceInit = {}) {
+    this.#libp2p = components.libp2p
+    this.#registry = components.registry
+    this.#init = init
+  }
+
+  /** Registers the protocol handler. */
+  async start (): Promise<void> {
+    await this.#libp2p.handle(DIRECTORY_PROTOCOL, (stream, conn) => this.#serve(stream, conn), {
+      maxInboundStreams: this.#init.maxInboundStreams ?? 4,
+      // Light farmers behind the relay reach it over their own direct WebSocket, but browsers that
+      // only hold a relayed connection may still query: the frames are tiny.
+      runOnLimitedConnection: true
+    })
+  }
+
+  /** Removes the protocol handler; streams in flight finish on their own timeout. */
+  async stop (): Promise<void> {
+    await this.#libp2p.unhandle(DIRECTORY_PROTOCOL)
+  }
+
+  async #serve (stream: Stream, conn: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(this.#init.timeoutMs ?? DIRECTORY_TIMEOUT_MS)
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+    let reply: object
+    try {
+      reply = await this.#answer(await readJson(lp, signal), conn.remotePeer)
+    } catch (err) {
+      const e = asDirectoryError(err)
+      this.#init.onError?.(e.code === 'INTERNAL' ? err as Error : e, conn.remotePeer.toString())
+      reply = { ok: false, code: e.code, message: e.message }
+    }
+    try {
+      await lp.write(new TextEncoder().encode(JSON.stringify(reply)), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+
+  async #answer (req: unknown, peer: PeerId): Promise<object> {
+    if (!isObject(req)) throw bad('request must be an object')
+    switch (req.op) {
+      case 'announce': {
+        const record = await openFarmerRecord(req.signed)
+        if (record.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
+        const signed = req.signed as SignedFarmerRecord
+        this.#registry.upsert(record, { record: signed.record, sig: signed.sig })
+        return { ok: true, ttlMs: this.#registry.ttlMs }
+      }
+      case 'leave': return { ok: true, removed: this.#registry.remove(peer.toString()) }
+      case 'query': return { ok: true, farmers: this.#registry.query(validateFilter(req.filter ?? {})) }
+      default: throw bad('op must be announce, leave or query')
+    }
+  }
+}
+
+/** Options of the dialer-side calls. */
+export interface DirectoryCallOptions {
+  signal?: AbortSignal
+  /** @default DIRECTORY_TIMEOUT_MS */
+  timeoutMs?: number
+}
+
+/** Announces (or refreshes) a signed record at `relay`; returns the relay's entry TTL. */
+export async function announceToDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId, signed: SignedFarmerRecord, options: DirectoryCallOptions = {}): Promise<{ ttlMs: number }> {
+  const res = await call(libp2p, relay, { op: 'announce', signed }, options)
+  return { ttlMs: typeof res.ttlMs === 'number' ? res.ttlMs : 0 }
+}
+
+/** Removes the calling node from `relay`'s directory at once (shutdown), instead of waiting for the TTL. */
+export async function leaveDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId, options: DirectoryCallOptions = {}): Promise<boolean> {
+  return (await call(libp2p, relay, { op: 'leave' }, options)).removed === true
+}
+
+/** Farmers listed at `relay` that match `filter`. */
+export async function queryDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId, filter: DirectoryFilter = {}, options: DirectoryCallOptions = {}): Promise<FarmerListing[]> {
+  const res = await call(libp2p, relay, { op: 'query', filter: validateFilter(filter) }, options)
+  if (!Array.isArray(res.farmers)) throw new DirectoryError('BAD_REQUEST', 'malformed query response')
+  return res.farmers as FarmerListing[]
+}
+
+async function call (libp2p: Libp2p, relay: Multiaddr | PeerId, req: Request, options: DirectoryCallOptions): Promise<Record<string, unknown>> {
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? DIRECTORY_TIMEOUT_MS)
+  const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+  const stream = await libp2p.dialProtocol(relay, DIRECTORY_PROTOCOL, { signal, runOnLimitedConnection: true })
+  try {
+    const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES })
+    await lp.write(new TextEncoder().encode(JSON.stringify(req)), { signal })
+    const res = await readJson(lp, signal)
+    await stream.close({ signal }).catch(() => {})
+    if (!isObject(res)) throw new DirectoryError('BAD_REQUEST', 'malformed response')
+    if (res.ok !== true) {
+      throw new DirectoryError(isCode(res.code) ? res.code : 'INTERNAL', typeof res.message === 'string' ? res.message.slice(0, 500) : 'refused')
+    }
+    return res
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
+}
+
+async function readJson (lp: ReturnType<typeof lpStream>, signal: AbortSignal): Promise<unknown> {
+  let frame
+  try {
+    frame = await lp.read({ signal })
+  } catch (err) {
+    if ((err as Error).name === 'InvalidDataLengthError') throw new DirectoryError('TOO_LARGE', 'frame exceeds the size limit')
+    throw err
+  }
+  try { return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(frame.subarray())) } catch { throw bad('frame is not UTF-8 JSON') }
+}
+
+function validateRecord (r: unknown): FarmerRecord {
+  if (!isObject(r)) throw bad('record must be an object')
+  const { peerId, addrs, region, tier, kind, capacity, free, version, seq } = r
+  if (typeof peerId !== 'string' || peerId.length > 128) throw bad('peerId must be a string')
+  if (!Array.isArray(addrs) || addrs.length > MAX_ADDRS) throw bad(`addrs must be an array of at most ${MAX_ADDRS}`)
+  const canonical = addrs.map(a => canonicalAddr(a, peerId))
+  if (!isLabel(region) || !isLabel(version)) throw bad(`region and version must be 1-${MAX_LABEL_CHARS} printable characters`)
+  if (tier !== 'live' && tier !== 'archive') throw bad('tier must be live or archive')
+  if (kind !== 'full' && kind !== 'light') throw bad('kind must be full or light')
+  if (!isCount(capacity) || !isCount(free) || !isCount(seq)) throw bad('capacity, free and seq must be non-negative integers')
+  return { peerId, addrs: canonical, region, tier, kind, capacity, free: Math.min(free, capacity), version, seq }
+}
+
+function validateFilter (f: unknown): DirectoryFilter {
+  if (!isObject(f)) throw bad('filter must be an object')
+  const out: DirectoryFilter = {}
+  if (f.regions !== undefined) {
+    if (!Array.isArray(f.regions) || f.regions.length > 32 || !f.regions.every(isLabel)) throw bad('regions must be up to 32 labels')
+    out.regions = f.regions
+  }
+  if (f.tier !== undefined) { if (f.tier !== 'live' && f.tier !== 'archive') throw bad('bad tier'); out.tier = f.tier }
+  if (f.kind !== undefined) { if (f.kind !== 'full' && f.kind !== 'light') throw bad('bad kind'); out.kind = f.kind }
+  if (f.minFree !== undefined) { if (!isCount(f.minFree)) throw bad('minFree must be a non-negative integer'); out.minFree = f.minFree }
+  if (f.limit !== undefined) {
+    if (!isCount(f.limit) || f.limit < 1 || f.limit > MAX_QUERY_LIMIT) throw bad(`limit must be 1-${MAX_QUERY_LIMIT}`)
+    out.limit = f.limit
+  }
+  return out
+}
+
+function canonicalAddr (a: unknown, peerId: string): string {
+  if (typeof a !== 'string' || a.length > MAX_ADDR_CHARS) throw bad(`each addr must be a string of at most ${MAX_ADDR_CHARS} chars`)
+  let ma: Multiaddr
+  try { ma = multiaddr(a) } catch { throw bad('addr is not a multiaddr') }
+  const last = ma.getComponents().at(-1)
+  if (last?.name === 'p2p') {
+    if (last.value !== peerId) throw bad('addr names another peer')
+    return ma.toString()
+  }
+  return `${ma.toString()}/p2p/${peerId}`
+}
+
+function asDirectoryError (err: unknown): DirectoryError {
+  if (err instanceof DirectoryError) return err
+  const e = err as Error
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new DirectoryError('BAD_REQUEST', 'request timed out')
+  if (e?.name === 'UnexpectedEOFError') return bad('stream ended before a full request')
+  return new DirectoryError('INTERNAL', 'internal error')
+}
+
+const bad = (message: string): DirectoryError => new DirectoryError('BAD_REQUEST', message)
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+const isLabel = (x: unknown): x is string => typeof x === 'string' && /^[\x21-\x7e]{1,64}$/.test(x)
+const isCode = (x: unknown): x is DirectoryErrorCode =>
+  ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'INTERNAL'].includes(x as string)
+
+function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength)
+  out.set(a)
+  out.set(b, a.byteLength)
+  return out
+}

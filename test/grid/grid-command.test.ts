@@ -1,0 +1,67 @@
+// `shardfarm grid` as a user runs it: it prints the relay's address, the relay lists every farmer,
+// Ctrl-C (SIGINT) stops all children cleanly, and children die with the grid even on SIGKILL.
+import { execFileSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Libp2p } from '@libp2p/interface'
+import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
+import { Grid, waitForDirectory } from './helpers.ts'
+
+const grid = new Grid()
+let client: Libp2p
+/** PIDs of every process `grid` started, killed in afterAll in case a test failed before they ended. */
+const orphans: number[] = []
+
+const childrenOf = (pid: number): number[] => {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)
+  } catch { return [] } // ps exits 1 when there are none
+}
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+async function waitGone (pids: number[], ms: number): Promise<number[]> {
+  const until = Date.now() + ms
+  while (pids.some(alive) && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 100))
+  return pids.filter(alive)
+}
+
+beforeAll(async () => {
+  await grid.init()
+  client = await createNodeLibp2p()
+})
+
+afterAll(async () => {
+  for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL')
+  await client?.stop()
+  await grid.destroy()
+})
+
+describe('shardfarm grid', () => {
+  it('starts a relay and N farmers in regions, and stops them all on SIGINT', async () => {
+    const root = join(grid.root, 'a')
+    const g = await grid.start('grid', ['grid', '--farmers', '3', '--data', root])
+    expect(g.addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//)
+    expect((await readFile(join(root, 'relay.addr'), 'utf8')).trim()).toBe(g.addr)
+    const kids = childrenOf(g.pid)
+    orphans.push(...kids)
+    expect(kids).toHaveLength(4)
+    const listings = await waitForDirectory(client, g.addr, l => l.length === 3)
+    expect(listings.map(l => l.region).sort()).toEqual(['eu-central', 'eu-west', 'us-east'])
+
+    g.child.kill('SIGINT')
+    expect(await g.exited).toBe(0)
+    expect(await waitGone(kids, 5_000)).toEqual([])
+    expect(g.logs.some(l => l.includes('"proc":"farmer-2"') && l.includes('"msg":"stopped"'))).toBe(true)
+    await expect(readFile(join(root, 'relay.addr'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('children stop by themselves when the grid is SIGKILLed', async () => {
+    const g = await grid.start('grid', ['grid', '--farmers', '2', '--data', join(grid.root, 'b')])
+    const kids = childrenOf(g.pid)
+    orphans.push(...kids)
+    expect(kids).toHaveLength(3)
+    g.child.kill('SIGKILL')
+    await g.exited
+    expect(await waitGone(kids, 10_000)).toEqual([])
+  })
+})

@@ -28,6 +28,10 @@ export default tseslint.config(
     }
   },
   {
+    files: ['src/app/sw.js'],
+    languageOptions: { globals: { caches: 'readonly', clients: 'readonly', Response: 'readonly' } }
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -3,7 +3,8 @@
  * the bytes, a table or `--json`); progress bars and logs go to stderr.
  *
  * Exit codes: 0 done, 1 other failure, 2 usage, 3 data unavailable (too few farmers answered),
- * 4 authentication failed (wrong key or tampered data), 5 the policy cannot be placed on this grid.
+ * 4 authentication failed (wrong key or tampered data), 5 the policy cannot be placed on this grid,
+ * 130 interrupted (Ctrl-C).
  */
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { readFile, rename, rm } from 'node:fs/promises'
@@ -19,7 +20,7 @@ import { UsageError } from './args.ts'
 import { ProgressBar } from './progress.ts'
 import { openSession, resolveRelay, type ClientSession } from './session.ts'
 
-export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|POLICY.json] [--relay ADDR] [--json]
+export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|mixed|POLICY.json] [--relay ADDR] [--json]
 shardfarm get LINK [-o FILE|-] [--relay ADDR]
 shardfarm stat LINK [--relay ADDR] [--json]
 shardfarm rm LINK [--relay ADDR]
@@ -38,19 +39,23 @@ function args (argv: string[], options: Record<string, { type: 'string' | 'boole
   }
 }
 
-/** Runs `fn` with a session; maps typed errors to a message on stderr and an exit code. */
-async function withSession (relayFlag: unknown, fn: (s: ClientSession) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` with a session; maps typed errors to a message on stderr and an exit code. Ctrl-C
+ * aborts `fn` through `signal` (exit 130; an interrupted put resumes from its journal); a second
+ * Ctrl-C kills at once.
+ */
+async function withSession (relayFlag: unknown, fn: (s: ClientSession, signal: AbortSignal) => Promise<void>): Promise<void> {
   const session = await openSession(await resolveRelay(typeof relayFlag === 'string' ? relayFlag : undefined))
   const ctl = new AbortController()
   const onSignal = (): void => { ctl.abort() }
   process.once('SIGINT', onSignal)
   try {
-    await fn(session)
+    await fn(session, ctl.signal)
   } catch (err) {
     const e = err as Error
     if (e.name === 'UsageError') throw e
-    process.stderr.write(`shardfarm: ${e.message}\n`)
-    process.exitCode = EXIT[e.name] ?? 1
+    process.stderr.write(`shardfarm: ${ctl.signal.aborted ? 'interrupted' : e.message}\n`)
+    process.exitCode = ctl.signal.aborted ? 130 : EXIT[e.name] ?? 1
   } finally {
     process.off('SIGINT', onSignal)
     await session.close()
@@ -58,7 +63,7 @@ async function withSession (relayFlag: unknown, fn: (s: ClientSession) => Promis
 }
 
 async function loadPolicy (p: string | undefined): Promise<unknown> {
-  if (p === undefined || p === 'live' || p === 'archive') return p ?? 'live'
+  if (p === undefined || p === 'live' || p === 'archive' || p === 'mixed') return p ?? 'live'
   try {
     return JSON.parse(await readFile(p, 'utf8'))
   } catch (err) {
@@ -71,11 +76,11 @@ export async function putCommand (argv: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('put takes exactly one FILE')
   const path = positionals[0]!
   const policy = normalizePolicy(await loadPolicy(values.policy as string | undefined))
-  await withSession(values.relay, async (s) => {
+  await withSession(values.relay, async (s, signal) => {
     const { source, sourceKey, close } = await fileSource(path)
     const bar = new ProgressBar('put', source.size)
     try {
-      const up = new Upload(s, source, { policy, name: basename(path), journal: new FileJournal(sourceKey), sourceKey })
+      const up = new Upload(s, source, { policy, name: basename(path), journal: new FileJournal(sourceKey), sourceKey, signal })
       up.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; bar.update(p.stored, `seg ${p.segment + 1}/${p.segments}`) })
       const r = await up.run()
       bar.done()
@@ -96,11 +101,11 @@ export async function getCommand (argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { output: { type: 'string', short: 'o' }, relay: { type: 'string' } })
   if (positionals.length !== 1) throw new UsageError('get takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
-  await withSession(values.relay, async (s) => {
-    const dl = new Download(s, cap)
+  await withSession(values.relay, async (s, signal) => {
+    const dl = new Download(s, cap, { signal })
     const out = values.output as string | undefined
     const toStdout = out === '-'
-    const { manifest } = await fetchManifest(s, cap)
+    const { manifest } = await fetchManifest(s, cap, { signal })
     const target = out ?? (manifest.name !== '' ? basename(manifest.name) : cap.manifestId.slice(0, 16))
     // Written beside the target and renamed at the end: a failed download never leaves a file that
     // looks complete.
@@ -150,6 +155,8 @@ export async function statCommand (argv: string[]): Promise<void> {
       const available = fragments.filter(f => f.reachable.length > 0).length
       return { index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments }
     })
+    // Scripts reading --json get the same verdict in the exit code as people reading the table.
+    if (segments.some(s => s.status === 'lost')) process.exitCode = 3
     if (values.json === true) {
       process.stdout.write(JSON.stringify({ name: manifest.name, size: manifest.size, policy: manifest.policy, segments }) + '\n')
       return
@@ -159,7 +166,6 @@ export async function statCommand (argv: string[]): Promise<void> {
       const marks = seg.fragments.map(f => (f.reachable.length > 0 ? '●' : '○')).join('')
       process.stdout.write(`  segment ${String(seg.index).padStart(4)}  ${marks}  ${seg.available}/${k + m}  ${seg.status}\n`)
     }
-    if (segments.some(s => s.status === 'lost')) process.exitCode = 3
   })
 }
 

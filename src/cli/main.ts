@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   relay: async () => { const m = await import('./relay.ts'); return { run: m.relayCommand, usage: m.RELAY_USAGE } },
   farmer: async () => { const m = await import('./farmer.ts'); return { run: m.farmerCommand, usage: m.FARMER_USAGE } },
   grid: async () => { const m = await import('./grid.ts'); return { run: m.gridCommand, usage: m.GRID_USAGE } },
+  start: async () => { const m = await import('./start.ts'); return { run: m.startCommand, usage: m.START_USAGE } },
   put: file('putCommand'),
   get: file('getCommand'),
   stat: file('statCommand'),

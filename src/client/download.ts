@@ -1,7 +1,7 @@
 import { type Capability } from '../core/capability.ts'
 import { ContentHasher } from '../core/content-hash.ts'
 import { AbortError, throwIfAborted } from '../core/errors.ts'
-import { decryptSegment, importFileKey } from '../core/envelope.ts'
+import { AuthenticationError, decryptSegment, importFileKey } from '../core/envelope.ts'
 import { sha256Hex, toHex } from '../core/hash.ts'
 import { openManifest, type Manifest } from '../core/manifest.ts'
 import { segmentsForRange } from '../core/segments.ts'
@@ -36,6 +36,8 @@ export interface DownloadProgress {
 /**
  * Fetches the manifest named by a read capability. Holders are tried in turn; the bytes must hash
  * to the capability's manifest id, then decrypt under its key (`AuthenticationError` otherwise).
+ * When every holder answered but none with bytes that hash to the id, the manifest was changed
+ * everywhere: that is an `AuthenticationError` too, not an availability problem to retry later.
  */
 export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'directory'>, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<{ manifest: Manifest, resolve: (peerId: string) => FarmerRef }> {
   if (cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
@@ -44,7 +46,7 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
   for (const peerId of cap.holders) {
     try {
       const sealed = await ports.transport.get({ peerId, addrs: listed.get(peerId) ?? [] }, cap.manifestId, options)
-      if (await sha256Hex(sealed) !== cap.manifestId) throw new Error('HASH_MISMATCH')
+      if (await sha256Hex(sealed) !== cap.manifestId) throw Object.assign(new Error('The manifest does not hash to its id'), { code: 'HASH_MISMATCH' })
       const manifest = await openManifest(await importFileKey(cap.key), cap.fileId, sealed)
       if (manifest.fileId !== toHex(cap.fileId)) throw new Error('manifest names another file')
       const resolve = (id: string): FarmerRef => ({ peerId: id, addrs: listed.get(id) ?? manifest.farmers[id] ?? [] })
@@ -55,8 +57,12 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
       tried.push({ peerId, error: describe(err) })
     }
   }
+  if (tried.length > 0 && tried.every(t => CHANGED.has(t.error))) throw new AuthenticationError('manifest')
   throw new ManifestUnavailableError(tried)
 }
+
+/** What a holder answers when the bytes it has are not the ones stored: changed since. */
+const CHANGED = new Set(['HASH_MISMATCH', 'CORRUPT_FRAGMENT'])
 
 /**
  * Streams a file (or a range of it) in order. Per segment it asks for k + hedge fragments at once,

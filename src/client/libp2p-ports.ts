@@ -44,9 +44,21 @@ export class RelayDirectory implements FarmerDirectory {
     this.#relay = typeof relay === 'string' ? multiaddr(relay) : relay
   }
 
+  /**
+   * Queries the directory. A query is read-only, so a transport failure (a stream reset or closed
+   * early, as happens under load) is retried twice before it counts; a refusal is not retried.
+   */
   async list (options: CallOptions = {}): Promise<Farmer[]> {
-    const listings = await queryDirectory(this.#libp2p, this.#relay, { limit: 1000 }, options)
-    return listings.map(l => ({ peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free }))
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const listings = await queryDirectory(this.#libp2p, this.#relay, { limit: 1000 }, options)
+        return listings.map(l => ({ peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free }))
+      } catch (err) {
+        const name = (err as Error).name
+        if (attempt >= 2 || options.signal?.aborted === true || name === 'DirectoryError' || name === 'AbortError') throw err
+        await new Promise(resolve => setTimeout(resolve, 200 * (attempt + 1)))
+      }
+    }
   }
 }
 

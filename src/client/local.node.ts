@@ -22,8 +22,10 @@ export interface IndexEntry {
   createdAt: number
 }
 
+let tmpSeq = 0
 async function writeAtomic (path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
+  // A temp name per write, not per process: two saves in flight must not rename each other's file.
+  const tmp = `${path}.${process.pid}.${tmpSeq++}.tmp`
   await writeFile(tmp, text, { mode: 0o600, flush: true })
   await rename(tmp, path)
 }
@@ -61,6 +63,8 @@ export class LocalIndex {
 /** The journal of one source file, named by a hash of its identity. */
 export class FileJournal implements UploadJournal {
   readonly path: string
+  /** Saves run one after another: the upload saves after every segment from several workers, and a later state must never be overwritten by an earlier one. */
+  #writes: Promise<void> = Promise.resolve()
   constructor (sourceKey: string, home = clientHome()) {
     this.path = join(home, 'journals', `${createHash('sha256').update(sourceKey).digest('hex').slice(0, 32)}.json`)
   }
@@ -75,11 +79,17 @@ export class FileJournal implements UploadJournal {
   }
 
   async save (state: JournalState): Promise<void> {
-    await mkdir(join(this.path, '..'), { recursive: true })
-    await writeAtomic(this.path, JSON.stringify(state))
+    const text = JSON.stringify(state)
+    const write = this.#writes.then(async () => {
+      await mkdir(join(this.path, '..'), { recursive: true })
+      await writeAtomic(this.path, text)
+    })
+    this.#writes = write.catch(() => {})
+    await write
   }
 
   async clear (): Promise<void> {
+    await this.#writes
     await rm(this.path, { force: true })
   }
 }

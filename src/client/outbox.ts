@@ -16,7 +16,7 @@ import { place } from '../core/placement.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor } from '../core/segments.ts'
 import type { ByteSource, ErasureCoder, FarmerDirectory, FragmentTransport } from './ports.ts'
-import { Disperser } from './upload.ts'
+import { Disperser, eligibleFarmers } from './upload.ts'
 
 export type OutboxStatus = 'sealing' | 'queued' | 'sending' | 'done'
 
@@ -155,7 +155,7 @@ async function send (ports: { transport: FragmentTransport, directory: FarmerDir
   const fileId = fromHex(job.fileIdHex)
   const sealed = await sealManifest(await importFileKey(fromBase64(job.keyB64)), fileId, manifest)
   const manifestId = await sha256Hex(sealed)
-  const holders = await disperser.storeManifest(sealed, manifestId, farmers, policy.m + 1)
+  const holders = await disperser.storeManifest(sealed, manifestId, eligibleFarmers(farmers, placement), policy.m + 1)
   const capability: Capability = { kind: 'read', fileId, manifestId, key: fromBase64(job.keyB64), holders }
   job.status = 'done'
   job.link = formatCapability(capability)

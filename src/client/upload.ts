@@ -142,7 +142,7 @@ export class Upload extends EventTarget {
     }
     const sealed = await sealManifest(key, fileId, manifest)
     const manifestId = await sha256Hex(sealed)
-    const holders = await disperser.storeManifest(sealed, manifestId, farmers, policy.m + 1)
+    const holders = await disperser.storeManifest(sealed, manifestId, eligibleFarmers(farmers, placement), policy.m + 1)
     const capability: Capability = { kind: 'read', fileId, manifestId, key: fromBase64(state.keyB64), holders }
     await journal?.clear()
     return { capability, link: formatCapability(capability), manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
@@ -150,13 +150,17 @@ export class Upload extends EventTarget {
 
   async #startState (): Promise<JournalState> {
     const { journal, sourceKey } = this.#opts
+    const policy = normalizePolicy(this.#opts.policy ?? 'live')
+    const shardSize = this.#opts.shardSize ?? DEFAULT_SHARD_SIZE
     const saved = await journal?.load()
-    if (saved !== undefined && saved.sourceKey === sourceKey) return saved
+    // Resume only the same upload: the same file asked for under another policy (say, after the
+    // grid refused the first one) starts over instead of inheriting the old policy.
+    if (saved !== undefined && saved.sourceKey === sourceKey && saved.shardSize === shardSize &&
+      JSON.stringify(normalizePolicy(saved.policy)) === JSON.stringify(policy)) return saved
     const ownerSeed = crypto.getRandomValues(new Uint8Array(32))
     const state: JournalState = {
       version: 1, sourceKey: sourceKey ?? '', fileIdHex: toHex(generateFileId()), keyB64: toBase64(generateFileKey()),
-      ownerSeedB64: toBase64(ownerSeed), policy: normalizePolicy(this.#opts.policy ?? 'live'),
-      shardSize: this.#opts.shardSize ?? DEFAULT_SHARD_SIZE, done: {}, createdAt: Date.now()
+      ownerSeedB64: toBase64(ownerSeed), policy, shardSize, done: {}, createdAt: Date.now()
     }
     await journal?.save(state)
     return state
@@ -168,6 +172,15 @@ export class Upload extends EventTarget {
     p.segment = segment
     this.dispatchEvent(new CustomEvent<UploadProgress>('progress', { detail: { ...p } }))
   }
+}
+
+/**
+ * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
+ * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
+ */
+export function eligibleFarmers (farmers: Farmer[], placement: Placement): Farmer[] {
+  const ok = new Set([...placement.segments[0] ?? [], ...placement.spares[0] ?? []])
+  return farmers.filter(f => ok.has(f.peerId))
 }
 
 /** What a `Disperser` needs: where fragments go and who owns them. */

@@ -30,11 +30,14 @@ export interface StoragePolicy {
 }
 
 /** The named presets. */
-export const POLICIES: Readonly<Record<'live' | 'archive', StoragePolicy>> = {
+export const POLICIES: Readonly<Record<'live' | 'archive' | 'mixed', StoragePolicy>> = {
   // 4 + 2: 1.5× overhead, 6 farmers, each read needs only 4 answers: low latency.
   live: { name: 'live', k: 4, m: 2, tiers: ['live'], minRegions: 1, kinds: 'full' },
   // 10 + 4: 1.4× overhead, survives any 4 farmers lost, spread over 3 regions for governance.
-  archive: { name: 'archive', k: 10, m: 4, minRegions: 3, kinds: 'full' }
+  archive: { name: 'archive', k: 10, m: 4, minRegions: 3, kinds: 'full' },
+  // 4 + 3 where browsers lending storage may hold parity: k stay on full farmers, so light farmers
+  // going away (closed tabs) never costs more than the extra redundancy they added.
+  mixed: { name: 'mixed', k: 4, m: 3, minRegions: 1, kinds: 'mixed' }
 }
 
 export class InvalidPolicyError extends ShardfarmError {
@@ -46,8 +49,8 @@ export class InvalidPolicyError extends ShardfarmError {
 /** Checks a policy (from a preset name, a file or a person) and fills its defaults. */
 export function normalizePolicy (input: unknown): Required<StoragePolicy> {
   if (typeof input === 'string') {
-    const preset = POLICIES[input as 'live' | 'archive']
-    if (preset === undefined) throw new InvalidPolicyError(`unknown preset "${input}"; use live, archive or a policy object`)
+    const preset = POLICIES[input as keyof typeof POLICIES]
+    if (preset === undefined) throw new InvalidPolicyError(`unknown preset "${input}"; use live, archive, mixed or a policy object`)
     return normalizePolicy(preset)
   }
   if (typeof input !== 'object' || input === null) throw new InvalidPolicyError('expected an object')

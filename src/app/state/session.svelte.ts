@@ -32,13 +32,16 @@ export class Session {
   constructor () {
     this.coder = createBrowserCodecPool()
     globalThis.addEventListener?.('online', () => { void this.connect() })
-    globalThis.addEventListener?.('offline', () => { this.status = 'offline' })
+    globalThis.addEventListener?.('offline', () => { void this.probe() })
   }
 
-  /** Connects (once; later calls wait for the same attempt). Resolves false when offline or no grid. */
+  /**
+   * Connects (once; later calls wait for the same attempt). Resolves false when offline or no grid.
+   * `navigator.onLine` is only a hint: a grid on this machine is reachable with no network at all,
+   * so the attempt is always made, and only its failure decides.
+   */
   async connect (): Promise<boolean> {
     if (this.status === 'online') return true
-    if (globalThis.navigator?.onLine === false) { this.status = 'offline'; return false }
     this.#ready ??= this.#connect().finally(() => { this.#ready = undefined })
     await this.#ready
     // Read again after the await: #connect changed it (TypeScript's narrowing cannot see that).
@@ -50,6 +53,7 @@ export class Session {
     try {
       this.relay = await findRelay()
     } catch {
+      // No relay address at all: with the network down that is "offline", else there is no grid.
       this.status = globalThis.navigator?.onLine === false ? 'offline' : 'no-grid'
       return
     }
@@ -59,15 +63,28 @@ export class Session {
       this.directory = new RelayDirectory(this.libp2p, this.relay)
       await this.refreshFarmers()
       this.status = 'online'
-      this.#timer ??= setInterval(() => { void this.refreshFarmers().catch(() => {}) }, 5000)
+      this.#timer ??= setInterval(() => { void this.refreshFarmers().then(() => { this.status = 'online' }, () => { this.status = 'offline' }) }, 5000)
     } catch {
-      this.status = globalThis.navigator?.onLine === false ? 'offline' : 'no-grid'
+      // The relay is known but did not answer: the grid is out of reach, which is what offline means here.
+      this.status = 'offline'
     }
   }
 
   async refreshFarmers (): Promise<void> {
     if (this.directory === undefined) return
     this.farmers = await this.directory.list({ signal: AbortSignal.timeout(10_000) })
+  }
+
+  /** Re-checks the grid after a failure; false (and status offline) when it cannot be reached. */
+  async probe (): Promise<boolean> {
+    try {
+      await this.refreshFarmers()
+      this.status = 'online'
+      return true
+    } catch {
+      this.status = 'offline'
+      return false
+    }
   }
 
   /** Stops polling the directory and closes the connection (tests and page teardown). */

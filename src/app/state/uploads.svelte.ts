@@ -76,7 +76,7 @@ export class Uploads {
       this.#patch(key, { status: 'done', progress: 1, link: r.link })
     } catch (err) {
       // Lost the grid mid-upload: keep the file safe in the outbox instead of failing.
-      if (globalThis.navigator?.onLine === false) { await this.#seal(key, file, policy); return }
+      if (handleError(err) !== undefined && !await session.probe()) { await this.#seal(key, file, policy); return }
       this.#patch(key, { status: 'failed', ...errorOf(err) })
     }
   }

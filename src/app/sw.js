@@ -4,17 +4,17 @@
 //
 // Strategy: navigations are network-first (a fresh app when online, the cached shell offline);
 // same-origin assets are cache-first (their names carry content hashes). /grid.json is never cached.
-const CACHE = 'shardfarm-shell-v1'
+// The build replaces PRECACHE with every file it emitted (see vite.config.ts), and the version
+// with a hash of that list, so each release gets a fresh cache and old ones are dropped.
+const PRECACHE = self.__SHARDFARM_PRECACHE__ ?? []
+const CACHE = `shardfarm-shell-${self.__SHARDFARM_VERSION__ ?? 'dev'}`
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE)
-    const res = await fetch('/', { cache: 'no-store' })
-    const html = await res.clone().text()
-    await cache.put('/', res)
-    // Pre-cache what the shell references (scripts, styles, icons), found in the HTML itself.
-    const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map(m => m[1])
-    await cache.addAll([...new Set([...assets, '/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon.svg'])])
+    // Everything, codec worker and wasm included: an upload made offline right after a reload
+    // needs them, and the page may never have started a worker while online.
+    await cache.addAll(['/', ...PRECACHE])
     await self.skipWaiting()
   })())
 })

@@ -1,0 +1,53 @@
+import { test, expect } from '@playwright/test'
+import { downloadLink, openApp, randomFile, sha256, shot, startGrid, uploadFile, useRelay, type TestGrid } from './app-fixtures.ts'
+
+let g: TestGrid
+test.beforeAll(async () => { g = await startGrid(6) })
+test.afterAll(async () => { await g.grid.destroy() })
+
+test('a 20 MiB upload in page A downloads byte-identical from its share link in page B', async ({ browser }, info) => {
+  const a = await browser.newContext()
+  await useRelay(a, g.relay.addr)
+  const pageA = await a.newPage()
+  await openApp(pageA)
+  await shot(pageA, info, 'upload-empty')
+  const file = randomFile('twenty.bin', 20 * 1024 * 1024)
+  const link = await uploadFile(pageA, file)
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#shardfarm:r1:/)
+  await shot(pageA, info, 'upload-done')
+  await pageA.goto('/#/files')
+  await expect(pageA.getByTestId('my-file')).toHaveCount(1)
+  await shot(pageA, info, 'files')
+  await pageA.goto('/#/network')
+  await expect(pageA.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
+  await shot(pageA, info, 'network')
+
+  const b = await browser.newContext() // a different person: nothing shared but the link
+  await useRelay(b, g.relay.addr)
+  const pageB = await b.newPage()
+  const bytes = await downloadLink(pageB, link)
+  await shot(pageB, info, 'download-done')
+  expect(bytes.length).toBe(file.buffer.length)
+  expect(sha256(bytes)).toBe(sha256(file.buffer))
+  await a.close(); await b.close()
+})
+
+test('a tampered share link gives the authentication sentence, not a broken file', async ({ browser }, info) => {
+  const ctx = await browser.newContext()
+  await useRelay(ctx, g.relay.addr)
+  const page = await ctx.newPage()
+  await openApp(page)
+  const link = await uploadFile(page, randomFile('secret.txt', 1000))
+  // Flip one character of the key part (the third field of shardfarm:r1:<body>:<holders>).
+  const [head, body, holders] = [link.slice(0, link.indexOf(':r1:') + 4), link.split(':')[4]!, link.split(':').slice(5).join(':')]
+  const i = body.length - 5
+  const tampered = `${head}${body.slice(0, i)}${body[i] === 'A' ? 'B' : 'A'}${body.slice(i + 1)}:${holders}`
+  await page.goto(tampered)
+  const err = page.getByTestId('download-error')
+  await expect(err).toBeVisible({ timeout: 30_000 })
+  await expect(err).toHaveAttribute('data-code', 'AUTHENTICATION_FAILED')
+  await expect(err).toContainText('This link does not open this file')
+  await expect(page.getByTestId('download')).toHaveCount(0)
+  await shot(page, info, 'tampered-link')
+  await ctx.close()
+})

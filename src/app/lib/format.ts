@@ -1,0 +1,13 @@
+/** Human sizes: 0 B, 1.5 KiB, 20.0 MiB, 1.25 GiB. */
+export function formatBytes (n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n / 1024; let u = 0
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++ }
+  return `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`
+}
+
+/** The web link for a `shardfarm:` capability on this app's origin. */
+export function shareUrl (link: string): string {
+  return `${location.origin}/#${link}`
+}

@@ -1,0 +1,49 @@
+/**
+ * `shardfarm start` (what `npm start` runs): builds the app, starts a local grid (a relay and N
+ * full farmers as child processes) and serves the app on 127.0.0.1, then prints where to go.
+ * Nothing to configure: the app asks the server for the grid (`/grid.json`), and the file commands
+ * find it through `.shardfarm/relay.addr`. Ctrl-C stops everything.
+ */
+import { createWriteStream } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseCount, parseFlags, parseHostPort } from './args.ts'
+import { stopOnSignals } from './lifecycle.ts'
+import { createLogger } from './log.ts'
+import { spawnShardfarm, stopChild } from './spawn.ts'
+
+export const START_USAGE = `shardfarm start [options]
+  --farmers N         full farmers in the local grid (default 6)
+  --data DIR          grid data root (default ./.shardfarm)
+  --listen H:PORT     where the app is served (default 127.0.0.1:5173)
+  --no-build          serve the last build in dist/ instead of building first`
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export async function startCommand (argv: string[]): Promise<void> {
+  const f = parseFlags(argv, { farmers: { type: 'string' }, data: { type: 'string' }, listen: { type: 'string' }, 'no-build': { type: 'boolean' } })
+  const farmers = parseCount('farmers', f.farmers ?? '6', 1)
+  const data = f.data ?? './.shardfarm'
+  const { host, port } = parseHostPort('listen', f.listen ?? '127.0.0.1:5173')
+  const log = createLogger('start')
+  const vite = await import('vite')
+  if (f['no-build'] !== true) {
+    log.info('building the app')
+    await vite.build({ root: ROOT, logLevel: 'warn' })
+  }
+  // The grid's JSON logs go to a file, so the terminal shows only what a person needs.
+  await mkdir(data, { recursive: true })
+  const logFile = createWriteStream(join(data, 'grid.log'), { flags: 'a' })
+  const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  process.env.SHARDFARM_GRID = data
+  const server = await vite.preview({ root: ROOT, preview: { host, port, strictPort: true }, logLevel: 'warn' })
+  stopOnSignals(async () => {
+    await new Promise<void>(resolve => { server.httpServer.close(() => { resolve() }) })
+    await stopChild(grid)
+  }, log)
+  const url = `http://${host}:${port}/`
+  process.stdout.write(`\nShardfarm is running.\n\n  Open ${url} and drop a file in.\n\n` +
+    `  Local grid: 1 relay + ${farmers} farmers, data in ${data}/ (logs: ${join(data, 'grid.log')})\n  Relay:      ${grid.addr}\n` +
+    '  From a shell: npx shardfarm put FILE   (then: npx shardfarm get LINK -o copy)\n\n  Ctrl-C stops it all.\n')
+}

@@ -30,11 +30,12 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url)
   if (event.request.method !== 'GET' || url.origin !== self.location.origin || url.pathname === '/grid.json') return
   if (event.request.mode === 'navigate') {
-    event.respondWith(fetch(event.request).catch(async () => (await caches.match('/')) ?? Response.error()))
+    event.respondWith(fetch(event.request).catch(async () => (await caches.match('/', { ignoreVary: true })) ?? Response.error()))
     return
   }
   event.respondWith((async () => {
-    const hit = await caches.match(event.request)
+    // ignoreVary: the preview server varies on Origin, and module scripts are fetched with one.
+    const hit = await caches.match(event.request, { ignoreVary: true })
     if (hit !== undefined) return hit
     const res = await fetch(event.request)
     // Chunks loaded later (workers, wasm) join the cache as they are first fetched.

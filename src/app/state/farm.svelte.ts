@@ -29,6 +29,10 @@ export class Farm {
   peerId = $state('')
   addrs = $state<string[]>([])
   listed = $state(false)
+  /** Fragments served to readers (GETs answered) since farming started in this page. */
+  served = $state(0)
+  /** Fragment bytes sent to readers. */
+  servedBytes = $state(0)
   evicted = $state(false)
   error = $state<HumanError | undefined>(undefined)
   #libp2p: Libp2p | undefined
@@ -94,6 +98,8 @@ export class Farm {
     this.used = st.used
     this.count = st.count
     this.addrs = this.#libp2p?.getMultiaddrs().map(String) ?? []
+    const m = this.#service?.metrics.snapshot()
+    if (m !== undefined) { this.served = m.succeeded.GET ?? 0; this.servedBytes = m.getBytes }
   }
 
   setQuota (bytes: number): void {

@@ -97,7 +97,7 @@ export class Uploads {
     }
   }
 
-  /** Sends every queued job; on failure, retries later with backoff (2 s doubling to 60 s). */
+  /** Sends every queued job; on failure, retries later with backoff (2 s doubling to 30 s). */
   async drain (): Promise<void> {
     if (this.#draining) return
     this.#draining = true
@@ -127,7 +127,7 @@ export class Uploads {
   #scheduleRetry (): void {
     clearTimeout(this.#retryTimer)
     this.#retryTimer = setTimeout(() => { void this.drain() }, this.#retryMs)
-    this.#retryMs = Math.min(60_000, this.#retryMs * 2)
+    this.#retryMs = Math.min(30_000, this.#retryMs * 2)
   }
 
   #upsert (item: UploadItem): void {

@@ -1,0 +1,45 @@
+import { test, expect } from '@playwright/test'
+import { downloadLink, openApp, randomFile, sha256, shot, startGrid, uploadFile, useRelay, type TestGrid } from './app-fixtures.ts'
+
+let g: TestGrid
+test.beforeAll(async () => { g = await startGrid(6) })
+test.afterAll(async () => { await g.grid.destroy() })
+
+test('a browser offering storage holds fragments and serves them over WebRTC when full farmers are gone', async ({ browser }, info) => {
+  // Page C lends storage.
+  const c = await browser.newContext()
+  await useRelay(c, g.relay.addr)
+  const farmPage = await c.newPage()
+  await openApp(farmPage, '/#/farm')
+  await farmPage.getByTestId('farm-toggle').click()
+  await expect(farmPage.getByTestId('farm-listed')).toHaveAttribute('data-listed', 'true', { timeout: 60_000 })
+
+  // Page A sees it in the directory, and uploads with the mixed policy (4 + 3: six full farmers and C).
+  const a = await browser.newContext()
+  await useRelay(a, g.relay.addr)
+  const pageA = await a.newPage()
+  await openApp(pageA, '/#/network')
+  await expect(pageA.locator('[data-testid=farmer-row][data-kind=light]')).toHaveCount(1, { timeout: 30_000 })
+  await shot(pageA, info, 'network-with-light-farmer')
+  await pageA.goto('/#/upload')
+  const file = randomFile('shared-with-browsers.bin', 2 * 1024 * 1024)
+  const link = await uploadFile(pageA, file, 'mixed')
+  await expect.poll(async () => Number(await farmPage.getByTestId('farm-count').textContent()), { timeout: 20_000 }).toBeGreaterThan(0)
+  await shot(farmPage, info, 'farm')
+
+  expect(Number(await farmPage.getByTestId('farm-served').textContent())).toBe(0)
+  // Three full farmers (m = 3) go away for good.
+  for (const f of g.farmers.slice(0, 3)) process.kill(f.pid, 'SIGKILL')
+
+  const b = await browser.newContext()
+  await useRelay(b, g.relay.addr)
+  const pageB = await b.newPage()
+  const bytes = await downloadLink(pageB, link)
+  expect(sha256(bytes)).toBe(sha256(file.buffer))
+  // Only four fragments of each segment are left, one of them in C, so C must have served B. A
+  // browser cannot listen on WebSockets: the only way from B to C is the WebRTC connection that
+  // the relay signalled.
+  await expect.poll(async () => Number(await farmPage.getByTestId('farm-served').textContent()), { timeout: 10_000 }).toBeGreaterThan(0)
+  await shot(farmPage, info, 'farm-after-serving')
+  await a.close(); await b.close(); await c.close()
+})

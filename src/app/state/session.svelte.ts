@@ -26,6 +26,9 @@ export class Session {
   readonly coder: CodecPool
   #ready: Promise<void> | undefined
   #timer: ReturnType<typeof setInterval> | undefined
+  #sampler: ReturnType<typeof setInterval> | undefined
+  #lastSent = 0
+  #lastReceived = 0
   sentBytes = 0
   receivedBytes = 0
 
@@ -59,7 +62,8 @@ export class Session {
     }
     try {
       this.libp2p ??= await createBrowserLibp2p()
-      this.transport ??= new Libp2pTransport(this.libp2p)
+      this.transport ??= this.#counting(new Libp2pTransport(this.libp2p))
+      this.#sampler ??= setInterval(() => { this.#sample() }, 1000)
       this.directory = new RelayDirectory(this.libp2p, this.relay)
       await this.refreshFarmers()
       this.status = 'online'
@@ -73,6 +77,23 @@ export class Session {
   async refreshFarmers (): Promise<void> {
     if (this.directory === undefined) return
     this.farmers = await this.directory.list({ signal: AbortSignal.timeout(10_000) })
+  }
+
+  /** Counts fragment bytes through the transport, for the throughput graph. */
+  #counting (t: Libp2pTransport): Libp2pTransport {
+    const put = t.put.bind(t)
+    const get = t.get.bind(t)
+    t.put = async (f, id, bytes, o) => { await put(f, id, bytes, o); this.sentBytes += bytes.length }
+    t.get = async (f, id, o) => { const b = await get(f, id, o); this.receivedBytes += b.length; return b }
+    return t
+  }
+
+  #sample (): void {
+    const up = this.sentBytes - this.#lastSent
+    const down = this.receivedBytes - this.#lastReceived
+    this.#lastSent = this.sentBytes
+    this.#lastReceived = this.receivedBytes
+    this.throughput = [...this.throughput.slice(-59), { t: Date.now(), up, down }]
   }
 
   /** Re-checks the grid after a failure; false (and status offline) when it cannot be reached. */
@@ -90,7 +111,9 @@ export class Session {
   /** Stops polling the directory and closes the connection (tests and page teardown). */
   async close (): Promise<void> {
     clearInterval(this.#timer)
+    clearInterval(this.#sampler)
     this.#timer = undefined
+    this.#sampler = undefined
     await this.libp2p?.stop()
   }
 

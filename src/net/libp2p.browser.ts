@@ -8,6 +8,9 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
 
+/** Same back-pressure settings as Node (see `libp2p.node.ts`): a 500 ms poll starves the socket. */
+const WEBSOCKETS = { maxBufferedAmount: 8 * 1024 * 1024, bufferedAmountPollInterval: 2 }
+
 export interface BrowserLibp2pInit {
   /** Persistent identity (a light farmer keeps one in IndexedDB). @default a fresh random key */
   privateKey?: PrivateKey
@@ -37,7 +40,7 @@ export async function createBrowserLibp2p (init: BrowserLibp2pInit = {}): Promis
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen === true ? ['/p2p-circuit', '/webrtc'] : [] },
     transports: [
-      webSockets(),
+      webSockets(WEBSOCKETS),
       webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } }),
       circuitRelayTransport()
     ],

@@ -45,5 +45,5 @@ export async function startCommand (argv: string[]): Promise<void> {
   const url = `http://${host}:${port}/`
   process.stdout.write(`\nShardfarm is running.\n\n  Open ${url} and drop a file in.\n\n` +
     `  Local grid: 1 relay + ${farmers} farmers, data in ${data}/ (logs: ${join(data, 'grid.log')})\n  Relay:      ${grid.addr}\n` +
-    '  From a shell: npx shardfarm put FILE   (then: npx shardfarm get LINK -o copy)\n\n  Ctrl-C stops it all.\n')
+    '  From a shell: npm run shardfarm -- put FILE   (then: npm run shardfarm -- get LINK -o copy)\n\n  Ctrl-C stops it all.\n')
 }

@@ -1,0 +1,243 @@
+// End-to-end benchmark: `shardfarm put` and `shardfarm get` of generated files over a local grid of
+// 14 farmer processes with the archive policy, RS(10,4) over three regions, the CLI a real child
+// process. Beside them, in the same run and to the same farmers, the baseline: plain PUTs of
+// pre-made 1 MiB fragments from this process (FarmerClient: no codec, no crypto, no files).
+//   raw        fragment bytes/s of those PUTs, all 14 farmers at once, 4 in flight each
+//   put, get   file bytes/s (plaintext, 10^6 bytes = 1 MB) as the user sees them; the put sends
+//              1.4× that over the wire (k + m = 14 fragments for every 10 of data)
+//   peak RSS   VmHWM of the CLI process (worker threads included), read from /proc while it runs
+//   CPU        CPU seconds per wall second of the CLI, and of the 14 farmers together (2.0 = two cores)
+// Files and farmer stores go to a temp dir (SHARDFARM_BENCH_DIR to put them elsewhere).
+// Usage: node bench/e2e.ts [--json] [--sizes 1GiB,4GiB] [--raw-mib 448]
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parseSize } from '../src/cli/args.ts'
+import { GRID_REGIONS } from '../src/cli/grid.ts'
+import { RELAY_ADDR_FILE } from '../src/cli/session.ts'
+import { spawnShardfarm, stopChild } from '../src/cli/spawn.ts'
+import type { ShardfarmChild } from '../src/cli/spawn.ts'
+import { FarmerClient } from '../src/client/farmer-client.ts'
+import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
+import { queryDirectory } from '../src/net/protocols/directory.ts'
+import { printTable } from './util.ts'
+
+const FARMERS = 14
+const FRAGMENT = 1 << 20
+const IN_FLIGHT = 4
+const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
+const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
+
+const opts = parseArgs(process.argv.slice(2))
+const log = (s: string): void => { process.stderr.write(s + '\n') }
+
+/** One CLI run's figures. */
+interface Run { seconds: number, peakRssMiB: number, cpu: number, farmerCpu: number, stdout: string }
+
+const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'shardfarm-e2e-'))
+const children: ShardfarmChild[] = []
+const libp2p = await createNodeLibp2p()
+try {
+  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay')], { name: 'bench-relay', stderr: 'ignore' })
+  children.push(relay)
+  // Started a few at a time: the relay takes at most 5 new connections a second from one host.
+  const farmers: ShardfarmChild[] = []
+  for (let i = 0; i < FARMERS; i += 4) {
+    farmers.push(...await Promise.all(Array.from({ length: Math.min(4, FARMERS - i) }, async (_, j) => await spawnShardfarm([
+      'farmer', '--data', join(root, `farmer-${i + j}`), '--region', GRID_REGIONS[(i + j) % GRID_REGIONS.length]!,
+      '--relay', relay.addr, '--quota', '64GiB', '--heartbeat', '1000'
+    ], { name: `bench-farmer-${i + j}`, stderr: 'ignore' }))))
+  }
+  children.push(...farmers)
+  await waitListed(relay.addr, FARMERS)
+  await mkdir(join(root, 'grid'))
+  await writeFile(join(root, 'grid', RELAY_ADDR_FILE), relay.addr + '\n')
+  const env = { ...process.env, SHARDFARM_HOME: join(root, 'client'), SHARDFARM_GRID: join(root, 'grid'), SHARDFARM_RELAY: '' }
+  const farmerPids = farmers.map(f => f.pid)
+
+  log(`grid: relay + ${FARMERS} farmers in ${root}`)
+  const raw = await rawPuts(farmers.map(f => f.addr), opts.rawMiB)
+  log(`raw: ${raw.mbps.toFixed(1)} MB/s (${opts.rawMiB} MiB of 1 MiB fragments, this process at ${raw.cpu.toFixed(2)} CPU)`)
+
+  const sizes: Record<string, { put_mbps: number, get_mbps: number, put_s: number, get_s: number, put_wire_mbps: number,
+    put_peak_rss_mib: number, get_peak_rss_mib: number, put_cpu: number, get_cpu: number, farmers_cpu_put: number, farmers_cpu_get: number }> = {}
+  for (const [label, size] of opts.sizes) {
+    const src = join(root, `file-${label}.bin`)
+    const out = join(root, `file-${label}.out`)
+    log(`${label}: generating ${size} random bytes`)
+    const digest = await writeRandomFile(src, size)
+    log(`${label}: put`)
+    const put = await timeCli(['put', src, '--json', '--policy', 'archive'], env, farmerPids)
+    const { link, sentBytes } = JSON.parse(put.stdout) as { link: string, sentBytes: number }
+    log(`${label}: get`)
+    const get = await timeCli(['get', link, '-o', out], env, farmerPids)
+    if (await sha256File(out) !== digest) throw new Error(`${label}: the file came back different`)
+    await Promise.all([rm(src), rm(out)])
+    sizes[label] = {
+      put_mbps: round(size / 1e6 / put.seconds), get_mbps: round(size / 1e6 / get.seconds),
+      put_s: round(put.seconds), get_s: round(get.seconds), put_wire_mbps: round(sentBytes / 1e6 / put.seconds),
+      put_peak_rss_mib: round(put.peakRssMiB), get_peak_rss_mib: round(get.peakRssMiB),
+      put_cpu: round(put.cpu, 2), get_cpu: round(get.cpu, 2), farmers_cpu_put: round(put.farmerCpu, 2), farmers_cpu_get: round(get.farmerCpu, 2)
+    }
+    log(`${label}: put ${sizes[label].put_mbps} MB/s, get ${sizes[label].get_mbps} MB/s`)
+  }
+
+  const first = sizes[opts.sizes[0]![0]]!
+  const result = {
+    raw_mbps: round(raw.mbps),
+    put_mbps: first.put_mbps,
+    get_mbps: first.get_mbps,
+    put_vs_raw: round(first.put_mbps / raw.mbps, 2),
+    get_vs_raw: round(first.get_mbps / raw.mbps, 2),
+    peak_rss_mib: Object.fromEntries(Object.entries(sizes).map(([l, s]) => [l, Math.max(s.put_peak_rss_mib, s.get_peak_rss_mib)])),
+    sizes,
+    raw_client_cpu: round(raw.cpu, 2),
+    farmers: FARMERS,
+    policy: 'archive (10 + 4, 3 regions)',
+    cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter(l => l.startsWith('processor')).length
+  }
+  printTable(['figure', ...Object.keys(sizes)], [
+    ['put MB/s (file bytes)', ...Object.values(sizes).map(s => s.put_mbps.toFixed(1))],
+    ['put MB/s (wire, ×1.4)', ...Object.values(sizes).map(s => s.put_wire_mbps.toFixed(1))],
+    ['get MB/s', ...Object.values(sizes).map(s => s.get_mbps.toFixed(1))],
+    [`raw PUT MB/s (same run)`, ...Object.values(sizes).map(() => raw.mbps.toFixed(1))],
+    ['CLI peak RSS MiB, put', ...Object.values(sizes).map(s => s.put_peak_rss_mib.toFixed(0))],
+    ['CLI peak RSS MiB, get', ...Object.values(sizes).map(s => s.get_peak_rss_mib.toFixed(0))],
+    ['CLI CPU put / get', ...Object.values(sizes).map(s => `${s.put_cpu.toFixed(2)} / ${s.get_cpu.toFixed(2)}`)],
+    ['farmers CPU put / get', ...Object.values(sizes).map(s => `${s.farmers_cpu_put.toFixed(2)} / ${s.farmers_cpu_get.toFixed(2)}`)]
+  ])
+  console.log(`put / raw = ${result.put_vs_raw}   get / raw = ${result.get_vs_raw}   (${result.cores} cores for client, relay and ${FARMERS} farmers)`)
+  if (opts.json) console.log(JSON.stringify(result))
+} finally {
+  await libp2p.stop()
+  await Promise.all(children.slice(1).map(async c => await stopChild(c)))
+  if (children[0] !== undefined) await stopChild(children[0])
+  await rm(root, { recursive: true, force: true })
+}
+
+/** Aggregate PUT throughput of pre-made 1 MiB fragments to every farmer at once, after a warm-up. */
+async function rawPuts (addrs: string[], mib: number): Promise<{ mbps: number, cpu: number }> {
+  const client = new FarmerClient({ libp2p }, { timeoutMs: 120_000 })
+  const base = new Uint8Array(randomBytes(FRAGMENT))
+  let counter = 0
+  const make = (n: number): Array<{ id: string, bytes: Uint8Array }> => Array.from({ length: n }, () => {
+    const bytes = base.slice()
+    new DataView(bytes.buffer).setFloat64(0, ++counter)
+    return { id: createHash('sha256').update(bytes).digest('hex'), bytes }
+  })
+  const putAll = async (frags: Array<Array<{ id: string, bytes: Uint8Array }>>): Promise<void> => {
+    await Promise.all(addrs.map(async (a, i) => {
+      const mine = frags[i]!
+      let next = 0
+      await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < mine.length) await client.put(multiaddr(a), mine[next]!.id, mine[next++]!.bytes)
+      }))
+    }))
+  }
+  await putAll(addrs.map(() => make(IN_FLIGHT))) // connections, Noise handshakes, JIT
+  const per = Math.max(IN_FLIGHT, Math.round(mib / addrs.length))
+  const batches = addrs.map(() => make(per))
+  const c0 = process.cpuUsage()
+  const t0 = performance.now()
+  await putAll(batches)
+  const s = (performance.now() - t0) / 1000
+  const c = process.cpuUsage(c0)
+  return { mbps: addrs.length * per * FRAGMENT / 1e6 / s, cpu: (c.user + c.system) / 1e6 / s }
+}
+
+/** Runs the CLI to its end, sampling its peak RSS and its and the farmers' CPU time from /proc. */
+async function timeCli (args: string[], env: NodeJS.ProcessEnv, farmerPids: number[]): Promise<Run> {
+  const f0 = farmerPids.reduce((n, p) => n + cpuTicks(p), 0)
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  let stdout = ''
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+  let peakKiB = 0
+  let ticks = 0
+  const sample = (): void => {
+    peakKiB = Math.max(peakKiB, statusKiB(child.pid!, 'VmHWM'))
+    ticks = Math.max(ticks, cpuTicks(child.pid!))
+  }
+  const timer = setInterval(sample, 50)
+  const code = await new Promise<number | null>(resolve => { child.once('exit', c => { resolve(c) }) })
+  clearInterval(timer)
+  const seconds = (performance.now() - t0) / 1000
+  const farmerCpu = (farmerPids.reduce((n, p) => n + cpuTicks(p), 0) - f0) / CLK_TCK / seconds
+  if (code !== 0) throw new Error(`shardfarm ${args[0]} exited ${code}`)
+  return { seconds, peakRssMiB: peakKiB / 1024, cpu: ticks / CLK_TCK / seconds, farmerCpu, stdout }
+}
+
+/** A `Vm*` line of /proc/<pid>/status in KiB (0 once the process is gone). */
+function statusKiB (pid: number, field: string): number {
+  try {
+    const text = readProc(`/proc/${pid}/status`)
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)
+    return m === null ? 0 : Number(m[1])
+  } catch { return 0 }
+}
+
+/** utime + stime of a process, all threads, in clock ticks (0 once it is gone). */
+function cpuTicks (pid: number): number {
+  try {
+    const fields = readProc(`/proc/${pid}/stat`).replace(/^.*\) /s, '').split(' ')
+    return Number(fields[11]) + Number(fields[12]) // fields 14 and 15 of stat(5), counted after the ") "
+  } catch { return 0 }
+}
+
+/** Synchronous on purpose: sampled on a timer, and /proc reads never wait on a disk. */
+function readProc (path: string): string {
+  return readFileSync(path, 'utf8')
+}
+
+async function waitListed (relayAddr: string, n: number): Promise<void> {
+  const until = Date.now() + 60_000
+  while (Date.now() < until) {
+    const listed = await queryDirectory(libp2p, multiaddr(relayAddr)).catch(() => [])
+    if (listed.length >= n) return
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  throw new Error(`the relay's directory never listed ${n} farmers`)
+}
+
+async function writeRandomFile (path: string, size: number): Promise<string> {
+  const hash = createHash('sha256')
+  const fh = await open(path, 'w')
+  try {
+    const chunk = 16 << 20
+    for (let at = 0; at < size; at += chunk) {
+      const buf = randomBytes(Math.min(chunk, size - at))
+      hash.update(buf)
+      await fh.write(buf)
+    }
+  } finally {
+    await fh.close()
+  }
+  return hash.digest('hex')
+}
+
+async function sha256File (path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+function parseArgs (argv: string[]): { json: boolean, sizes: Array<[string, number]>, rawMiB: number } {
+  const out = { json: false, sizes: [['1GiB', 2 ** 30], ['4GiB', 2 ** 32]] as Array<[string, number]>, rawMiB: 448 }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--json') out.json = true
+    else if (a === '--sizes') out.sizes = (argv[++i] ?? '').split(',').filter(Boolean).map(s => [s, parseSize('sizes', s)])
+    else if (a === '--raw-mib') out.rawMiB = Number(argv[++i])
+    else throw new Error(`Unknown argument ${a}; use --json, --sizes 1GiB,4GiB and --raw-mib N`)
+  }
+  if (out.sizes.length === 0) throw new Error('--sizes needs at least one size, e.g. 256MiB')
+  if (!Number.isInteger(out.rawMiB) || out.rawMiB < 1) throw new Error('--raw-mib needs a positive integer')
+  return out
+}
+
+function round (x: number, digits = 1): number { const f = 10 ** digits; return Math.round(x * f) / f }

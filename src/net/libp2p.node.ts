@@ -11,6 +11,11 @@ export interface NodeLibp2pInit {
   privateKey?: PrivateKey
   /** Listen multiaddrs. @default [] (a client that only dials) */
   listen?: string[]
+  /**
+   * New inbound connections accepted per second from one host. libp2p's default (5) refuses a
+   * local grid's farmers starting together, and a page opening its connections at once. @default 100
+   */
+  inboundConnectionThreshold?: number
   /** Extra services merged over identify and ping (e.g. the circuit relay server). */
   services?: Record<string, (components: any) => unknown> // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -35,6 +40,7 @@ export async function createNodeLibp2p (init: NodeLibp2pInit = {}): Promise<Libp
     transports: [webSockets(WEBSOCKETS)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: init.inboundConnectionThreshold ?? 100 },
     services: { identify: identify(), ping: ping(), ...(init.services ?? {}) }
   })
 }

@@ -16,7 +16,7 @@ import { place } from '../core/placement.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor } from '../core/segments.ts'
 import type { ByteSource, ErasureCoder, FarmerDirectory, FragmentTransport } from './ports.ts'
-import { Disperser, eligibleFarmers } from './upload.ts'
+import { Disperser, eligibleFarmers, padToShards } from './upload.ts'
 
 export type OutboxStatus = 'sealing' | 'queued' | 'sending' | 'done'
 
@@ -82,15 +82,15 @@ export async function sealToOutbox (coder: ErasureCoder, outbox: OutboxStore, so
     const plain = r.length === 0 ? new Uint8Array(0) : await source.read(r.offset, r.length)
     const digest = await sha256Hex(plain)
     const ct = await encryptSegment(key, fileId, s, layout.count, plain)
-    const len = shardLengthFor(ct.length, policy.k)
-    const padded = new Uint8Array(policy.k * len)
-    padded.set(ct)
+    const ctLength = ct.length // read now: encoding moves the buffer to a worker
+    const len = shardLengthFor(ctLength, policy.k)
+    const padded = padToShards(ct, policy.k * len)
     const { data, parity } = await coder.encode(policy.k, policy.m, padded, options.signal === undefined ? {} : { signal: options.signal })
     const frags = [...Array.from({ length: policy.k }, (_, i) => data.slice(i * len, (i + 1) * len)),
       ...Array.from({ length: policy.m }, (_, i) => parity.slice(i * len, (i + 1) * len))]
     const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
     for (const [i, f] of frags.entries()) await outbox.putFragment(job.id, s, i, f)
-    job.segments.push({ ciphertextLength: ct.length, shardLength: len, fragments: ids, digest })
+    job.segments.push({ ciphertextLength: ctLength, shardLength: len, fragments: ids, digest })
     sealed += r.length
     options.onProgress?.(sealed)
   }

@@ -115,16 +115,16 @@ export class Upload extends EventTarget {
         this.#advance(r.length, 'read', s)
         digests[s] = await sha256Hex(plain)
         const ct = await encryptSegment(key, fileId, s, layout.count, plain)
-        const len = shardLengthFor(ct.length, policy.k)
-        const padded = new Uint8Array(policy.k * len)
-        padded.set(ct)
+        const ctLength = ct.length // read now: encoding moves the buffer to a worker
+        const len = shardLengthFor(ctLength, policy.k)
+        const padded = padToShards(ct, policy.k * len)
         const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padded, { signal })
         this.#advance(r.length, 'encoded', s)
         const frags = [...Array.from({ length: policy.k }, (_, i) => data.subarray(i * len, (i + 1) * len)),
           ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * len, (i + 1) * len))]
         const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
         const holders = await disperser.storeSegment(s, frags, ids, resuming)
-        entries[s] = { ciphertextLength: ct.length, shardLength: len, fragments: ids, holders }
+        entries[s] = { ciphertextLength: ctLength, shardLength: len, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
         await journal?.save(state)
         this.#advance(r.length, 'stored', s)
@@ -275,4 +275,16 @@ export class Disperser {
     return holders
   }
 
+}
+
+/**
+ * The ciphertext as exactly k shards. A full segment's ciphertext already is (segments are sized
+ * for it), so it goes to the codec as is, moved and not copied; only a short last segment is copied
+ * into a zero-padded buffer.
+ */
+export function padToShards (ct: Uint8Array, bytes: number): Uint8Array {
+  if (ct.length === bytes) return ct
+  const padded = new Uint8Array(bytes)
+  padded.set(ct)
+  return padded
 }

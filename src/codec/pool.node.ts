@@ -25,7 +25,10 @@ export interface NodeWorkerHandle extends WorkerHandle {
 }
 
 export function spawnNodeWorker (variant: VariantChoice): NodeWorkerHandle {
-  const worker = new Worker(new URL('./worker.node.ts', import.meta.url), { workerData: { variant } })
+  // The worker runs a module file: flags meant for the main script's source (e.g. --input-type
+  // with --eval) would make it fail to start, so they are not passed on.
+  const execArgv = process.execArgv.filter(a => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e')
+  const worker = new Worker(new URL('./worker.node.ts', import.meta.url), { workerData: { variant }, execArgv })
   worker.unref()
   let stopping = false
   let onDeath: (reason: string) => void = () => {}

@@ -10,6 +10,8 @@ import type { PrivateKey } from '@libp2p/interface'
 
 /** Same back-pressure settings as Node (see `libp2p.node.ts`): a 500 ms poll starves the socket. */
 const WEBSOCKETS = { maxBufferedAmount: 8 * 1024 * 1024, bufferedAmountPollInterval: 2 }
+/** Same liveness pings as Node (see `libp2p.node.ts`): answers queue behind fragment data. */
+const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } }
 
 export interface BrowserLibp2pInit {
   /** Persistent identity (a light farmer keeps one in IndexedDB). @default a fresh random key */
@@ -46,6 +48,7 @@ export async function createBrowserLibp2p (init: BrowserLibp2pInit = {}): Promis
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionMonitor: CONNECTION_MONITOR,
     ...(local ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
     services: { identify: identify(), ping: ping() }
   })

@@ -29,6 +29,14 @@ export interface NodeLibp2pInit {
 export const WEBSOCKETS = { maxBufferedAmount: 8 * 1024 * 1024, bufferedAmountPollInterval: 2 }
 
 /**
+ * Liveness pings. A ping answer queues behind the fragment bytes already sent on the connection,
+ * and a browser over a slow link can have several seconds of data queued: libp2p's adaptive
+ * timeout (as low as 5 s) then aborted healthy connections mid-transfer (seen in bench:browser).
+ * A dead peer is still found, within 30–60 s; closed sockets are noticed at once anyway.
+ */
+export const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } }
+
+/**
  * The one place Node processes (farmer, relay, CLI client) build their libp2p node: WebSockets,
  * Noise, Yamux, identify and ping. Yamux keeps its default windows: raising them measured no gain on
  * loopback, where CPU (Noise and copies) is the limit (notes in docs/protocol.md).
@@ -41,6 +49,7 @@ export async function createNodeLibp2p (init: NodeLibp2pInit = {}): Promise<Libp
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { inboundConnectionThreshold: init.inboundConnectionThreshold ?? 100 },
+    connectionMonitor: CONNECTION_MONITOR,
     services: { identify: identify(), ping: ping(), ...(init.services ?? {}) }
   })
 }

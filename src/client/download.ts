@@ -182,8 +182,9 @@ export class Download extends EventTarget {
       if (signal.aborted) return undefined
       try {
         const bytes = await this.#ports.transport.get(resolve(peerId), id, { signal })
-        // A fragment that does not hash to its id is an erasure, never data.
-        if (await sha256Hex(bytes) === id) return bytes
+        // A fragment that does not hash to its id is an erasure, never data. (A verifying transport
+        // has already refused such bytes by throwing.)
+        if (this.#ports.transport.verifiesHashes === true || await sha256Hex(bytes) === id) return bytes
         tried.push({ peerId, error: 'HASH_MISMATCH' })
       } catch (err) {
         if (!signal.aborted) tried.push({ peerId, error: describe(err) })

@@ -12,6 +12,8 @@ import type { OwnerKey } from '../core/owner-key.ts'
  */
 export class Libp2pTransport implements FragmentTransport {
   readonly client: FarmerClient
+  /** `FarmerClient.get` refuses bytes that do not hash to the id (`HASH_MISMATCH`). */
+  readonly verifiesHashes = true
 
   constructor (libp2p: Libp2p, init: FarmerClientInit = {}) {
     this.client = new FarmerClient({ libp2p }, init)

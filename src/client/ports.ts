@@ -24,7 +24,12 @@ export interface CallOptions {
 export interface FragmentTransport {
   /** Stores a fragment; `owner` (public half) may delete it later. */
   put(farmer: FarmerRef, id: string, bytes: Uint8Array, options?: CallOptions & { owner?: Pick<OwnerKey, 'publicKey'> }): Promise<void>
-  /** Fetches a fragment; the bytes hash to `id` or the call throws. */
+  /**
+   * True when `get` itself checks SHA-256(bytes) == id (as `FarmerClient` does), so the download
+   * need not hash every fragment a second time. Absent or false: the download checks.
+   */
+  readonly verifiesHashes?: boolean
+  /** Fetches a fragment; with `verifiesHashes`, the bytes hash to `id` or the call throws. */
   get(farmer: FarmerRef, id: string, options?: CallOptions): Promise<Uint8Array>
   /** Which of `ids` the farmer holds. */
   has(farmer: FarmerRef, ids: string[], options?: CallOptions): Promise<boolean[]>

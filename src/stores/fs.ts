@@ -14,11 +14,12 @@ import { dirname, join } from 'node:path'
 import { throwIfAborted } from '../core/errors.ts'
 import {
   assertFragmentId, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
-  QuotaExceededError, StoreClosedError, verifyPut
+  StoreClosedError, verifyPut
 } from '../core/fragment-store.ts'
 import type { AbortOptions, FragmentId, FragmentMeta, FragmentStore, StoreStat } from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
 import { decodeHeader, encodeHeader, HEADER_SIZE } from './fs-format.ts'
+import { StoreLedger } from './ledger.ts'
 import type { FragmentHeader } from './fs-format.ts'
 
 /** Default quota of a disk store: 10 GiB, the farmer's documented default. */
@@ -43,20 +44,12 @@ type Read<T> = T | typeof CORRUPT | typeof MISSING
 /** `FragmentStore` of content-addressed files under one directory. */
 export class FsFragmentStore implements FragmentStore {
   readonly #dir: string
-  readonly #quota: number
-  readonly #index: Map<FragmentId, number>
-  /** Per-id queue: put, delete and quarantine of one id never interleave. */
-  readonly #locks = new Map<FragmentId, Promise<unknown>>()
-  #used: number
-  /** Bytes promised to puts in flight; counted against the quota before their first await. */
-  #reserved = 0
+  readonly #ledger: StoreLedger
   #closed = false
 
   private constructor (dir: string, quota: number, index: Map<FragmentId, number>) {
     this.#dir = dir
-    this.#quota = quota
-    this.#index = index
-    this.#used = [...index.values()].reduce((a, b) => a + b, 0)
+    this.#ledger = new StoreLedger(quota, index)
   }
 
   /**
@@ -76,29 +69,16 @@ export class FsFragmentStore implements FragmentStore {
   async put (id: FragmentId, bytes: Uint8Array, meta?: FragmentMeta, options: AbortOptions = {}): Promise<void> {
     this.#assertOpen()
     const stored = await verifyPut(id, bytes, meta, options.signal)
-    await this.#exclusive(id, async () => {
+    await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      if (this.#index.has(id)) return
-      // Check and reserve with no await in between: that is what keeps concurrent puts of
-      // different ids from overshooting the quota together.
-      const needed = bytes.byteLength
-      const committed = this.#used + this.#reserved
-      if (committed + needed > this.#quota) throw new QuotaExceededError(this.#quota, committed, needed)
-      this.#reserved += needed
-      try {
-        await this.#write(id, bytes, stored, options.signal)
-        this.#index.set(id, needed)
-        this.#used += needed
-      } finally {
-        this.#reserved -= needed
-      }
+      await this.#ledger.admit(id, bytes.byteLength, async () => { await this.#write(id, bytes, stored, options.signal) })
     })
   }
 
   /** @inheritDoc */
   async get (id: FragmentId, options: AbortOptions = {}): Promise<Uint8Array> {
     this.#check(id, options)
-    if (!this.#index.has(id)) throw new FragmentNotFoundError(id)
+    if (!this.#ledger.has(id)) throw new FragmentNotFoundError(id)
     return await this.#read(id, async file => {
       const buf = await readFile(file).catch(ifMissing)
       if (buf === MISSING) return MISSING
@@ -115,13 +95,13 @@ export class FsFragmentStore implements FragmentStore {
     this.#assertOpen()
     throwIfAborted(options.signal)
     ids.forEach(id => { assertFragmentId(id) })
-    return ids.map(id => this.#index.has(id))
+    return ids.map(id => this.#ledger.has(id))
   }
 
   /** @inheritDoc — a header that fails its CRC is treated like a corrupt payload. */
   async meta (id: FragmentId, options: AbortOptions = {}): Promise<FragmentMeta | undefined> {
     this.#check(id, options)
-    if (!this.#index.has(id)) return undefined
+    if (!this.#ledger.has(id)) return undefined
     try {
       return (await this.#read(id, readHeader)).meta
     } catch (err) {
@@ -133,13 +113,13 @@ export class FsFragmentStore implements FragmentStore {
   /** @inheritDoc */
   async delete (id: FragmentId, options: AbortOptions = {}): Promise<boolean> {
     this.#check(id, options)
-    return await this.#exclusive(id, async () => {
+    return await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      if (!this.#index.has(id)) return false
+      if (!this.#ledger.has(id)) return false
       // No directory fsync: a delete lost to a power cut only brings back a valid fragment, which
       // the scan then counts again.
       await rm(this.#pathOf(id), { force: true })
-      this.#drop(id)
+      this.#ledger.drop(id)
       return true
     })
   }
@@ -147,14 +127,13 @@ export class FsFragmentStore implements FragmentStore {
   /** @inheritDoc */
   async stat (): Promise<StoreStat> {
     this.#assertOpen()
-    const free = Math.max(0, this.#quota - this.#used - this.#reserved)
-    return { capacity: this.#quota, used: this.#used, free, count: this.#index.size }
+    return this.#ledger.stat()
   }
 
   /** @inheritDoc */
   async close (): Promise<void> {
     this.#closed = true
-    await Promise.all(this.#locks.values())
+    await this.#ledger.settled()
   }
 
   /** Path of the file holding `id`; only ever called with a validated id. */
@@ -197,32 +176,15 @@ export class FsFragmentStore implements FragmentStore {
   async #read<T> (id: FragmentId, read: (file: string) => Promise<Read<T>>): Promise<T> {
     const first = await read(this.#pathOf(id))
     if (first !== CORRUPT && first !== MISSING) return first
-    return await this.#exclusive(id, async () => {
+    return await this.#ledger.exclusive(id, async () => {
       const again = await read(this.#pathOf(id))
       if (again !== CORRUPT && again !== MISSING) return again
-      if (this.#index.has(id)) {
+      if (this.#ledger.has(id)) {
         if (again === CORRUPT) await quarantine(this.#dir, this.#pathOf(id), 'corrupt')
-        this.#drop(id)
+        this.#ledger.drop(id)
       }
       throw again === CORRUPT ? new CorruptFragmentError(id) : new FragmentNotFoundError(id)
     })
-  }
-
-  async #exclusive<T> (id: FragmentId, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(id) ?? Promise.resolve()
-    const run = previous.then(fn)
-    const tail = run.catch(() => {})
-    this.#locks.set(id, tail)
-    try {
-      return await run
-    } finally {
-      if (this.#locks.get(id) === tail) this.#locks.delete(id)
-    }
-  }
-
-  #drop (id: FragmentId): void {
-    this.#used -= this.#index.get(id) ?? 0
-    this.#index.delete(id)
   }
 
   #check (id: FragmentId, options: AbortOptions): void {

@@ -20,11 +20,12 @@
  */
 import { throwIfAborted } from '../core/errors.ts'
 import {
-  assertFragmentId, CorruptFragmentError, FragmentNotFoundError, QuotaExceededError, StoreClosedError,
+  assertFragmentId, CorruptFragmentError, FragmentNotFoundError, StoreClosedError,
   verifyPut
 } from '../core/fragment-store.ts'
 import type { AbortOptions, FragmentId, FragmentMeta, FragmentStore, StoreStat } from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
+import { StoreLedger } from './ledger.ts'
 import { DB_VERSION, MARKER_KEY, mapIdbError, openFarmDb, parseMeta, StoreEvictedError } from './idb-schema.ts'
 import type { FarmDb, Marker, StoredMeta } from './idb-schema.ts'
 
@@ -53,14 +54,9 @@ export class IdbFragmentStore implements FragmentStore {
   readonly #name: string
   readonly #db: FarmDb
   readonly #marker: Marker
-  readonly #quota: number
-  readonly #index: Map<FragmentId, number>
+  /** Sizes, quota and per-id ordering: put, delete and the corrupt drop of one id never interleave. */
+  readonly #ledger: StoreLedger
   readonly #onEvicted: (() => void) | undefined
-  /** Per-id queue: put, delete and the corrupt drop of one id never interleave. */
-  readonly #locks = new Map<FragmentId, Promise<unknown>>()
-  #used: number
-  /** Bytes promised to puts in flight; counted against the quota before their first await. */
-  #reserved = 0
   #closed = false
   #evicted = false
 
@@ -68,10 +64,8 @@ export class IdbFragmentStore implements FragmentStore {
     this.#name = name
     this.#db = db
     this.#marker = marker
-    this.#index = index
-    this.#quota = init.quota ?? IDB_STORE_QUOTA
+    this.#ledger = new StoreLedger(init.quota ?? IDB_STORE_QUOTA, index)
     this.#onEvicted = init.onEvicted
-    this.#used = [...index.values()].reduce((a, b) => a + b, 0)
   }
 
   /**
@@ -97,30 +91,19 @@ export class IdbFragmentStore implements FragmentStore {
   async put (id: FragmentId, bytes: Uint8Array, meta?: FragmentMeta, options: AbortOptions = {}): Promise<void> {
     this.#assertOpen()
     const stored = await verifyPut(id, bytes, meta, options.signal)
-    await this.#exclusive(id, async () => {
+    await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      if (this.#index.has(id)) return
-      // Check and reserve with no await in between: that is what keeps concurrent puts of
-      // different ids from overshooting the quota together.
-      const needed = bytes.byteLength
-      const committed = this.#used + this.#reserved
-      if (committed + needed > this.#quota) throw new QuotaExceededError(this.#quota, committed, needed)
-      this.#reserved += needed
-      try {
-        // verifyPut always fills in storedAt.
-        await this.#write(id, bytes, { ...stored, size: needed } as StoredMeta, options.signal)
-        this.#index.set(id, needed)
-        this.#used += needed
-      } finally {
-        this.#reserved -= needed
-      }
+      // verifyPut always fills in storedAt.
+      await this.#ledger.admit(id, bytes.byteLength, async () => {
+        await this.#write(id, bytes, { ...stored, size: bytes.byteLength } as StoredMeta, options.signal)
+      })
     })
   }
 
   /** @inheritDoc */
   async get (id: FragmentId, options: AbortOptions = {}): Promise<Uint8Array> {
     this.#check(id, options)
-    if (!this.#index.has(id)) throw new FragmentNotFoundError(id)
+    if (!this.#ledger.has(id)) throw new FragmentNotFoundError(id)
     const read = async (): Promise<Uint8Array | undefined> => {
       const bytes = await this.#call(() => this.#db.get('fragments', id), id)
       // Hashed after the read transaction is over: it has nothing left to keep open.
@@ -135,15 +118,15 @@ export class IdbFragmentStore implements FragmentStore {
     this.#assertOpen()
     throwIfAborted(options.signal)
     ids.forEach(id => { assertFragmentId(id) })
-    return ids.map(id => this.#index.has(id))
+    return ids.map(id => this.#ledger.has(id))
   }
 
   /** @inheritDoc — a record that is not one this store writes is treated like corrupt bytes. */
   async meta (id: FragmentId, options: AbortOptions = {}): Promise<FragmentMeta | undefined> {
     this.#check(id, options)
-    if (!this.#index.has(id)) return undefined
+    if (!this.#ledger.has(id)) return undefined
     const read = async (): Promise<FragmentMeta | undefined> =>
-      parseMeta(await this.#call(() => this.#db.get('meta', id), id), this.#index.get(id))
+      parseMeta(await this.#call(() => this.#db.get('meta', id), id), this.#ledger.size(id))
     try {
       return await read() ?? await this.#dropUnless(id, read)
     } catch (err) {
@@ -155,9 +138,9 @@ export class IdbFragmentStore implements FragmentStore {
   /** @inheritDoc */
   async delete (id: FragmentId, options: AbortOptions = {}): Promise<boolean> {
     this.#check(id, options)
-    return await this.#exclusive(id, async () => {
+    return await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      if (!this.#index.has(id)) return false
+      if (!this.#ledger.has(id)) return false
       await this.#remove(id)
       return true
     })
@@ -166,15 +149,14 @@ export class IdbFragmentStore implements FragmentStore {
   /** @inheritDoc */
   async stat (): Promise<StoreStat> {
     this.#assertOpen()
-    const free = Math.max(0, this.#quota - this.#used - this.#reserved)
-    return { capacity: this.#quota, used: this.#used, free, count: this.#index.size }
+    return this.#ledger.stat()
   }
 
   /** @inheritDoc */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.all(this.#locks.values())
+    await this.#ledger.settled()
     this.#db.close()
   }
 
@@ -228,8 +210,7 @@ export class IdbFragmentStore implements FragmentStore {
   async #remove (id: FragmentId): Promise<void> {
     const tx = this.#call(() => this.#db.transaction(['fragments', 'meta'], 'readwrite'), id)
     await this.#call(() => Promise.all([tx.objectStore('fragments').delete(id), tx.objectStore('meta').delete(id), tx.done]), id)
-    this.#used -= this.#index.get(id) ?? 0
-    this.#index.delete(id)
+    this.#ledger.drop(id)
   }
 
   /**
@@ -237,9 +218,9 @@ export class IdbFragmentStore implements FragmentStore {
    * the record meanwhile, and only then drops the fragment as corrupt.
    */
   async #dropUnless<T> (id: FragmentId, read: () => Promise<T | undefined>): Promise<T> {
-    return await this.#exclusive(id, async () => {
+    return await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      if (!this.#index.has(id)) throw new FragmentNotFoundError(id)
+      if (!this.#ledger.has(id)) throw new FragmentNotFoundError(id)
       const again = await read()
       if (again !== undefined) return again
       await this.#remove(id)
@@ -265,18 +246,6 @@ export class IdbFragmentStore implements FragmentStore {
     if (this.#evicted) return
     this.#evicted = true
     this.#onEvicted?.()
-  }
-
-  async #exclusive<T> (id: FragmentId, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(id) ?? Promise.resolve()
-    const run = previous.then(fn)
-    const tail = run.catch(() => {})
-    this.#locks.set(id, tail)
-    try {
-      return await run
-    } finally {
-      if (this.#locks.get(id) === tail) this.#locks.delete(id)
-    }
   }
 
   #check (id: FragmentId, options: AbortOptions): void {

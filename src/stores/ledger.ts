@@ -1,0 +1,82 @@
+import type { FragmentId, StoreStat } from '../core/fragment-store.ts'
+import { QuotaExceededError } from '../core/fragment-store.ts'
+
+/**
+ * The bookkeeping every persistent `FragmentStore` adapter shares, whatever it writes to: which ids
+ * it holds and their sizes (rebuilt from the medium when the store opens), an exact quota, and one
+ * operation at a time per id.
+ */
+export class StoreLedger {
+  readonly quota: number
+  readonly #index: Map<FragmentId, number>
+  /** Per-id queue: put, delete and quarantine of one id never interleave. */
+  readonly #locks = new Map<FragmentId, Promise<unknown>>()
+  #used: number
+  /** Bytes promised to puts in flight; counted against the quota before their first await. */
+  #reserved = 0
+
+  constructor (quota: number, index = new Map<FragmentId, number>()) {
+    this.quota = quota
+    this.#index = index
+    this.#used = [...index.values()].reduce((a, b) => a + b, 0)
+  }
+
+  has (id: FragmentId): boolean {
+    return this.#index.has(id)
+  }
+
+  /** Payload bytes of `id`, if held. */
+  size (id: FragmentId): number | undefined {
+    return this.#index.get(id)
+  }
+
+  /** Runs `fn` after every earlier operation on `id` has finished. */
+  async exclusive<T> (id: FragmentId, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve()
+    const run = previous.then(fn)
+    const tail = run.catch(() => {})
+    this.#locks.set(id, tail)
+    try {
+      return await run
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id)
+    }
+  }
+
+  /**
+   * Stores `bytes` bytes under `id` through `write`, holding a reservation while it runs. Call it
+   * inside `exclusive(id)`. An id already held is a no-op (re-puts are idempotent); a put that
+   * would pass the quota throws `QuotaExceededError` before writing anything.
+   */
+  async admit (id: FragmentId, bytes: number, write: () => Promise<void>): Promise<void> {
+    if (this.#index.has(id)) return
+    // Check and reserve with no await in between: that is what keeps concurrent puts of
+    // different ids from overshooting the quota together.
+    const committed = this.#used + this.#reserved
+    if (committed + bytes > this.quota) throw new QuotaExceededError(this.quota, committed, bytes)
+    this.#reserved += bytes
+    try {
+      await write()
+      this.#index.set(id, bytes)
+      this.#used += bytes
+    } finally {
+      this.#reserved -= bytes
+    }
+  }
+
+  /** Forgets `id` (deleted, or found corrupt or missing). */
+  drop (id: FragmentId): void {
+    this.#used -= this.#index.get(id) ?? 0
+    this.#index.delete(id)
+  }
+
+  stat (): StoreStat {
+    const free = Math.max(0, this.quota - this.#used - this.#reserved)
+    return { capacity: this.quota, used: this.#used, free, count: this.#index.size }
+  }
+
+  /** Resolves when every operation under way has finished (for `close`). */
+  async settled (): Promise<void> {
+    await Promise.all(this.#locks.values())
+  }
+}

@@ -119,7 +119,10 @@ describe('FsFragmentStore on a real disk', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
     const exited = new Promise(resolve => child.once('exit', (_code, signal) => { resolve(signal) }))
     await expect.poll(() => out.includes('ready\n'), { timeout: 20_000 }).toBe(true)
-    await new Promise(resolve => setTimeout(resolve, 300))
+    // Kill once a few puts are acknowledged (so there is something to keep), at a random point of
+    // the writers' next ones: waiting on output, not a fixed delay, holds on a loaded machine too.
+    await expect.poll(() => (out.match(/^stored /gm) ?? []).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(3)
+    await new Promise(resolve => setTimeout(resolve, Math.random() * 50))
     child.kill('SIGKILL')
     expect(await exited).toBe('SIGKILL')
 

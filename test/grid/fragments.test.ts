@@ -116,7 +116,9 @@ describe('fragments on farmer processes', () => {
   })
 
   it('SIGKILL in the middle of PUTs leaves no corrupt fragment on disk', async () => {
-    const frags = Array.from({ length: 6 }, () => fragment(8 * MiB))
+    // More PUTs than the client runs at once (8 per farmer): when the first one finishes, seven
+    // are mid-transfer or mid-write, however fast the machine moves bytes.
+    const frags = Array.from({ length: 12 }, () => fragment(8 * MiB))
     const puts = frags.map(async f => await farmers.put(ma(f1), f.id, f.bytes).then(() => true, () => false))
     await Promise.race(puts) // the first finished PUT: the others are mid-transfer or mid-write
     f1.child.kill('SIGKILL')

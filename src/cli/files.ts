@@ -102,10 +102,11 @@ export async function getCommand (argv: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('get takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
   await withSession(values.relay, async (s, signal) => {
-    const dl = new Download(s, cap, { signal })
     const out = values.output as string | undefined
     const toStdout = out === '-'
-    const { manifest } = await fetchManifest(s, cap, { signal })
+    const opened = await fetchManifest(s, cap, { signal })
+    const { manifest } = opened
+    const dl = new Download(s, cap, { signal, opened })
     const target = out ?? (manifest.name !== '' ? basename(manifest.name) : cap.manifestId.slice(0, 16))
     // Written beside the target and renamed at the end: a failed download never leaves a file that
     // looks complete.

@@ -21,7 +21,15 @@ export interface DownloadOptions {
   concurrency?: number
   /** Fragments requested beyond the k needed, so one slow farmer does not hold a segment up. @default 1 */
   hedge?: number
+  /** The manifest, when the caller already fetched it (to show the name first): not fetched again. */
+  opened?: OpenedManifest
   signal?: AbortSignal
+}
+
+/** A fetched and authenticated manifest, with the addresses of its farmers. */
+export interface OpenedManifest {
+  manifest: Manifest
+  resolve: (peerId: string) => FarmerRef
 }
 
 export interface DownloadProgress {
@@ -39,7 +47,7 @@ export interface DownloadProgress {
  * When every holder answered but none with bytes that hash to the id, the manifest was changed
  * everywhere: that is an `AuthenticationError` too, not an availability problem to retry later.
  */
-export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'directory'>, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<{ manifest: Manifest, resolve: (peerId: string) => FarmerRef }> {
+export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'directory'>, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<OpenedManifest> {
   if (cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
   const listed = new Map((await ports.directory.list(options).catch(() => [])).map(f => [f.peerId, f.addrs]))
   const tried: Array<{ peerId: string, error: string }> = []
@@ -85,7 +93,7 @@ export class Download extends EventTarget {
   /** Writes the plaintext to `sink` chunk by chunk, in order. Resolves with the manifest. */
   async run (sink: (chunk: Uint8Array) => Promise<void> | void): Promise<Manifest> {
     const { signal } = this.#opts
-    const { manifest, resolve } = await fetchManifest(this.#ports, this.#cap, { signal })
+    const { manifest, resolve } = this.#opts.opened ?? await fetchManifest(this.#ports, this.#cap, { signal })
     this.manifest = manifest
     const key = await importFileKey(this.#cap.key!)
     const k = manifest.policy.k

@@ -5,18 +5,17 @@
  * each segment's holders as it goes, so a reload or a lost connection mid-drain resumes where it
  * stopped instead of starting over.
  */
-import { formatCapability, type Capability } from '../core/capability.ts'
-import { ContentHasher } from '../core/content-hash.ts'
+import type { Capability } from '../core/capability.ts'
 import { throwIfAborted } from '../core/errors.ts'
 import { encryptSegment, generateFileId, generateFileKey, importFileKey } from '../core/envelope.ts'
-import { fromHex, sha256Hex, toHex } from '../core/hash.ts'
-import { sealManifest, type Manifest } from '../core/manifest.ts'
+import { sha256Hex, toHex } from '../core/hash.ts'
+import type { Manifest } from '../core/manifest.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { place } from '../core/placement.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor } from '../core/segments.ts'
 import type { ByteSource, ErasureCoder, FarmerDirectory, FragmentTransport } from './ports.ts'
-import { Disperser, eligibleFarmers, padToShards } from './upload.ts'
+import { Disperser, padToShards, publishManifest } from './upload.ts'
 
 export type OutboxStatus = 'sealing' | 'queued' | 'sending' | 'done'
 
@@ -143,24 +142,14 @@ async function send (ports: { transport: FragmentTransport, directory: FarmerDir
     await outbox.putJob({ ...job, status: 'sending' })
     options.onProgress?.(Object.keys(job.holders).length, job.segments.length)
   }
-  const hasher = new ContentHasher()
-  for (const seg of job.segments) hasher.addDigest(seg.digest)
-  const used = new Set(Object.values(job.holders).flat(2))
-  const manifest: Manifest = {
-    version: 1, fileId: job.fileIdHex, name: job.name, mime: job.mime, size: job.size, contentHash: await hasher.digest(),
-    createdAt: job.createdAt, policy, shardSize: job.shardSize, owner: owner.publicKey,
-    segments: job.segments.map((seg, s) => ({ ciphertextLength: seg.ciphertextLength, shardLength: seg.shardLength, fragments: seg.fragments, holders: job.holders[s]! })),
-    farmers: Object.fromEntries([...used].map(id => [id, farmers.find(f => f.peerId === id)?.addrs ?? []]))
-  }
-  const fileId = fromHex(job.fileIdHex)
-  const sealed = await sealManifest(await importFileKey(fromBase64(job.keyB64)), fileId, manifest)
-  const manifestId = await sha256Hex(sealed)
-  const holders = await disperser.storeManifest(sealed, manifestId, eligibleFarmers(farmers, placement), policy.m + 1)
-  const capability: Capability = { kind: 'read', fileId, manifestId, key: fromBase64(job.keyB64), holders }
+  const { capability, link, manifest } = await publishManifest(disperser, {
+    fileId: job.fileIdHex, name: job.name, mime: job.mime, size: job.size, createdAt: job.createdAt, policy, shardSize: job.shardSize
+  }, job.segments.map((seg, s) => ({ ciphertextLength: seg.ciphertextLength, shardLength: seg.shardLength, fragments: seg.fragments, holders: job.holders[s]! })),
+  job.segments.map(seg => seg.digest), fromBase64(job.keyB64), farmers, placement)
   job.status = 'done'
-  job.link = formatCapability(capability)
+  job.link = link
   delete job.lastError
   await outbox.putJob(job)
   await outbox.deleteFragments(job.id)
-  return { capability, link: job.link, manifest }
+  return { capability, link, manifest }
 }

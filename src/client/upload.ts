@@ -96,7 +96,6 @@ export class Upload extends EventTarget {
       ...(signal !== undefined ? { signal } : {})
     })
 
-    const hasher = new ContentHasher()
     const entries: SegmentEntry[] = new Array(layout.count)
     const digests: string[] = new Array(layout.count)
     let next = 0
@@ -131,21 +130,13 @@ export class Upload extends EventTarget {
       }
     }
     await Promise.all(Array.from({ length: Math.max(1, this.#opts.concurrency ?? 2) }, worker))
-    for (const d of digests) hasher.addDigest(d)
 
-    const used = new Set(entries.flatMap(e => e.holders.flat()))
-    const manifest: Manifest = {
-      version: 1, fileId: state.fileIdHex, name: this.#opts.name ?? '', mime: this.#opts.mime ?? 'application/octet-stream',
-      size: this.#source.size, contentHash: await hasher.digest(), createdAt: state.createdAt, policy, shardSize: state.shardSize,
-      segments: entries, owner: owner.publicKey,
-      farmers: Object.fromEntries([...used].map(id => [id, byId.get(id)?.addrs ?? []]))
-    }
-    const sealed = await sealManifest(key, fileId, manifest)
-    const manifestId = await sha256Hex(sealed)
-    const holders = await disperser.storeManifest(sealed, manifestId, eligibleFarmers(farmers, placement), policy.m + 1)
-    const capability: Capability = { kind: 'read', fileId, manifestId, key: fromBase64(state.keyB64), holders }
+    const { capability, link, manifest } = await publishManifest(disperser, {
+      fileId: state.fileIdHex, name: this.#opts.name ?? '', mime: this.#opts.mime ?? 'application/octet-stream',
+      size: this.#source.size, createdAt: state.createdAt, policy, shardSize: state.shardSize
+    }, entries, digests, fromBase64(state.keyB64), farmers, placement)
     await journal?.clear()
-    return { capability, link: formatCapability(capability), manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
+    return { capability, link, manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
   }
 
   async #startState (): Promise<JournalState> {
@@ -178,6 +169,32 @@ export class Upload extends EventTarget {
  * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
  * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
  */
+/** What a manifest says about the file itself, known before any segment is stored. */
+export type ManifestFields = Pick<Manifest, 'fileId' | 'name' | 'mime' | 'size' | 'createdAt' | 'policy' | 'shardSize'>
+
+/**
+ * Last step of every upload, streaming or from the outbox: builds the manifest from the stored
+ * segments and their plaintext digests, seals it under the file key, replicates it on m + 1
+ * eligible farmers and returns the read capability.
+ */
+export async function publishManifest (disperser: Disperser, fields: ManifestFields, segments: SegmentEntry[], digests: string[],
+  rawKey: Uint8Array, farmers: Farmer[], placement: Placement): Promise<{ capability: Capability, link: string, manifest: Manifest }> {
+  const hasher = new ContentHasher()
+  for (const d of digests) hasher.addDigest(d)
+  const addrs = new Map(farmers.map(f => [f.peerId, f.addrs]))
+  const used = new Set(segments.flatMap(e => e.holders.flat()))
+  const manifest: Manifest = {
+    version: 1, ...fields, contentHash: await hasher.digest(), segments, owner: disperser.owner.publicKey,
+    farmers: Object.fromEntries([...used].map(id => [id, addrs.get(id) ?? []]))
+  }
+  const fileId = fromHex(fields.fileId)
+  const sealed = await sealManifest(await importFileKey(rawKey), fileId, manifest)
+  const manifestId = await sha256Hex(sealed)
+  const holders = await disperser.storeManifest(sealed, manifestId, eligibleFarmers(farmers, placement), fields.policy.m + 1)
+  const capability: Capability = { kind: 'read', fileId, manifestId, key: rawKey, holders }
+  return { capability, link: formatCapability(capability), manifest }
+}
+
 export function eligibleFarmers (farmers: Farmer[], placement: Placement): Farmer[] {
   const ok = new Set([...placement.segments[0] ?? [], ...placement.spares[0] ?? []])
   return farmers.filter(f => ok.has(f.peerId))
@@ -205,6 +222,11 @@ export class Disperser {
 
   constructor (init: DisperserInit) {
     this.#c = init
+  }
+
+  /** The owner whose public key every stored fragment carries. */
+  get owner (): OwnerKey {
+    return this.#c.owner
   }
 
   /**

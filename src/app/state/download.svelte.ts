@@ -1,6 +1,6 @@
 import { parseCapability, type Capability } from '../../core/capability.ts'
 import type { Manifest } from '../../core/manifest.ts'
-import { Download, fetchManifest, type DownloadProgress } from '../../client/download.ts'
+import { Download, fetchManifest, type DownloadProgress, type OpenedManifest } from '../../client/download.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
 import { session } from './session.svelte.ts'
 
@@ -17,6 +17,7 @@ export class DownloadState {
   error = $state<HumanError | undefined>(undefined)
   url = $state<string | undefined>(undefined)
   #cap: Capability | undefined
+  #opened: OpenedManifest | undefined
   #ctl: AbortController | undefined
 
   async open (link: string): Promise<void> {
@@ -25,7 +26,8 @@ export class DownloadState {
     try {
       this.#cap = parseCapability(link)
       if (!await session.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
-      this.manifest = (await fetchManifest(session.ports(), this.#cap)).manifest
+      this.#opened = await fetchManifest(session.ports(), this.#cap)
+      this.manifest = this.#opened.manifest
       this.status = 'ready'
     } catch (err) {
       this.#fail(err)
@@ -33,13 +35,13 @@ export class DownloadState {
   }
 
   async save (): Promise<void> {
-    if (this.#cap === undefined || this.manifest === undefined) return
+    if (this.#cap === undefined || this.#opened === undefined || this.manifest === undefined) return
     this.status = 'downloading'
     this.#ctl = new AbortController()
     const name = this.manifest.name || 'shardfarm-file'
     try {
       const sink = await openSink(name)
-      const dl = new Download(session.ports(), this.#cap, { signal: this.#ctl.signal })
+      const dl = new Download(session.ports(), this.#cap, { signal: this.#ctl.signal, opened: this.#opened })
       dl.addEventListener('progress', e => {
         const p = (e as CustomEvent<DownloadProgress>).detail
         this.progress = p.total === 0 ? 1 : p.written / p.total
@@ -62,6 +64,7 @@ export class DownloadState {
   reset (): void {
     if (this.url !== undefined) URL.revokeObjectURL(this.url)
     this.status = 'idle'; this.manifest = undefined; this.progress = 0; this.error = undefined; this.url = undefined
+    this.#opened = undefined
   }
 
   #fail (err: unknown): void {

@@ -6,8 +6,23 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
+// Memory tuning, applied by replacing this process with itself (same pid, stdio and arguments)
+// before anything loads, because both settings are read only at process start:
+// - MALLOC_ARENA_MAX=2: glibc gives every thread that allocates (libuv's pool hashing and
+//   encrypting, the codec worker) its own arena, and freed segment buffers stay mapped in each.
+// - --max-semi-space-size=1 (MiB): V8's young generation otherwise grows to 3 × 16 MiB; our bytes
+//   live outside the JS heap, so a small one costs no speed here.
+// Measured on `put` and `get` of 512 MiB (RS(10,4), 14 farmers): peak RSS 401/421 → 303/315 MiB,
+// times unchanged within noise. SHARDFARM_TUNED marks the tuned process (and says "skip" if set).
+const TUNED_ENV = { MALLOC_ARENA_MAX: '2', SHARDFARM_TUNED: '1' }
+const TUNED_FLAGS = ['--max-semi-space-size=1']
+
 const major = Number(process.versions.node.split('.')[0])
 if (major >= 22) {
+  if (process.env.SHARDFARM_TUNED === undefined && typeof process.execve === 'function') {
+    const self = fileURLToPath(import.meta.url)
+    process.execve(process.execPath, [process.execPath, ...TUNED_FLAGS, ...process.execArgv, self, ...process.argv.slice(2)], { ...process.env, ...TUNED_ENV })
+  }
   const { main } = await import('../src/cli/main.ts')
   await main(process.argv.slice(2))
 } else {

@@ -111,7 +111,7 @@ export class Download extends EventTarget {
       const ct = await this.#fetchSegment(manifest, s, resolve, progress)
       return await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct)
     }
-    // A sliding window: segment s + concurrency is requested while s is being written.
+    // A sliding window: segment s + concurrency is requested once s is written.
     const window = Math.max(1, this.#opts.concurrency ?? 2)
     const pending = new Map<number, Promise<Uint8Array>>()
     const launch = (s: number): void => {
@@ -127,12 +127,13 @@ export class Download extends EventTarget {
       launch(s)
       const plain = await pending.get(s)!
       pending.delete(s)
-      launch(s + window)
       if (whole) await hasher.add(plain)
       const from = s === first ? start - s * segPlain : 0
       const to = s === last ? end - s * segPlain : plain.length
       const out = plain.subarray(from, to)
       if (out.length > 0) await sink(out)
+      // Only now the next one: at most `window` segments are in memory, this one included.
+      launch(s + window)
       progress.written += out.length
       progress.segment = s
       this.dispatchEvent(new CustomEvent<DownloadProgress>('progress', { detail: { ...progress } }))

@@ -7,7 +7,7 @@ import { sealManifest, type Manifest, type SegmentEntry } from '../core/manifest
 import { fromBase64, ownerKeyFromSeed, toBase64, type OwnerKey } from '../core/owner-key.ts'
 import { place, type Placement } from '../core/placement.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
-import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor } from '../core/segments.ts'
+import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor, type SegmentLayout } from '../core/segments.ts'
 import { describe, FragmentUndeliverableError } from './errors.ts'
 import type { ByteSource, ErasureCoder, Farmer, FarmerDirectory, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
 
@@ -55,6 +55,16 @@ export interface UploadResult {
   ownerSeed: Uint8Array
   /** Fragment bytes sent (lower on a resumed upload). */
   sentBytes: number
+}
+
+/** A segment ready to store: its k + m fragments, their ids, and what the manifest records of it. */
+interface PreparedSegment {
+  frags: Uint8Array[]
+  ids: string[]
+  /** SHA-256 of the plaintext (for the file's content hash). */
+  digest: string
+  ciphertextLength: number
+  shardLength: number
 }
 
 /** Retry a fragment on this many other farmers before giving up. */
@@ -109,24 +119,13 @@ export class Upload extends EventTarget {
           this.#advance(segmentRange(layout, s).length, 'skip', s)
           continue
         }
-        const r = segmentRange(layout, s)
-        const plain = r.length === 0 ? new Uint8Array(0) : await this.#source.read(r.offset, r.length)
-        this.#advance(r.length, 'read', s)
-        digests[s] = await sha256Hex(plain)
-        const ct = await encryptSegment(key, fileId, s, layout.count, plain)
-        const ctLength = ct.length // read now: encoding moves the buffer to a worker
-        const len = shardLengthFor(ctLength, policy.k)
-        const padded = padToShards(ct, policy.k * len)
-        const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padded, { signal })
-        this.#advance(r.length, 'encoded', s)
-        const frags = [...Array.from({ length: policy.k }, (_, i) => data.subarray(i * len, (i + 1) * len)),
-          ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * len, (i + 1) * len))]
-        const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
+        const { frags, ids, digest, ciphertextLength, shardLength } = await this.#prepare(s, layout, policy, key, fileId)
+        digests[s] = digest
         const holders = await disperser.storeSegment(s, frags, ids, resuming)
-        entries[s] = { ciphertextLength: ctLength, shardLength: len, fragments: ids, holders }
+        entries[s] = { ciphertextLength, shardLength, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
         await journal?.save(state)
-        this.#advance(r.length, 'stored', s)
+        this.#advance(segmentRange(layout, s).length, 'stored', s)
       }
     }
     await Promise.all(Array.from({ length: Math.max(1, this.#opts.concurrency ?? 2) }, worker))
@@ -137,6 +136,27 @@ export class Upload extends EventTarget {
     }, entries, digests, fromBase64(state.keyB64), farmers, placement)
     await journal?.clear()
     return { capability, link, manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
+  }
+
+  /**
+   * Reads, hashes, encrypts and encodes segment `s`. Its own function so that the plaintext and
+   * ciphertext are garbage as soon as it returns: only the fragments stay while they are PUT.
+   */
+  async #prepare (s: number, layout: SegmentLayout, policy: StoragePolicy, key: CryptoKey, fileId: Uint8Array): Promise<PreparedSegment> {
+    const { signal } = this.#opts
+    const r = segmentRange(layout, s)
+    const plain = r.length === 0 ? new Uint8Array(0) : await this.#source.read(r.offset, r.length)
+    this.#advance(r.length, 'read', s)
+    const digest = await sha256Hex(plain)
+    const ct = await encryptSegment(key, fileId, s, layout.count, plain)
+    const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
+    const shardLength = shardLengthFor(ciphertextLength, policy.k)
+    const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padToShards(ct, policy.k * shardLength), { signal })
+    this.#advance(r.length, 'encoded', s)
+    const frags = [...Array.from({ length: policy.k }, (_, i) => data.subarray(i * shardLength, (i + 1) * shardLength)),
+      ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * shardLength, (i + 1) * shardLength))]
+    const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
+    return { frags, ids, digest, ciphertextLength, shardLength }
   }
 
   async #startState (): Promise<JournalState> {

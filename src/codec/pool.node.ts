@@ -24,10 +24,13 @@ export interface NodeWorkerHandle extends WorkerHandle {
   thread: Worker
 }
 
+const HEAP_FLAG = /^--max-(semi|old)-space-size/
+
 export function spawnNodeWorker (variant: VariantChoice): NodeWorkerHandle {
   // The worker runs a module file: flags meant for the main script's source (e.g. --input-type
   // with --eval) would make it fail to start, so they are not passed on.
-  const execArgv = process.execArgv.filter(a => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e')
+  // V8 heap sizes (the launcher's --max-semi-space-size) are refused by Worker: they are per process.
+  const execArgv = process.execArgv.filter(a => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e' && !HEAP_FLAG.test(a))
   const worker = new Worker(new URL('./worker.node.ts', import.meta.url), { workerData: { variant }, execArgv })
   worker.unref()
   let stopping = false

@@ -7,6 +7,16 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
+import { coalescingWebSocket } from './ws-coalesce.ts'
+
+// @libp2p/websockets dials with the global WebSocket: gather each turn's Noise frames into one
+// message instead of two per 64 KiB (see `ws-coalesce.ts`). Once per realm (page or worker).
+const COALESCED = Symbol.for('shardfarm.ws-coalesce')
+const realm = globalThis as unknown as Record<symbol, boolean> & { WebSocket?: typeof WebSocket }
+if (realm.WebSocket !== undefined && realm[COALESCED] !== true) {
+  realm[COALESCED] = true
+  realm.WebSocket = coalescingWebSocket(realm.WebSocket)
+}
 
 /** Same back-pressure settings as Node (see `libp2p.node.ts`): a 500 ms poll starves the socket. */
 const WEBSOCKETS = { maxBufferedAmount: 8 * 1024 * 1024, bufferedAmountPollInterval: 2 }

@@ -6,12 +6,16 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
 import { WebSocket as WsWebSocket } from 'ws'
+import { installCoalescing } from './ws-coalesce.ts'
 
 // @libp2p/websockets dials with the global WebSocket. Node's own (undici) masks every outgoing
 // frame in JavaScript, which was the largest single cost of a client PUT (18 % of its CPU in a
 // profile); `ws` masks with the native `bufferutil` addon. Both follow the WHATWG API the transport
 // uses (binaryType, bufferedAmount, add/removeEventListener).
 globalThis.WebSocket = WsWebSocket as unknown as typeof globalThis.WebSocket
+// Dialled and accepted sockets alike (the listener makes its sockets from the same `ws` class)
+// gather a turn's Noise frames into one message: see `ws-coalesce.ts`.
+installCoalescing(WsWebSocket.prototype as never)
 
 export interface NodeLibp2pInit {
   /** Persistent identity (see `loadOrCreateIdentity`). @default a fresh random key */

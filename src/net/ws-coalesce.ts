@@ -1,0 +1,165 @@
+/**
+ * Coalesced WebSocket sends.
+ *
+ * `@libp2p/websockets` sends every buffer of an outgoing chunk as its own WebSocket message, and
+ * Noise hands it a list of [2-byte length, ≤ 64 KiB ciphertext] pairs. So every 64 KiB of fragment
+ * became two messages, one of them 2 bytes long, each a socket write (a syscall in Node, an IPC to
+ * the network process in Chromium) and a message event plus a buffer copy at the other end. In a
+ * profile of `shardfarm put`, those writes alone were 28% of the client's main thread.
+ *
+ * The receiver does not care where message boundaries fall: Noise reads a byte stream of
+ * length-prefixed frames. So binary sends made in the same turn of the event loop are gathered and
+ * sent as one message at the end of it (a microtask), or as soon as `COALESCE_LIMIT` bytes wait.
+ * Order is kept: a string send, a send with options or a callback, and `close()` all flush first.
+ * `bufferedAmount` counts the gathered bytes, so the transport's back-pressure sees them.
+ */
+
+/** A batch is sent at once when it reaches this many bytes; otherwise at the end of the turn. */
+export const COALESCE_LIMIT = 1024 * 1024
+
+/** Gathers binary messages for one socket and writes them as one. */
+export class SendCoalescer {
+  readonly #write: (data: Uint8Array) => void
+  readonly #limit: number
+  #parts: Uint8Array[] = []
+  #bytes = 0
+  #scheduled = false
+
+  constructor (write: (data: Uint8Array) => void, limit = COALESCE_LIMIT) {
+    this.#write = write
+    this.#limit = limit
+  }
+
+  /** Bytes gathered and not yet handed to the socket. */
+  get pendingBytes (): number { return this.#bytes }
+
+  add (data: Uint8Array): void {
+    if (data.byteLength === 0) return
+    this.#parts.push(data)
+    this.#bytes += data.byteLength
+    if (this.#bytes >= this.#limit) {
+      this.flush()
+    } else if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(() => {
+        this.#scheduled = false
+        this.flush()
+      })
+    }
+  }
+
+  /** Writes what was gathered as one message (the buffer itself when there is only one). */
+  flush (): void {
+    if (this.#parts.length === 0) return
+    const parts = this.#parts
+    const bytes = this.#bytes
+    this.#parts = []
+    this.#bytes = 0
+    this.#write(parts.length === 1 ? parts[0]! : concat(parts, bytes))
+  }
+}
+
+function concat (parts: Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
+/** Binary data that can be gathered: what libp2p sends (Uint8Array, Buffer) and plain ArrayBuffers. */
+export function asBytes (data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  return undefined
+}
+
+/** The part of the WHATWG WebSocket that coalescing touches. */
+interface SocketLike {
+  readonly readyState: number
+  send: (data: never, ...rest: never[]) => void
+  close: (...args: never[]) => void
+}
+
+/**
+ * Makes every socket of `proto`'s class coalesce its plain binary sends. `proto` is a WebSocket
+ * class's prototype; `bufferedAmount` must be an accessor on it (true of `ws` and of browsers).
+ * Idempotent. Used on Node for `ws`, whose server sockets the libp2p listener creates itself (so a
+ * subclass cannot reach them); `coalescingWebSocket` is the subclass form for browsers.
+ */
+export function installCoalescing (proto: SocketLike): void {
+  const marker = Symbol.for('shardfarm.ws-coalesce')
+  const target = proto as unknown as Record<symbol, boolean>
+  if (target[marker] === true) return
+  target[marker] = true
+  const send = proto.send as (this: SocketLike, data: unknown, ...rest: unknown[]) => void
+  const close = proto.close as (this: SocketLike, ...args: unknown[]) => void
+  const buffered = Object.getOwnPropertyDescriptor(proto, 'bufferedAmount')?.get
+  if (buffered === undefined) throw new Error('installCoalescing: bufferedAmount is not an accessor on this prototype')
+  const coalescers = new WeakMap<SocketLike, SendCoalescer>()
+  const coalescerOf = (socket: SocketLike): SendCoalescer => {
+    let c = coalescers.get(socket)
+    if (c === undefined) {
+      c = new SendCoalescer(data => { send.call(socket, data) })
+      coalescers.set(socket, c)
+    }
+    return c
+  }
+  Object.defineProperties(proto, {
+    send: {
+      configurable: true,
+      writable: true,
+      value: function (this: SocketLike, data: unknown, ...rest: unknown[]): void {
+        const bytes = rest.length === 0 && this.readyState === 1 ? asBytes(data) : undefined
+        if (bytes !== undefined) {
+          coalescerOf(this).add(bytes)
+          return
+        }
+        coalescers.get(this)?.flush()
+        send.call(this, data, ...rest)
+      }
+    },
+    close: {
+      configurable: true,
+      writable: true,
+      value: function (this: SocketLike, ...args: unknown[]): void {
+        coalescers.get(this)?.flush()
+        close.apply(this, args)
+      }
+    },
+    bufferedAmount: {
+      configurable: true,
+      get (this: SocketLike): number {
+        return (buffered.call(this) as number) + (coalescers.get(this)?.pendingBytes ?? 0)
+      }
+    }
+  })
+}
+
+/** A subclass of the browser's WebSocket whose binary sends coalesce (see the file header). */
+export function coalescingWebSocket (Base: typeof WebSocket): typeof WebSocket {
+  class CoalescingWebSocket extends Base {
+    readonly #coalescer = new SendCoalescer(data => { super.send(data as Uint8Array<ArrayBuffer>) })
+
+    override get bufferedAmount (): number { return super.bufferedAmount + this.#coalescer.pendingBytes }
+
+    override send (data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      const bytes = this.readyState === Base.OPEN ? asBytes(data) : undefined
+      if (bytes !== undefined) {
+        this.#coalescer.add(bytes)
+        return
+      }
+      this.#coalescer.flush()
+      super.send(data as string)
+    }
+
+    override close (code?: number, reason?: string): void {
+      this.#coalescer.flush()
+      super.close(code, reason)
+    }
+  }
+  return CoalescingWebSocket
+}

@@ -148,6 +148,10 @@ export class Download extends EventTarget {
     const len = seg.shardLength
     const ctl = new AbortController()
     const signal = this.#opts.signal === undefined ? ctl.signal : AbortSignal.any([ctl.signal, this.#opts.signal])
+    // Data fragments are read straight into their place in the ciphertext (when the transport can):
+    // with all k of them, that buffer is the segment, with no copy and no second set of buffers.
+    const data = new Uint8Array(k * len)
+    const slot = (i: number): Uint8Array | undefined => i < k ? data.subarray(i * len, (i + 1) * len) : undefined
     const got = new Map<number, Uint8Array>()
     const tried: Array<{ peerId: string, error: string }> = []
     const queue = Array.from({ length: k + m }, (_, i) => i) // data fragments first
@@ -158,7 +162,7 @@ export class Download extends EventTarget {
         while (inFlight < k - got.size + (this.#opts.hedge ?? 1) && queue.length > 0) {
           const i = queue.shift()!
           inFlight++
-          void this.#fetchFragment(seg.fragments[i]!, seg.holders[i] ?? [], resolve, signal, tried).then(bytes => {
+          void this.#fetchFragment(seg.fragments[i]!, seg.holders[i] ?? [], resolve, signal, tried, slot(i)).then(bytes => {
             inFlight--
             if (bytes !== undefined) got.set(i, bytes); else progress.fragmentErrors++
             pump()
@@ -172,25 +176,27 @@ export class Download extends EventTarget {
       pump()
     })
     const dataComplete = Array.from({ length: k }, (_, i) => got.has(i)).every(Boolean)
-    let data: Uint8Array
     if (dataComplete) {
-      data = new Uint8Array(k * len)
-      for (let i = 0; i < k; i++) data.set(got.get(i)!, i * len)
-    } else {
-      const shards = new Uint8Array((k + m) * len)
-      for (const [i, b] of got) shards.set(b, i * len)
-      const present = Array.from({ length: k + m }, (_, i) => got.has(i))
-      data = await this.#ports.coder.reconstruct(k, m, shards, present, { signal: this.#opts.signal, dataOnly: true })
+      for (let i = 0; i < k; i++) {
+        const b = got.get(i)!
+        if (b.buffer !== data.buffer) data.set(b, i * len) // a transport that did not use the slot
+      }
+      return data.subarray(0, seg.ciphertextLength)
     }
-    return data.subarray(0, seg.ciphertextLength)
+    const shards = new Uint8Array((k + m) * len)
+    for (const [i, b] of got) shards.set(b, i * len)
+    const present = Array.from({ length: k + m }, (_, i) => got.has(i))
+    const rebuilt = await this.#ports.coder.reconstruct(k, m, shards, present, { signal: this.#opts.signal, dataOnly: true })
+    return rebuilt.subarray(0, seg.ciphertextLength)
   }
 
   /** One fragment from any of its holders; undefined when none gives bytes that hash to `id`. */
-  async #fetchFragment (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal, tried: Array<{ peerId: string, error: string }>): Promise<Uint8Array | undefined> {
+  async #fetchFragment (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
+    tried: Array<{ peerId: string, error: string }>, into?: Uint8Array): Promise<Uint8Array | undefined> {
     for (const peerId of holders) {
       if (signal.aborted) return undefined
       try {
-        const bytes = await this.#ports.transport.get(resolve(peerId), id, { signal })
+        const bytes = await this.#ports.transport.get(resolve(peerId), id, { signal, ...(into !== undefined ? { into } : {}) })
         // A fragment that does not hash to its id is an erasure, never data. (A verifying transport
         // has already refused such bytes by throwing.)
         if (this.#ports.transport.verifiesHashes === true || await sha256Hex(bytes) === id) return bytes

@@ -18,6 +18,8 @@ export interface Exchange<O extends Op = Op> {
   op: O
   req: RequestHeader
   body?: Uint8Array
+  /** GET: read the fragment into this buffer when its size is exactly the one announced. */
+  into?: Uint8Array
 }
 
 /** What a successful exchange yields per operation; GET adds the fragment bytes (not yet verified). */
@@ -66,7 +68,7 @@ export async function exchange<O extends Op> (
     }
     if (ex.op !== 'GET') return res as ExchangeResults[O]
     const size = (res as OkResponses['GET']).size
-    const body = new Uint8Array(size)
+    const body = ex.into?.length === size ? ex.into : new Uint8Array(size)
     if (await reader.readInto(body, signal) < size) throw unreachable(ex.op, 'stream ended inside the fragment')
     if (!await reader.atEnd(signal)) throw badResponse(ex.op, 'bytes after the fragment')
     return { ok: true, size, body } as ExchangeResults[O]

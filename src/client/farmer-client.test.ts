@@ -41,6 +41,21 @@ describe('FarmerClient against a real farmer', () => {
     await expect.poll(() => farmer.service.metrics.snapshot().activeStreams).toBe(0)
   })
 
+  it('GET reads into the given buffer when it has the fragment\'s size, else into a new one', async () => {
+    const f = await randomFragment(3000)
+    await client.put(farmer.addr, f.id, f.bytes)
+    const segment = new Uint8Array(9000)
+    const slot = segment.subarray(3000, 6000)
+    const got = await client.get(farmer.addr, f.id, { into: slot })
+    expect(got).toBe(slot)
+    expect(sameBytes(segment.subarray(3000, 6000), f.bytes)).toBe(true)
+    expect(segment.subarray(0, 3000).every(b => b === 0) && segment.subarray(6000).every(b => b === 0)).toBe(true)
+    const wrong = new Uint8Array(2999)
+    const other = await client.get(farmer.addr, f.id, { into: wrong })
+    expect(other).not.toBe(wrong)
+    expect(sameBytes(other, f.bytes)).toBe(true)
+  })
+
   it('refuses a fragment over the farmer\'s size limit with TOO_LARGE', async () => {
     const f = await randomFragment(4 * MiB + 1)
     await expect(client.put(farmer.addr, f.id, f.bytes)).rejects.toMatchObject({ name: 'TooLargeError', code: 'TOO_LARGE' })

@@ -56,6 +56,15 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
+/** Options of `get`. */
+export interface GetOptions extends CallOptions {
+  /**
+   * Where to read the fragment: used (and returned) when its length is the size the farmer
+   * announces, else a new buffer is. Its contents are undefined when the call fails.
+   */
+  into?: Uint8Array
+}
+
 /** Options of `put`. */
 export interface PutOptions extends CallOptions {
   /** The owner whose signature may later delete the fragment; only its public key is sent. */
@@ -97,9 +106,10 @@ export class FarmerClient {
   }
 
   /** The fragment's bytes, verified against `id`: a farmer sending other bytes gives `HashMismatchError`. */
-  async get (farmer: FarmerTarget, id: string, options: CallOptions = {}): Promise<Uint8Array> {
+  async get (farmer: FarmerTarget, id: string, options: GetOptions = {}): Promise<Uint8Array> {
     assertFragmentId(id)
-    const res = await this.#call(farmer, { op: 'GET', req: { op: 'GET', id } }, options, true)
+    const ex = { op: 'GET' as const, req: { op: 'GET' as const, id }, ...(options.into !== undefined ? { into: options.into } : {}) }
+    const res = await this.#call(farmer, ex, options, true)
     const actual = await sha256Hex(res.body)
     if (actual !== id) {
       throw new FarmerError('HASH_MISMATCH', 'Farmer sent bytes that do not hash to the fragment id',

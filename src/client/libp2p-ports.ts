@@ -23,7 +23,7 @@ export class Libp2pTransport implements FragmentTransport {
     await this.client.put(target(f), id, bytes, options)
   }
 
-  async get (f: FarmerRef, id: string, options: CallOptions = {}): Promise<Uint8Array> {
+  async get (f: FarmerRef, id: string, options: CallOptions & { into?: Uint8Array } = {}): Promise<Uint8Array> {
     return await this.client.get(target(f), id, options)
   }
 

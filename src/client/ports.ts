@@ -29,8 +29,12 @@ export interface FragmentTransport {
    * need not hash every fragment a second time. Absent or false: the download checks.
    */
   readonly verifiesHashes?: boolean
-  /** Fetches a fragment; with `verifiesHashes`, the bytes hash to `id` or the call throws. */
-  get(farmer: FarmerRef, id: string, options?: CallOptions): Promise<Uint8Array>
+  /**
+   * Fetches a fragment; with `verifiesHashes`, the bytes hash to `id` or the call throws. With
+   * `into` (the fragment's exact length), a transport may read the bytes straight into it and return
+   * it, saving a buffer and a copy; the caller must not assume it did.
+   */
+  get(farmer: FarmerRef, id: string, options?: CallOptions & { into?: Uint8Array }): Promise<Uint8Array>
   /** Which of `ids` the farmer holds. */
   has(farmer: FarmerRef, ids: string[], options?: CallOptions): Promise<boolean[]>
   /** Deletes a fragment with the owner's signature. */

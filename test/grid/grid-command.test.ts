@@ -1,7 +1,9 @@
 // `shardfarm grid` as a user runs it: it prints the relay's address, the relay lists every farmer,
 // Ctrl-C (SIGINT) stops all children cleanly, and children die with the grid even on SIGKILL.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2p } from '@libp2p/interface'
@@ -63,5 +65,24 @@ describe('shardfarm grid', () => {
     g.child.kill('SIGKILL')
     await g.exited
     expect(await waitGone(kids, 10_000)).toEqual([])
+  })
+  it('the launcher runs a command in its own pid, with the memory tuning applied', async () => {
+    const bin = fileURLToPath(new URL('../../bin/shardfarm.js', import.meta.url))
+    const env = { ...process.env }
+    delete env.SHARDFARM_TUNED
+    delete env.MALLOC_ARENA_MAX
+    const child = spawn(process.execPath, [bin, 'relay', '--data', join(grid.root, 'tuned')], { env, stdio: ['ignore', 'pipe', 'ignore'] })
+    orphans.push(child.pid!)
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    const addr = await new Promise<string>(resolve => createInterface({ input: child.stdout }).once('line', resolve))
+    expect(addr).toMatch(/\/p2p\//)
+    // Same pid (execve, no wrapper process), and the settings only a fresh process start can take.
+    const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0')
+    const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0')
+    expect(environ).toContain('MALLOC_ARENA_MAX=2')
+    expect(cmdline).toContain('--max-semi-space-size=1')
+    expect(childrenOf(child.pid!)).toEqual([])
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
   })
 })

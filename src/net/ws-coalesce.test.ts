@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
-import { installCoalescing, SendCoalescer } from './ws-coalesce.ts'
+import { coalescingWebSocket, installCoalescing, SendCoalescer } from './ws-coalesce.ts'
 
 const bytes = (...xs: number[]): Uint8Array => new Uint8Array(xs)
 
@@ -70,5 +70,37 @@ describe('installCoalescing on ws', () => {
       ws.terminate()
       await new Promise(resolve => server.close(resolve))
     }
+  })
+})
+
+describe('coalescingWebSocket', () => {
+  /** Stands in for the browser's class: `bufferedAmount` is an accessor on the base prototype. */
+  class FakeSocket {
+    static readonly OPEN = 1
+    readonly readyState = 1
+    readonly sent: unknown[] = []
+    closed = false
+    get bufferedAmount (): number { return 7 }
+    send (data: unknown): void { this.sent.push(data) }
+    close (): void { this.closed = true }
+  }
+
+  it('coalesces in a subclass and leaves the base class alone', async () => {
+    const Coalescing = coalescingWebSocket(FakeSocket as unknown as typeof globalThis.WebSocket)
+    const ws = new Coalescing('ws://unused') as unknown as FakeSocket
+    ws.send(bytes(1))
+    ws.send(bytes(2, 3))
+    expect(ws.sent).toHaveLength(0)
+    expect(ws.bufferedAmount).toBe(7 + 3) // the base's figure plus the gathered bytes
+    await Promise.resolve()
+    expect(ws.sent).toEqual([bytes(1, 2, 3)])
+    ws.send(bytes(4))
+    ws.close()
+    expect(ws.sent).toEqual([bytes(1, 2, 3), bytes(4)]) // close flushed first
+    expect(ws.closed).toBe(true)
+
+    const plain = new FakeSocket()
+    plain.send(bytes(9))
+    expect(plain.sent).toEqual([bytes(9)]) // the base class still sends each message at once
   })
 })

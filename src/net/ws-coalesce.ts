@@ -84,11 +84,21 @@ interface SocketLike {
   close: (...args: never[]) => void
 }
 
+/** The `bufferedAmount` getter of `proto` or of the nearest prototype above it that has one. */
+function bufferedAmountGetter (proto: object): (() => unknown) | undefined {
+  for (let p: object | null = proto; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(p, 'bufferedAmount')
+    if (d !== undefined) return d.get
+  }
+  return undefined
+}
+
 /**
  * Makes every socket of `proto`'s class coalesce its plain binary sends. `proto` is a WebSocket
- * class's prototype; `bufferedAmount` must be an accessor on it (true of `ws` and of browsers).
- * Idempotent. Used on Node for `ws`, whose server sockets the libp2p listener creates itself (so a
- * subclass cannot reach them); `coalescingWebSocket` is the subclass form for browsers.
+ * class's prototype (or a subclass's); `bufferedAmount` must be an accessor on it or above it (true
+ * of `ws` and of browsers). Idempotent. Used on Node for `ws`, whose server sockets the libp2p
+ * listener creates itself (so a subclass cannot reach them); `coalescingWebSocket` applies it to a
+ * fresh subclass for browsers, leaving the realm's own class untouched.
  */
 export function installCoalescing (proto: SocketLike): void {
   const marker = Symbol.for('shardfarm.ws-coalesce')
@@ -97,8 +107,8 @@ export function installCoalescing (proto: SocketLike): void {
   target[marker] = true
   const send = proto.send as (this: SocketLike, data: unknown, ...rest: unknown[]) => void
   const close = proto.close as (this: SocketLike, ...args: unknown[]) => void
-  const buffered = Object.getOwnPropertyDescriptor(proto, 'bufferedAmount')?.get
-  if (buffered === undefined) throw new Error('installCoalescing: bufferedAmount is not an accessor on this prototype')
+  const buffered = bufferedAmountGetter(proto)
+  if (buffered === undefined) throw new Error('installCoalescing: bufferedAmount is not an accessor on this prototype or above it')
   const coalescers = new WeakMap<SocketLike, SendCoalescer>()
   const coalescerOf = (socket: SocketLike): SendCoalescer => {
     let c = coalescers.get(socket)
@@ -141,25 +151,7 @@ export function installCoalescing (proto: SocketLike): void {
 
 /** A subclass of the browser's WebSocket whose binary sends coalesce (see the file header). */
 export function coalescingWebSocket (Base: typeof WebSocket): typeof WebSocket {
-  class CoalescingWebSocket extends Base {
-    readonly #coalescer = new SendCoalescer(data => { super.send(data as Uint8Array<ArrayBuffer>) })
-
-    override get bufferedAmount (): number { return super.bufferedAmount + this.#coalescer.pendingBytes }
-
-    override send (data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-      const bytes = this.readyState === Base.OPEN ? asBytes(data) : undefined
-      if (bytes !== undefined) {
-        this.#coalescer.add(bytes)
-        return
-      }
-      this.#coalescer.flush()
-      super.send(data as string)
-    }
-
-    override close (code?: number, reason?: string): void {
-      this.#coalescer.flush()
-      super.close(code, reason)
-    }
-  }
+  class CoalescingWebSocket extends Base {}
+  installCoalescing(CoalescingWebSocket.prototype as unknown as SocketLike)
   return CoalescingWebSocket
 }

@@ -106,7 +106,8 @@ export async function getCommand (argv: string[]): Promise<void> {
     const toStdout = out === '-'
     const opened = await fetchManifest(s, cap, { signal })
     const { manifest } = opened
-    const dl = new Download(s, cap, { signal, opened })
+    // Each chunk is written before the next is asked for, so its memory is freed at once.
+    const dl = new Download(s, cap, { signal, opened, releaseChunks: true })
     const target = out ?? (manifest.name !== '' ? basename(manifest.name) : cap.manifestId.slice(0, 16))
     // Written beside the target and renamed at the end: a failed download never leaves a file that
     // looks complete.
@@ -116,7 +117,7 @@ export async function getCommand (argv: string[]): Promise<void> {
     let written = 0
     try {
       await dl.run(async chunk => {
-        if (!stream.write(chunk)) await new Promise<void>(resolve => { (stream as NodeJS.EventEmitter).once('drain', () => { resolve() }) })
+        await new Promise<void>((resolve, reject) => { stream.write(chunk, err => { if (err == null) resolve(); else reject(err) }) })
         written += chunk.length
         bar.update(written)
       })

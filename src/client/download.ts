@@ -1,3 +1,4 @@
+import { releaseBytes } from '../core/release.ts'
 import { type Capability } from '../core/capability.ts'
 import { ContentHasher } from '../core/content-hash.ts'
 import { AbortError, throwIfAborted } from '../core/errors.ts'
@@ -23,6 +24,11 @@ export interface DownloadOptions {
   hedge?: number
   /** The manifest, when the caller already fetched it (to show the name first): not fetched again. */
   opened?: OpenedManifest
+  /**
+   * The sink is done with each chunk when its promise resolves (it wrote or copied it), so the
+   * chunk's memory is freed then instead of at the next full GC. @default false
+   */
+  releaseChunks?: boolean
   signal?: AbortSignal
 }
 
@@ -109,7 +115,9 @@ export class Download extends EventTarget {
     const hasher = new ContentHasher()
     const fetchSeg = async (s: number): Promise<Uint8Array> => {
       const ct = await this.#fetchSegment(manifest, s, resolve, progress)
-      return await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct)
+      const plain = await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct)
+      releaseBytes(ct) // ours alone (see #fetchSegment); WebCrypto has copied it
+      return plain
     }
     // A sliding window: segment s + concurrency is requested once s is written.
     const window = Math.max(1, this.#opts.concurrency ?? 2)
@@ -132,6 +140,7 @@ export class Download extends EventTarget {
       const to = s === last ? end - s * segPlain : plain.length
       const out = plain.subarray(from, to)
       if (out.length > 0) await sink(out)
+      if (this.#opts.releaseChunks === true) releaseBytes(plain)
       // Only now the next one: at most `window` segments are in memory, this one included.
       launch(s + window)
       progress.written += out.length
@@ -184,7 +193,11 @@ export class Download extends EventTarget {
       return data.subarray(0, seg.ciphertextLength)
     }
     const shards = new Uint8Array((k + m) * len)
-    for (const [i, b] of got) shards.set(b, i * len)
+    for (const [i, b] of got) {
+      shards.set(b, i * len)
+      if (b.buffer !== data.buffer) releaseBytes(b)
+    }
+    releaseBytes(data)
     const present = Array.from({ length: k + m }, (_, i) => got.has(i))
     const rebuilt = await this.#ports.coder.reconstruct(k, m, shards, present, { signal: this.#opts.signal, dataOnly: true })
     return rebuilt.subarray(0, seg.ciphertextLength)

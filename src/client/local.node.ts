@@ -99,6 +99,7 @@ export async function fileSource (path: string): Promise<{ source: ByteSource, s
   const fh = await open(path, 'r')
   const st = await fh.stat()
   const source: ByteSource = {
+    fresh: true,
     size: st.size,
     async read (offset, length) {
       const buf = new Uint8Array(length)

@@ -57,6 +57,11 @@ export interface ByteSource {
   readonly size: number
   /** Exactly `length` bytes at `offset` (the caller never reads past the end). */
   read(offset: number, length: number): Promise<Uint8Array>
+  /**
+   * True when every read returns a fresh buffer that nothing else holds: the upload then frees it
+   * (`releaseBytes`) as soon as it is encrypted instead of leaving it to the garbage collector.
+   */
+  readonly fresh?: boolean
 }
 
 /** What an interrupted upload needs to go on where it stopped. */

@@ -6,6 +6,7 @@ import { fromHex, sha256Hex, toHex } from '../core/hash.ts'
 import { sealManifest, type Manifest, type SegmentEntry } from '../core/manifest.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64, type OwnerKey } from '../core/owner-key.ts'
 import { place, type Placement } from '../core/placement.ts'
+import { releaseBytes } from '../core/release.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor, type SegmentLayout } from '../core/segments.ts'
 import { describe, FragmentUndeliverableError } from './errors.ts'
@@ -122,6 +123,7 @@ export class Upload extends EventTarget {
         const { frags, ids, digest, ciphertextLength, shardLength } = await this.#prepare(s, layout, policy, key, fileId)
         digests[s] = digest
         const holders = await disperser.storeSegment(s, frags, ids, resuming)
+        releaseBytes(...frags) // every fragment is on a farmer: free the segment now, not at the next full GC
         entries[s] = { ciphertextLength, shardLength, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
         await journal?.save(state)
@@ -149,6 +151,7 @@ export class Upload extends EventTarget {
     this.#advance(r.length, 'read', s)
     const digest = await sha256Hex(plain)
     const ct = await encryptSegment(key, fileId, s, layout.count, plain)
+    if (this.#source.fresh === true) releaseBytes(plain) // WebCrypto has copied it
     const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
     const shardLength = shardLengthFor(ciphertextLength, policy.k)
     const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padToShards(ct, policy.k * shardLength), { signal })

@@ -24,12 +24,13 @@ export interface NodeWorkerHandle extends WorkerHandle {
   thread: Worker
 }
 
-const HEAP_FLAG = /^--max-(semi|old)-space-size/
+const HEAP_FLAG = /^--(max-semi-space-size|min-semi-space-size|max-old-space-size|initial-old-space-size|trace-gc|trace-incremental-marking)/
 
 export function spawnNodeWorker (variant: VariantChoice): NodeWorkerHandle {
   // The worker runs a module file: flags meant for the main script's source (e.g. --input-type
   // with --eval) would make it fail to start, so they are not passed on.
-  // V8 heap sizes (the launcher's --max-semi-space-size) are refused by Worker: they are per process.
+  // V8 heap flags (the launcher's sizes, or --trace-gc when profiling) are per process, and Worker
+  // refuses to start with them.
   const execArgv = process.execArgv.filter(a => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e' && !HEAP_FLAG.test(a))
   const worker = new Worker(new URL('./worker.node.ts', import.meta.url), { workerData: { variant }, execArgv })
   worker.unref()

@@ -81,6 +81,7 @@ describe('shardfarm grid', () => {
     const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0')
     expect(environ).toContain('MALLOC_ARENA_MAX=2')
     expect(cmdline).toContain('--max-semi-space-size=1')
+    expect(cmdline).toContain('--initial-old-space-size=64')
     expect(childrenOf(child.pid!)).toEqual([])
     child.kill('SIGTERM')
     expect(await exited).toBe(0)

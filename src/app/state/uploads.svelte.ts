@@ -23,7 +23,7 @@ export interface UploadItem {
 
 /** A browser `File` as a `ByteSource`: reads slices, never the whole file. */
 export function fileSource (file: Blob): ByteSource {
-  return { size: file.size, read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()) }
+  return { size: file.size, fresh: true, read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()) }
 }
 
 /**

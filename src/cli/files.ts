@@ -19,6 +19,7 @@ import { fileSource, FileJournal, LocalIndex } from '../client/local.node.ts'
 import { UsageError } from './args.ts'
 import { ProgressBar } from './progress.ts'
 import { openSession, resolveRelay, type ClientSession } from './session.ts'
+import { CLOSE_GRACE_MS, settlesWithin } from './lifecycle.ts'
 
 export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|mixed|POLICY.json] [--relay ADDR] [--json]
 shardfarm get LINK [-o FILE|-] [--relay ADDR]
@@ -58,7 +59,12 @@ async function withSession (relayFlag: unknown, fn: (s: ClientSession, signal: A
     process.exitCode = ctl.signal.aborted ? 130 : EXIT[e.name] ?? 1
   } finally {
     process.off('SIGINT', onSignal)
-    await session.close()
+    // The work is done (or has failed) by now: a connection that will not close must not keep the
+    // command from exiting. Seen once after a get whose file was complete and renamed.
+    if (!await settlesWithin(session.close(), CLOSE_GRACE_MS)) {
+      process.stderr.write(`shardfarm: connections did not close within ${CLOSE_GRACE_MS / 1000} s; exiting anyway\n`)
+      process.exit(process.exitCode ?? 0)
+    }
   }
 }
 

@@ -44,3 +44,21 @@ export function stopOnSignals (stop: () => Promise<void>, log: Logger, graceMs =
 export function printAddress (addr: string): void {
   process.stdout.write(addr + '\n')
 }
+
+/** How long a one-shot command (put, get, …) may take to close its connections once its work is done. */
+export const CLOSE_GRACE_MS = 5_000
+
+/**
+ * Resolves true when `p` settles within `ms`, false otherwise (its outcome is then ignored). For
+ * cleanup that must not hold a finished command hostage, such as a libp2p node whose stop waits on
+ * a peer that never answers.
+ */
+export async function settlesWithin (p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,4 +1,4 @@
-import { toHex } from './hash.ts'
+import { sha256, toHex } from './hash.ts'
 
 /**
  * The file content hash of a manifest: SHA-256 over the concatenated SHA-256 digests of each
@@ -9,7 +9,7 @@ export class ContentHasher {
 
   /** Hashes one segment's plaintext and remembers its digest (returned, hex). */
   async add (segmentPlaintext: Uint8Array): Promise<string> {
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', segmentPlaintext as Uint8Array<ArrayBuffer>))
+    const d = await sha256(segmentPlaintext)
     this.#digests.push(d)
     return toHex(d)
   }
@@ -22,6 +22,6 @@ export class ContentHasher {
   async digest (): Promise<string> {
     const all = new Uint8Array(this.#digests.length * 32)
     this.#digests.forEach((d, i) => all.set(d, i * 32))
-    return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', all)))
+    return toHex(await sha256(all))
   }
 }

@@ -12,11 +12,19 @@ export function toHex (bytes: Uint8Array): string {
   return out
 }
 
-/** Lowercase hex SHA-256 of `bytes` (64 characters): the id of a fragment holding these bytes. */
-export async function sha256Hex (bytes: Uint8Array): Promise<string> {
+/** SHA-256 of `bytes`, raw (32 bytes). */
+export async function sha256 (bytes: Uint8Array): Promise<Uint8Array> {
   // WebCrypto refuses views over a SharedArrayBuffer; copy those into a plain ArrayBuffer.
   const plain = bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : bytes.slice()
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', plain)))
+  // Handed over as a DataView: Node 22's digest spends ~4 ms per MiB on the main thread before
+  // hashing a Uint8Array or ArrayBuffer (10 MiB: 36–44 ms), and ~0.1 ms per MiB for a DataView
+  // over the same bytes. Same digest; browsers take either.
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new DataView(plain.buffer, plain.byteOffset, plain.byteLength)))
+}
+
+/** Lowercase hex SHA-256 of `bytes` (64 characters): the id of a fragment holding these bytes. */
+export async function sha256Hex (bytes: Uint8Array): Promise<string> {
+  return toHex(await sha256(bytes))
 }
 
 /** Bytes of a lowercase or uppercase hex string (even length). */

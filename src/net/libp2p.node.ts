@@ -12,7 +12,19 @@ import { installCoalescing } from './ws-coalesce.ts'
 // frame in JavaScript, which was the largest single cost of a client PUT (18 % of its CPU in a
 // profile); `ws` masks with the native `bufferutil` addon. Both follow the WHATWG API the transport
 // uses (binaryType, bufferedAmount, add/removeEventListener).
-globalThis.WebSocket = WsWebSocket as unknown as typeof globalThis.WebSocket
+//
+// Our dialled sockets also send with an all-zero mask, which `ws` recognises and skips: no copy of
+// every outgoing message into a fresh buffer and no XOR pass over it. Masking exists so that script
+// in a web page cannot choose the bytes a naive proxy sees (RFC 6455 §10.3); a Node process chooses
+// its own bytes anyway, and on the wire a zero-masked frame is an ordinary, valid client frame.
+// (The page keeps the browser's own masking, which it cannot change.)
+class UnmaskedWebSocket extends WsWebSocket {
+  constructor (address: string | URL, protocols?: string | string[]) {
+    super(address, protocols, { generateMask: zeroMask })
+  }
+}
+function zeroMask (mask: Buffer): void { mask.fill(0) }
+globalThis.WebSocket = UnmaskedWebSocket as unknown as typeof globalThis.WebSocket
 // Dialled and accepted sockets alike (the listener makes its sockets from the same `ws` class)
 // gather a turn's Noise frames into one message: see `ws-coalesce.ts`.
 installCoalescing(WsWebSocket.prototype as never)

@@ -1,0 +1,29 @@
+import { afterAll, expect, it } from 'vitest'
+import { WebSocketServer } from 'ws'
+import './libp2p.node.ts' // installs the WebSocket that Node dials with
+
+const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+afterAll(async () => { await new Promise(resolve => server.close(resolve)) })
+
+it('dials with a WebSocket whose frames carry an all-zero mask (so ws skips copying and XOR-ing them)', async () => {
+  await new Promise(resolve => { if (server.address() !== null) resolve(undefined); else server.once('listening', resolve) })
+  const raw: Buffer[] = []
+  const received = new Promise<Buffer>(resolve => {
+    server.once('connection', (sock, req) => {
+      req.socket.on('data', (b: Buffer) => raw.push(b)) // the bytes as they came off the wire
+      sock.once('message', (data: Buffer) => { resolve(data) })
+    })
+  })
+  const { port } = server.address() as { port: number }
+  const ws = new globalThis.WebSocket(`ws://127.0.0.1:${port}`)
+  await new Promise(resolve => { ws.addEventListener('open', resolve, { once: true }) })
+  const payload = new Uint8Array(300).map((_, i) => i)
+  ws.send(payload)
+  expect([...await received]).toEqual([...payload]) // the server reads it as an ordinary frame
+  const frame = Buffer.concat(raw)
+  expect(frame[0]).toBe(0x82) // FIN + binary
+  expect(frame[1]! & 0x80).toBe(0x80) // masked, as a client frame must be…
+  expect([...frame.subarray(4, 8)]).toEqual([0, 0, 0, 0]) // …with a zero key (16-bit length form)
+  expect([...frame.subarray(8, 308)]).toEqual([...payload]) // so the payload travels as is
+  ws.close()
+})

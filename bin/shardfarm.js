@@ -6,25 +6,12 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-// Memory tuning, applied by replacing this process with itself (same pid, stdio and arguments)
-// before anything loads, because both settings are read only at process start:
-// - MALLOC_ARENA_MAX=2: glibc gives every thread that allocates (libuv's pool hashing and
-//   encrypting, the codec worker) its own arena, and freed segment buffers stay mapped in each.
-// - --max-semi-space-size=1 (MiB): V8's young generation otherwise grows to 3 × 16 MiB; our bytes
-//   live outside the JS heap, so a small one costs no speed here.
-// - --initial-old-space-size=64 (MiB): with a live JS heap of only ~18 MiB, V8 otherwise starts a
-//   full (mark-compact) collection after every ~2 MiB promoted: 45–62 of them in a 256 MiB put,
-//   costing about a third of the CLI's CPU (mostly on V8's helper threads). Finished segments are
-//   freed explicitly (`releaseBytes`), so the extra garbage no longer keeps them resident.
-// Measured on `put` and `get` of 512 MiB (RS(10,4), 14 farmers): peak RSS 401/421 → 303/315 MiB,
-// times unchanged within noise; then with the old-space floor, on 256 MiB: CLI CPU put −15 %,
-// get −35 %, get 25–35 % faster. SHARDFARM_TUNED marks the tuned process (and says "skip" if set).
-const TUNED_ENV = { MALLOC_ARENA_MAX: '2', SHARDFARM_TUNED: '1' }
-const TUNED_FLAGS = ['--max-semi-space-size=1', '--initial-old-space-size=64']
-
+// Memory and GC tuning (see src/cli/tuning.ts), applied by replacing this process with itself (same
+// pid, stdio and arguments) before anything else loads, because it is read only at process start.
 const major = Number(process.versions.node.split('.')[0])
 if (major >= 22) {
   if (process.env.SHARDFARM_TUNED === undefined && typeof process.execve === 'function') {
+    const { TUNED_ENV, TUNED_FLAGS } = await import('../src/cli/tuning.ts')
     const self = fileURLToPath(import.meta.url)
     process.execve(process.execPath, [process.execPath, ...TUNED_FLAGS, ...process.execArgv, self, ...process.argv.slice(2)], { ...process.env, ...TUNED_ENV })
   }

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { TUNED_ENV, TUNED_FLAGS } from './tuning.ts'
 
 /** The CLI entry point the children run. */
 export const MAIN_TS = fileURLToPath(new URL('./main.ts', import.meta.url))
@@ -37,13 +38,13 @@ export interface SpawnInit {
   readyTimeoutMs?: number
 }
 
-/** Spawns `node main.ts ...args` and resolves once it printed its address line. */
+/** Spawns `node main.ts ...args`, tuned like the CLI (`tuning.ts`), and resolves once it printed its address line. */
 export async function spawnShardfarm (args: string[], init: SpawnInit): Promise<ShardfarmChild> {
-  const child = spawn(process.execPath, [MAIN_TS, ...args], {
+  const child = spawn(process.execPath, [...TUNED_FLAGS, MAIN_TS, ...args], {
     stdio: ['ignore', 'pipe', init.stderr ?? 'inherit', 'ipc'],
     // Own process group: a terminal's Ctrl-C reaches only the parent, which stops children in order.
     detached: true,
-    env: { ...process.env, SHARDFARM_PROC: init.name, ...init.env }
+    env: { ...process.env, ...TUNED_ENV, SHARDFARM_PROC: init.name, ...init.env }
   })
   // The channel is only a death signal for the child; it must not keep this process alive.
   child.channel?.unref()

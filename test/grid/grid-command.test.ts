@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2p } from '@libp2p/interface'
 import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
+import { TUNED_FLAGS } from '../../src/cli/tuning.ts'
 import { Grid, waitForDirectory } from './helpers.ts'
 
 const grid = new Grid()
@@ -49,6 +50,12 @@ describe('shardfarm grid', () => {
     expect(kids).toHaveLength(4)
     const listings = await waitForDirectory(client, g.addr, l => l.length === 3)
     expect(listings.map(l => l.region).sort()).toEqual(['eu-central', 'eu-west', 'us-east'])
+    for (const pid of kids) { // the relay and farmers run with the same tuning as the CLI
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')
+      expect(cmdline).toEqual(expect.arrayContaining([...TUNED_FLAGS]))
+      expect(environ).toContain('MALLOC_ARENA_MAX=2')
+    }
 
     g.child.kill('SIGINT')
     expect(await g.exited).toBe(0)
@@ -80,8 +87,7 @@ describe('shardfarm grid', () => {
     const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0')
     const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0')
     expect(environ).toContain('MALLOC_ARENA_MAX=2')
-    expect(cmdline).toContain('--max-semi-space-size=1')
-    expect(cmdline).toContain('--initial-old-space-size=64')
+    expect(cmdline).toEqual(expect.arrayContaining([...TUNED_FLAGS]))
     expect(childrenOf(child.pid!)).toEqual([])
     child.kill('SIGTERM')
     expect(await exited).toBe(0)

@@ -5,6 +5,8 @@ import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import { createNodeCodecPool } from '../codec/pool.node.ts'
 import type { CodecPool } from '../codec/pool.ts'
 import { Libp2pTransport, RelayDirectory } from '../client/libp2p-ports.ts'
+import { nodeSegmentCipher } from '../client/cipher.node.ts'
+import type { SegmentCipher } from '../core/envelope.ts'
 import { UsageError } from './args.ts'
 
 /** File `shardfarm grid` writes its relay address to, under its data root. */
@@ -16,6 +18,7 @@ export interface ClientSession {
   transport: Libp2pTransport
   directory: RelayDirectory
   coder: CodecPool
+  cipher: SegmentCipher
   close: () => Promise<void>
 }
 
@@ -40,6 +43,7 @@ export async function openSession (relay: string): Promise<ClientSession> {
   return {
     libp2p,
     coder,
+    cipher: nodeSegmentCipher,
     transport: new Libp2pTransport(libp2p),
     directory: new RelayDirectory(libp2p, relay),
     close: async () => { coder.terminate(); await libp2p.stop() }

@@ -2,7 +2,7 @@ import { releaseBytes } from '../core/release.ts'
 import { type Capability } from '../core/capability.ts'
 import { ContentHasher } from '../core/content-hash.ts'
 import { AbortError, throwIfAborted } from '../core/errors.ts'
-import { AuthenticationError, decryptSegment, importFileKey } from '../core/envelope.ts'
+import { AuthenticationError, decryptSegment, importFileKey, type SegmentCipher } from '../core/envelope.ts'
 import { sha256Hex, toHex } from '../core/hash.ts'
 import { openManifest, type Manifest } from '../core/manifest.ts'
 import { segmentsForRange } from '../core/segments.ts'
@@ -13,6 +13,8 @@ export interface DownloadPorts {
   transport: FragmentTransport
   directory: FarmerDirectory
   coder: ErasureCoder
+  /** AES-GCM engine for segments. @default webCryptoCipher */
+  cipher?: SegmentCipher
 }
 
 export interface DownloadOptions {
@@ -115,7 +117,7 @@ export class Download extends EventTarget {
     const hasher = new ContentHasher()
     const fetchSeg = async (s: number): Promise<Uint8Array> => {
       const ct = await this.#fetchSegment(manifest, s, resolve, progress)
-      const plain = await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct)
+      const plain = await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct, this.#ports.cipher)
       releaseBytes(ct) // ours alone (see #fetchSegment); WebCrypto has copied it
       return plain
     }

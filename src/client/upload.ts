@@ -1,7 +1,7 @@
 import { formatCapability, type Capability } from '../core/capability.ts'
 import { ContentHasher } from '../core/content-hash.ts'
 import { AbortError, throwIfAborted } from '../core/errors.ts'
-import { encryptSegment, generateFileId, generateFileKey, importFileKey } from '../core/envelope.ts'
+import { encryptSegment, generateFileId, generateFileKey, importFileKey, type SegmentCipher } from '../core/envelope.ts'
 import { fromHex, sha256Hex, toHex } from '../core/hash.ts'
 import { sealManifest, type Manifest, type SegmentEntry } from '../core/manifest.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64, type OwnerKey } from '../core/owner-key.ts'
@@ -16,6 +16,8 @@ export interface UploadPorts {
   transport: FragmentTransport
   directory: FarmerDirectory
   coder: ErasureCoder
+  /** AES-GCM engine for segments. @default webCryptoCipher */
+  cipher?: SegmentCipher
 }
 
 export interface UploadOptions {
@@ -150,7 +152,7 @@ export class Upload extends EventTarget {
     const plain = r.length === 0 ? new Uint8Array(0) : await this.#source.read(r.offset, r.length)
     this.#advance(r.length, 'read', s)
     const digest = await sha256Hex(plain)
-    const ct = await encryptSegment(key, fileId, s, layout.count, plain)
+    const ct = await encryptSegment(key, fileId, s, layout.count, plain, this.#ports.cipher)
     if (this.#source.fresh === true) releaseBytes(plain) // WebCrypto has copied it
     const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
     const shardLength = shardLengthFor(ciphertextLength, policy.k)

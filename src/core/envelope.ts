@@ -76,21 +76,38 @@ function checkIndex (index: number, count: number): void {
   }
 }
 
+/**
+ * AES-256-GCM over one segment: ciphertext ‖ 16-byte tag. `decrypt` rejects (with any error) when
+ * the tag does not verify. The WebCrypto engine below runs everywhere; Node has a leaner one
+ * (`src/client/cipher.node.ts`) because its WebCrypto copies a segment twice per call.
+ */
+export interface SegmentCipher {
+  encrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, plaintext: Uint8Array) => Promise<Uint8Array>
+  decrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, ciphertext: Uint8Array) => Promise<Uint8Array>
+}
+
+export const webCryptoCipher: SegmentCipher = {
+  async encrypt (key, iv, aad, plaintext) {
+    return new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, plaintext as Uint8Array<ArrayBuffer>))
+  },
+  async decrypt (key, iv, aad, ciphertext) {
+    return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, ciphertext as Uint8Array<ArrayBuffer>))
+  }
+}
+
 /** Encrypts segment `index` of `count`; the result is `plaintext.length + TAG_BYTES` bytes. */
-export async function encryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, plaintext: Uint8Array): Promise<Uint8Array> {
+export async function encryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, plaintext: Uint8Array,
+  cipher: SegmentCipher = webCryptoCipher): Promise<Uint8Array> {
   checkIndex(index, count)
-  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce(SEGMENT_PREFIX, index), additionalData: segmentAad(fileId, index, count) },
-    key, plaintext as Uint8Array<ArrayBuffer>)
-  return new Uint8Array(ct)
+  return await cipher.encrypt(key, nonce(SEGMENT_PREFIX, index), segmentAad(fileId, index, count), plaintext)
 }
 
 /** Decrypts and authenticates segment `index` of `count`, or throws `AuthenticationError`. */
-export async function decryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, ciphertext: Uint8Array): Promise<Uint8Array> {
+export async function decryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, ciphertext: Uint8Array,
+  cipher: SegmentCipher = webCryptoCipher): Promise<Uint8Array> {
   checkIndex(index, count)
   try {
-    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonce(SEGMENT_PREFIX, index), additionalData: segmentAad(fileId, index, count) },
-      key, ciphertext as Uint8Array<ArrayBuffer>)
-    return new Uint8Array(pt)
+    return await cipher.decrypt(key, nonce(SEGMENT_PREFIX, index), segmentAad(fileId, index, count), ciphertext)
   } catch {
     throw new AuthenticationError(`segment ${index}`)
   }

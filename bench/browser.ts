@@ -11,7 +11,7 @@
 // The page runs the real wiring: createBrowserLibp2p (WebSockets, Noise, Yamux), Libp2pTransport,
 // RelayDirectory, Upload, Download and the Web Worker codec pool (e2e/harness/bench.ts).
 // Usage: node bench/browser.ts [--json] [--size 256MiB] [--runs N] [--concurrency N] [--streams N] [--explore] [--profile]
-//   --concurrency  segments in flight in Upload and Download (default 2); --streams  raw PUTs in
+//   --concurrency  segments in flight in Upload and Download (default: theirs, 2 and 3); --streams  raw PUTs in
 //   flight per farmer (default 1: at 2+ a farmer's ping to the page can wait > 5 s behind the queued
 //   fragments and the farmer aborts the connection, seen at 256 MiB); --explore  afterwards, raw figures over streams and connections
 //   per farmer; --profile  the page main thread's hottest functions during the first raw PUT+GET (CDP)
@@ -35,7 +35,7 @@ const MiB = 1 << 20
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const HZ = 100 // Linux USER_HZ: /proc times are in 1/100 s
 
-interface Opts { json: boolean, size: number, runs: number, concurrency: number, streams: number, explore: boolean, profile: boolean }
+interface Opts { json: boolean, size: number, runs: number, concurrency: number | undefined, streams: number, explore: boolean, profile: boolean }
 
 function parseArgs (argv: string[]): Opts {
   const o: Partial<Opts> & { json: boolean, explore: boolean } = { json: false, explore: false }
@@ -57,7 +57,7 @@ function parseArgs (argv: string[]): Opts {
   }
   const size = o.size ?? 256 * MiB
   // 256 MiB runs are long: one of each by default; smaller files get three and the median.
-  return { json: o.json, explore: o.explore, size, runs: o.runs ?? (size >= 256 * MiB ? 1 : 3), concurrency: o.concurrency ?? 2, streams: o.streams ?? 1, profile: o.profile ?? false }
+  return { json: o.json, explore: o.explore, size, runs: o.runs ?? (size >= 256 * MiB ? 1 : 3), concurrency: o.concurrency, streams: o.streams ?? 1, profile: o.profile ?? false }
 }
 
 function positive (flag: string, s: string): number {
@@ -236,7 +236,7 @@ try {
     raw_bytes: raws[0]!.r.bytes,
     runs: opts.runs,
     statistic: opts.runs === 1 ? 'single run' : `median of ${opts.runs}`,
-    segment_concurrency: opts.concurrency,
+    segment_concurrency: opts.concurrency ?? 'defaults (upload 2, download 3)',
     download_hedge: 1,
     raw_streams_per_farmer: opts.streams,
     farmers: FARMERS,
@@ -249,7 +249,7 @@ try {
   }
 
   console.log(`Browser (headless Chromium) ↔ ${FARMERS} full farmers over libp2p WebSockets, archive RS(10,4); file ${mib(opts.size)} MiB, ` +
-    `${result.statistic}; segments in flight ${opts.concurrency}; raw ${mib(result.raw_bytes)} MiB of 1 MiB fragments, ${opts.streams} streams/farmer`)
+    `${result.statistic}; segments in flight ${opts.concurrency ?? 'upload 2, download 3'}; raw ${mib(result.raw_bytes)} MiB of 1 MiB fragments, ${opts.streams} streams/farmer`)
   printTable(['figure', 'MB/s', 'vs raw PUT', 'chromium CPU', 'farmers CPU'], [
     ['raw PUT (fragment bytes)', f(rawMbps), '1.00', f(result.cpu.raw.chromium_total, 2), f(result.cpu.raw.farmers, 2)],
     ['raw GET (fragment bytes)', f(rawGet), f(rawGet / rawMbps, 2), '', ''],

@@ -20,10 +20,18 @@ export interface DownloadPorts {
 export interface DownloadOptions {
   /** Plaintext byte range [start, end) to fetch; only the segments it touches are downloaded. @default the whole file */
   range?: { start: number, end: number }
-  /** Segments fetched ahead of the one being written. @default 2 */
+  /** Segments fetched ahead of the one being written. @default 3 */
   concurrency?: number
-  /** Fragments requested beyond the k needed, so one slow farmer does not hold a segment up. @default 1 */
+  /**
+   * Fragments requested beyond the k needed once a segment is late (see `hedgeAfterMs`), so one
+   * slow farmer does not hold it up. @default 1
+   */
   hedge?: number
+  /**
+   * How long a segment's k requests may run before the `hedge` extra ones go out. @default twice
+   * the median time of this download's recent fragment fetches (within 50 ms–5 s; 1 s before any)
+   */
+  hedgeAfterMs?: number
   /** The manifest, when the caller already fetched it (to show the name first): not fetched again. */
   opened?: OpenedManifest
   /**
@@ -80,15 +88,27 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
 /** What a holder answers when the bytes it has are not the ones stored: changed since. */
 const CHANGED = new Set(['HASH_MISMATCH', 'CORRUPT_FRAGMENT'])
 
+/** Bounds of the adaptive hedge delay, and the delay before any fetch has been timed. */
+const HEDGE_MIN_MS = 50
+const HEDGE_MAX_MS = 5_000
+const HEDGE_FIRST_MS = 1_000
+/** Recent fragment fetch times kept for the median. */
+const FETCH_SAMPLES = 64
+
 /**
- * Streams a file (or a range of it) in order. Per segment it asks for k + hedge fragments at once,
- * data fragments first (with all k data fragments nothing needs decoding), takes the first k that
- * hash to their ids, and asks for another whenever one fails. Emits `progress` events.
+ * Streams a file (or a range of it) in order. Per segment it asks for k fragments, data fragments
+ * first (with all k data fragments nothing needs decoding), takes the first k that hash to their
+ * ids, and asks for another whenever one fails. A segment still incomplete after twice the usual
+ * fragment time asks `hedge` more holders (a hedged request): a slow farmer costs one fetch, and a
+ * healthy grid carries no extra traffic (asking k + 1 up front spent 10 % more of every farmer's
+ * CPU, which on a busy grid slowed downloads by more than it saved). Emits `progress` events.
  */
 export class Download extends EventTarget {
   readonly #ports: DownloadPorts
   readonly #cap: Capability
   readonly #opts: DownloadOptions
+  /** Durations (ms) of recent successful fragment fetches. */
+  readonly #fetchTimes: number[] = []
   manifest?: Manifest
 
   constructor (ports: DownloadPorts, cap: Capability, options: DownloadOptions = {}) {
@@ -122,7 +142,7 @@ export class Download extends EventTarget {
       return plain
     }
     // A sliding window: segment s + concurrency is requested once s is written.
-    const window = Math.max(1, this.#opts.concurrency ?? 2)
+    const window = Math.max(1, this.#opts.concurrency ?? 3)
     const pending = new Map<number, Promise<Uint8Array>>()
     const launch = (s: number): void => {
       if (s <= last && !pending.has(s)) {
@@ -167,15 +187,21 @@ export class Download extends EventTarget {
     const tried: Array<{ peerId: string, error: string }> = []
     const queue = Array.from({ length: k + m }, (_, i) => i) // data fragments first
     let inFlight = 0
+    let extra = 0 // hedged requests allowed: none until the segment is late
+    let hedgeTimer: ReturnType<typeof setTimeout> | undefined
     await new Promise<void>((resolveAll, reject) => {
       const pump = (): void => {
         if (got.size >= k) { ctl.abort(); resolveAll(); return }
-        while (inFlight < k - got.size + (this.#opts.hedge ?? 1) && queue.length > 0) {
+        while (inFlight < k - got.size + extra && queue.length > 0) {
           const i = queue.shift()!
           inFlight++
+          const t0 = performance.now()
           void this.#fetchFragment(seg.fragments[i]!, seg.holders[i] ?? [], resolve, signal, tried, slot(i)).then(bytes => {
             inFlight--
-            if (bytes !== undefined) got.set(i, bytes); else progress.fragmentErrors++
+            if (bytes !== undefined) {
+              got.set(i, bytes)
+              this.#timed(performance.now() - t0)
+            } else progress.fragmentErrors++
             pump()
           })
         }
@@ -184,8 +210,10 @@ export class Download extends EventTarget {
           else reject(new SegmentUnavailableError(s, k, got.size, tried))
         }
       }
+      const hedge = this.#opts.hedge ?? 1
+      if (hedge > 0) hedgeTimer = setTimeout(() => { extra = hedge; pump() }, this.#hedgeDelay())
       pump()
-    })
+    }).finally(() => { clearTimeout(hedgeTimer) })
     const dataComplete = Array.from({ length: k }, (_, i) => got.has(i)).every(Boolean)
     if (dataComplete) {
       for (let i = 0; i < k; i++) {
@@ -203,6 +231,18 @@ export class Download extends EventTarget {
     const present = Array.from({ length: k + m }, (_, i) => got.has(i))
     const rebuilt = await this.#ports.coder.reconstruct(k, m, shards, present, { signal: this.#opts.signal, dataOnly: true })
     return rebuilt.subarray(0, seg.ciphertextLength)
+  }
+
+  #timed (ms: number): void {
+    this.#fetchTimes.push(ms)
+    if (this.#fetchTimes.length > FETCH_SAMPLES) this.#fetchTimes.shift()
+  }
+
+  #hedgeDelay (): number {
+    if (this.#opts.hedgeAfterMs !== undefined) return this.#opts.hedgeAfterMs
+    if (this.#fetchTimes.length === 0) return HEDGE_FIRST_MS
+    const sorted = [...this.#fetchTimes].sort((a, b) => a - b)
+    return Math.min(HEDGE_MAX_MS, Math.max(HEDGE_MIN_MS, 2 * sorted[sorted.length >> 1]!))
   }
 
   /** One fragment from any of its holders; undefined when none gives bytes that hash to `id`. */

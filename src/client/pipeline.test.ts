@@ -21,6 +21,8 @@ afterAll(() => pool.terminate())
 class FakeGrid implements FragmentTransport {
   readonly stores = new Map<string, MemoryFragmentStore>()
   readonly down = new Set<string>()
+  /** Farmers that answer GETs only after this many ms. */
+  readonly slow = new Map<string, number>()
   gets = 0
   readonly farmers: Farmer[]
   constructor (farmers: Farmer[]) {
@@ -43,7 +45,17 @@ class FakeGrid implements FragmentTransport {
     await this.#store(f).put(id, bytes.slice(), o?.owner === undefined ? {} : { owner: o.owner.publicKey })
   }
 
-  async get (f: FarmerRef, id: string): Promise<Uint8Array> { this.gets++; return await this.#store(f).get(id) }
+  async get (f: FarmerRef, id: string, o?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    this.gets++
+    const delay = this.slow.get(f.peerId)
+    if (delay !== undefined) {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, delay)
+        o?.signal?.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')) }, { once: true })
+      })
+    }
+    return await this.#store(f).get(id)
+  }
   async has (f: FarmerRef, ids: string[]): Promise<boolean[]> { return await this.#store(f).has(ids) }
   async delete (f: FarmerRef, id: string): Promise<void> { await this.#store(f).delete(id) }
   ports () { return { transport: this, coder: pool, directory: { list: async () => this.farmers.filter(f => !this.down.has(f.peerId)) } } }
@@ -133,7 +145,24 @@ describe('upload → download pipelines', () => {
     grid.gets = 0
     const part = await get(grid, up.link, { start: 2 * segPlain + 10, end: 3 * segPlain + 5 })
     expect(Buffer.compare(part, bytes.subarray(2 * segPlain + 10, 3 * segPlain + 5))).toBe(0)
-    expect(grid.gets).toBeLessThanOrEqual(1 + 2 * (4 + 1)) // manifest + two segments × (k + hedge)
+    expect(grid.gets).toBe(1 + 2 * 4) // the manifest, then k fragments of each of the two segments
+  })
+
+  it('hedges a segment held up by a slow farmer: one more request, not a wait', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(3 * segPlain)
+    const up = await put(grid, bytes)
+    // A farmer holding one fragment of every segment (6 farmers, 4 + 2), but not the manifest.
+    const slow = up.manifest.segments[1]!.holders.flat().find(p => !up.capability.holders.includes(p))!
+    grid.slow.set(slow, 10_000)
+    grid.gets = 0
+    const t0 = Date.now()
+    const chunks: Uint8Array[] = []
+    await new Download(grid.ports(), parseCapability(up.link), { hedgeAfterMs: 100 }).run(c => { chunks.push(c.slice()) })
+    expect(Date.now() - t0).toBeLessThan(3_000)
+    expect(sha(Buffer.concat(chunks))).toBe(sha(bytes))
+    expect(grid.gets).toBeGreaterThan(1 + 3 * 4) // a hedged request went out…
+    expect(grid.gets).toBeLessThanOrEqual(1 + 3 * 5) // …at most one per segment
   })
 
   it('a farmer failing during the put has its fragments moved to another farmer', async () => {

@@ -2,8 +2,8 @@
 # One-time setup for a fresh machine: system packages, then npm packages (which include Node 22).
 # Safe to run again: it installs only what is missing.
 #
-#   Debian packages:  chromium (browser tests), rustc + cargo + libstd-rust-dev-wasm32 (the wasm
-#                     build check), wabt (the relaxed-SIMD rewrite)
+#   Debian packages:  chromium (browser tests), rustc + cargo + libstd-rust-dev-wasm32 + lld-14 (the
+#                     wasm build check; rust-lld is lld-14), wabt (the relaxed-SIMD rewrite)
 #   npm packages:     everything in package-lock.json, including `node@22`, whose binary lands in
 #                     node_modules/.bin and so runs every npm script (the system Node may be older)
 set -euo pipefail
@@ -14,6 +14,8 @@ missing=()
 [[ -x /usr/bin/rustc ]] || missing+=(rustc)
 [[ -x /usr/bin/cargo ]] || missing+=(cargo)
 dpkg -s libstd-rust-dev-wasm32 >/dev/null 2>&1 || missing+=(libstd-rust-dev-wasm32)
+# rustc links wasm32 with /usr/bin/rust-lld, a symlink to lld-14 that Debian only recommends.
+[[ -x /usr/bin/lld-14 ]] || missing+=(lld-14)
 command -v wat2wasm >/dev/null 2>&1 || missing+=(wabt)
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2

@@ -65,25 +65,59 @@ export interface DownloadProgress {
  */
 export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'directory'>, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<OpenedManifest> {
   if (cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
+  const key = cap.key
   const listed = new Map((await ports.directory.list(options).catch(() => [])).map(f => [f.peerId, f.addrs]))
   const tried: Array<{ peerId: string, error: string }> = []
-  for (const peerId of cap.holders) {
-    try {
-      const sealed = await ports.transport.get({ peerId, addrs: listed.get(peerId) ?? [] }, cap.manifestId, options)
-      if (await sha256Hex(sealed) !== cap.manifestId) throw Object.assign(new Error('The manifest does not hash to its id'), { code: 'HASH_MISMATCH' })
-      const manifest = await openManifest(await importFileKey(cap.key), cap.fileId, sealed)
-      if (manifest.fileId !== toHex(cap.fileId)) throw new Error('manifest names another file')
-      const resolve = (id: string): FarmerRef => ({ peerId: id, addrs: listed.get(id) ?? manifest.farmers[id] ?? [] })
-      return { manifest, resolve }
-    } catch (err) {
-      if (options.signal?.aborted === true) throw new AbortError()
-      if ((err as Error).name === 'AuthenticationError') throw err
-      tried.push({ peerId, error: describe(err) })
-    }
+  const ctl = new AbortController()
+  const signal = options.signal === undefined ? ctl.signal : AbortSignal.any([ctl.signal, options.signal])
+  const fromHolder = async (peerId: string): Promise<OpenedManifest> => {
+    const sealed = await ports.transport.get({ peerId, addrs: listed.get(peerId) ?? [] }, cap.manifestId, { signal })
+    if (await sha256Hex(sealed) !== cap.manifestId) throw Object.assign(new Error('The manifest does not hash to its id'), { code: 'HASH_MISMATCH' })
+    const manifest = await openManifest(await importFileKey(key), cap.fileId, sealed)
+    if (manifest.fileId !== toHex(cap.fileId)) throw new Error('manifest names another file')
+    const resolve = (id: string): FarmerRef => ({ peerId: id, addrs: listed.get(id) ?? manifest.farmers[id] ?? [] })
+    return { manifest, resolve }
   }
-  if (tried.length > 0 && tried.every(t => CHANGED.has(t.error))) throw new AuthenticationError('manifest')
-  throw new ManifestUnavailableError(tried)
+  // Holders are asked in order; one that fails hands over at once, and one that is still silent
+  // after MANIFEST_HEDGE_MS is joined by the next (a hedged request), so a stalled holder cannot
+  // hold the download up until its timeout. The first manifest that authenticates wins.
+  return await new Promise<OpenedManifest>((resolve, reject) => {
+    let next = 0
+    let running = 0
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const finish = (fn: () => void): void => {
+      settled = true
+      clearTimeout(timer)
+      ctl.abort()
+      fn()
+    }
+    const unavailable = (): Error => tried.length > 0 && tried.every(t => CHANGED.has(t.error))
+      ? new AuthenticationError('manifest')
+      : new ManifestUnavailableError(tried)
+    const launch = (): void => {
+      clearTimeout(timer)
+      if (settled || next >= cap.holders.length) return
+      const peerId = cap.holders[next++]!
+      running++
+      timer = setTimeout(launch, MANIFEST_HEDGE_MS)
+      fromHolder(peerId).then(opened => { if (!settled) finish(() => { resolve(opened) }) }, (err: unknown) => {
+        running--
+        if (settled) return
+        if (options.signal?.aborted === true) { finish(() => { reject(new AbortError()) }); return }
+        if ((err as Error).name === 'AuthenticationError') { finish(() => { reject(err) }); return }
+        tried.push({ peerId, error: describe(err) })
+        if (next < cap.holders.length) launch()
+        else if (running === 0) finish(() => { reject(unavailable()) })
+      })
+    }
+    if (cap.holders.length === 0) finish(() => { reject(unavailable()) })
+    else launch()
+  })
 }
+
+/** How long a manifest holder may stay silent before the next one is asked as well. */
+const MANIFEST_HEDGE_MS = 1_000
 
 /** What a holder answers when the bytes it has are not the ones stored: changed since. */
 const CHANGED = new Set(['HASH_MISMATCH', 'CORRUPT_FRAGMENT'])

@@ -148,6 +148,16 @@ describe('upload → download pipelines', () => {
     expect(grid.gets).toBe(1 + 2 * 4) // the manifest, then k fragments of each of the two segments
   })
 
+  it('a stalled manifest holder is joined by the next one instead of being waited out', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(1000)
+    const up = await put(grid, bytes)
+    grid.slow.set(up.capability.holders[0]!, 10_000) // the first holder asked
+    const t0 = Date.now()
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+    expect(Date.now() - t0).toBeLessThan(4_000)
+  })
+
   it('hedges a segment held up by a slow farmer: one more request, not a wait', async () => {
     const grid = FakeGrid.make(6)
     const bytes = randomBytes(3 * segPlain)

@@ -172,7 +172,7 @@ export class Download extends EventTarget {
     const fetchSeg = async (s: number): Promise<Uint8Array> => {
       const ct = await this.#fetchSegment(manifest, s, resolve, progress)
       const plain = await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct, this.#ports.cipher)
-      releaseBytes(ct) // ours alone (see #fetchSegment); WebCrypto has copied it
+      releaseBytes(ct) // ours alone (see #fetchSegment), and decrypted: not read again
       return plain
     }
     // A sliding window: segment s + concurrency is requested once s is written.

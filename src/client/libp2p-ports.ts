@@ -2,7 +2,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { queryDirectory } from '../net/protocols/directory.ts'
-import { FarmerClient, type FarmerClientInit } from './farmer-client.ts'
+import { FarmerClient, type FarmerClientInit, type GetOptions } from './farmer-client.ts'
 import type { CallOptions, Farmer, FarmerDirectory, FarmerRef, FragmentTransport } from './ports.ts'
 import type { OwnerKey } from '../core/owner-key.ts'
 
@@ -23,7 +23,7 @@ export class Libp2pTransport implements FragmentTransport {
     await this.client.put(target(f), id, bytes, options)
   }
 
-  async get (f: FarmerRef, id: string, options: CallOptions & { into?: Uint8Array } = {}): Promise<Uint8Array> {
+  async get (f: FarmerRef, id: string, options: GetOptions = {}): Promise<Uint8Array> {
     return await this.client.get(target(f), id, options)
   }
 

@@ -153,7 +153,7 @@ export class Upload extends EventTarget {
     this.#advance(r.length, 'read', s)
     const digest = await sha256Hex(plain)
     const ct = await encryptSegment(key, fileId, s, layout.count, plain, this.#ports.cipher)
-    if (this.#source.fresh === true) releaseBytes(plain) // WebCrypto has copied it
+    if (this.#source.fresh === true) releaseBytes(plain) // hashed and encrypted: not read again
     const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
     const shardLength = shardLengthFor(ciphertextLength, policy.k)
     const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padToShards(ct, policy.k * shardLength), { signal })

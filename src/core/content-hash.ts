@@ -1,4 +1,4 @@
-import { sha256, toHex } from './hash.ts'
+import { fromHex, sha256, toHex } from './hash.ts'
 
 /**
  * The file content hash of a manifest: SHA-256 over the concatenated SHA-256 digests of each
@@ -16,7 +16,7 @@ export class ContentHasher {
 
   /** Adds a digest already known (a segment stored before an upload resumed). */
   addDigest (hex: string): void {
-    this.#digests.push(Uint8Array.from({ length: 32 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16)))
+    this.#digests.push(fromHex(hex))
   }
 
   async digest (): Promise<string> {

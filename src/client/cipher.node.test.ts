@@ -14,6 +14,12 @@ describe('the Node segment cipher (node:crypto)', () => {
     expect(back).toEqual(plain)
     expect(back.buffer.byteLength).toBe(plain.length) // a buffer of its own, so the pipeline may free it
     expect(await decryptSegment(key, fileId, 2, 5, fast)).toEqual(plain)
+    for (const size of [0, 1, 65_536, 196_613]) { // empty, one slice exactly, several slices and a short one
+      const p = new Uint8Array(size).map((_, i) => (i * 31) & 255)
+      const c = await encryptSegment(key, fileId, 0, 1, p, nodeSegmentCipher)
+      expect(c).toEqual(await encryptSegment(key, fileId, 0, 1, p))
+      expect(await decryptSegment(key, fileId, 0, 1, c, nodeSegmentCipher)).toEqual(p)
+    }
     const flipped = fast.slice(); flipped[500]! ^= 1
     await expect(decryptSegment(key, fileId, 2, 5, flipped, nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })
     await expect(decryptSegment(key, fileId, 3, 5, fast, nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })

@@ -3,14 +3,22 @@
  * any other startup failure exits 1 after one structured log line.
  */
 import { pathToFileURL } from 'node:url'
+import { exitWhenFlushed } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
 interface Command { run: (argv: string[]) => Promise<void>, usage: string }
 
 type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'lsCommand'
+/** A one-shot file command: the process exits as soon as it is done (see `exitWhenFlushed`). */
 const file = (fn: FileCommand) => async (): Promise<Command> => {
   const m = await import('./files.ts')
-  return { run: m[fn], usage: m.FILES_USAGE }
+  return {
+    run: async argv => {
+      await m[fn](argv)
+      await exitWhenFlushed()
+    },
+    usage: m.FILES_USAGE
+  }
 }
 
 // Loaded on demand: a relay should not load the farmer's store, nor a farmer the upload pipeline.

@@ -77,6 +77,14 @@ async function loadPolicy (p: string | undefined): Promise<unknown> {
   }
 }
 
+/**
+ * Segments a CLI upload keeps in flight (the pipeline's default is 2). With 2, one segment is often
+ * being prepared while the other's 14 fragments are out, so each farmer had about one PUT to work
+ * on and waited on its fsync; 4 keeps two to three segments on the wire. Measured on a 1 GiB put
+ * over 14 farmers: 24.8 → 19.7 s, peak RSS 225 → 259 MiB; 6 was no faster (19.8 s) at 304 MiB.
+ */
+const CLI_UPLOAD_SEGMENTS = 4
+
 export async function putCommand (argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { policy: { type: 'string' }, relay: { type: 'string' }, json: { type: 'boolean' } })
   if (positionals.length !== 1) throw new UsageError('put takes exactly one FILE')
@@ -86,7 +94,7 @@ export async function putCommand (argv: string[]): Promise<void> {
     const { source, sourceKey, close } = await fileSource(path)
     const bar = new ProgressBar('put', source.size)
     try {
-      const up = new Upload(s, source, { policy, name: basename(path), journal: new FileJournal(sourceKey), sourceKey, signal })
+      const up = new Upload(s, source, { policy, name: basename(path), journal: new FileJournal(sourceKey), sourceKey, signal, concurrency: CLI_UPLOAD_SEGMENTS })
       up.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; bar.update(p.stored, `seg ${p.segment + 1}/${p.segments}`) })
       const r = await up.run()
       bar.done()

@@ -231,6 +231,47 @@ describe('upload → download pipelines', () => {
     expect(given.every(c => c.length === 0)).toBe(true) // each chunk freed after the sink took it
   })
 
+  it('prepares one segment at a time while several are being stored', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(8 * (4 * SHARD - 16) + 5) // 9 segments
+    let preparing = 0
+    let maxPreparing = 0
+    const src: ByteSource = {
+      size: bytes.length,
+      read: async (o, l) => {
+        preparing++
+        maxPreparing = Math.max(maxPreparing, preparing)
+        await new Promise(resolve => setTimeout(resolve, 5)) // a read that takes a moment
+        return bytes.slice(o, o + l)
+      }
+    }
+    // A segment's fragments are views of two buffers (data, parity): more than two buffers with PUTs
+    // in flight means more than one segment is being stored.
+    const storing = new Map<ArrayBufferLike, number>()
+    let maxStoring = 0
+    const coder: ErasureCoder = {
+      encode: async (...a) => {
+        const r = await pool.encode(...a)
+        preparing--
+        return r
+      },
+      reconstruct: async (...a) => await pool.reconstruct(...a)
+    }
+    const transport: FragmentTransport = Object.create(grid) as FakeGrid
+    transport.put = async (f, id, b, o) => {
+      storing.set(b.buffer, (storing.get(b.buffer) ?? 0) + 1)
+      maxStoring = Math.max(maxStoring, storing.size)
+      await new Promise(resolve => setTimeout(resolve, 20)) // farmers slower than preparing
+      await grid.put(f, id, b, o)
+      const n = storing.get(b.buffer)! - 1
+      if (n === 0) storing.delete(b.buffer); else storing.set(b.buffer, n)
+    }
+    const up = await new Upload({ ...grid.ports(), transport, coder }, src, { shardSize: SHARD, concurrency: 4 }).run()
+    expect(maxPreparing).toBe(1) // never two segments swollen (plaintext + ciphertext + parity) at once
+    expect(maxStoring).toBeGreaterThan(2) // yet the PUTs of several segments overlap
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+  })
+
   it('refuses a policy the grid cannot satisfy, with the reason', async () => {
     await expect(put(FakeGrid.make(6), randomBytes(10), { policy: 'archive' })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
   })

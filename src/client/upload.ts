@@ -28,7 +28,10 @@ export interface UploadOptions {
   mime?: string
   /** @default DEFAULT_SHARD_SIZE (1 MiB) */
   shardSize?: number
-  /** Segments in flight at once; memory is about this × (2k + m) × shard size. @default 2 */
+  /**
+   * Segments in flight at once. One of them at a time is being prepared (about (2k + m) × shard
+   * size); the others hold only their k + m fragments. @default 2
+   */
   concurrency?: number
   /** Where to keep progress so an interrupted upload resumes. @default none */
   journal?: UploadJournal
@@ -109,6 +112,19 @@ export class Upload extends EventTarget {
       ...(signal !== undefined ? { signal } : {})
     })
 
+    // One segment at a time is read, encrypted and encoded; the others in flight are only their
+    // fragments. Preparing is when a segment is largest (plaintext, ciphertext and parity at once,
+    // about 3.4× its size), and with every worker free to prepare, several finishing their PUTs
+    // together all swelled at once: a 4 GiB CLI put at 4 segments peaked at 303–348 MiB, where
+    // the bound below is one swollen segment plus fragments. Preparing is CPU work on the main
+    // thread and the one codec worker, so running it serially costs no overlap worth having.
+    let preparing: Promise<unknown> = Promise.resolve()
+    const prepareInTurn = async (s: number): Promise<PreparedSegment> => {
+      const turn = preparing.then(async () => await this.#prepare(s, layout, policy, key, fileId))
+      preparing = turn.catch(() => {})
+      return await turn
+    }
+
     const entries: SegmentEntry[] = new Array(layout.count)
     const digests: string[] = new Array(layout.count)
     let next = 0
@@ -122,7 +138,7 @@ export class Upload extends EventTarget {
           this.#advance(segmentRange(layout, s).length, 'skip', s)
           continue
         }
-        const { frags, ids, digest, ciphertextLength, shardLength } = await this.#prepare(s, layout, policy, key, fileId)
+        const { frags, ids, digest, ciphertextLength, shardLength } = await prepareInTurn(s)
         digests[s] = digest
         const holders = await disperser.storeSegment(s, frags, ids, resuming)
         releaseBytes(...frags) // every fragment is on a farmer: free the segment now, not at the next full GC

@@ -3,7 +3,8 @@
  * (a repair script, a backup) can read it without the store.
  *
  * ```
- * DIR/fragments/ab/abcdef…   one file per fragment: a 64-byte header, then the payload
+ * DIR/fragments/ab/abcdef…   one file per fragment: a 64-byte header, then the payload (all 256
+ *                             fan-out directories 00…ff are made when the store opens)
  * DIR/tmp/                    writes in progress; anything here at open is a dead writer's and is deleted
  * DIR/quarantine/             files dropped by the startup scan or by a failed read; not counted in
  *                             the quota, kept as evidence of a bad disk, safe to delete by hand

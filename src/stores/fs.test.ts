@@ -64,6 +64,21 @@ describe('FsFragmentStore on a real disk', () => {
     await second.close()
   })
 
+  it('makes all 256 fan-out directories at open, and still stores into one removed since', async () => {
+    await fresh()
+    const store = await FsFragmentStore.open(dir)
+    const fan = await readdir(join(dir, 'fragments'))
+    expect(fan).toHaveLength(256)
+    expect(fan).toContain('00')
+    expect(fan).toContain('ff')
+    const f = await fragment(4096)
+    await rm(join(dir, 'fragments', f.id.slice(0, 2)), { recursive: true })
+    await store.put(f.id, f.bytes)
+    expect(Buffer.from(await store.get(f.id)).equals(f.bytes)).toBe(true)
+    expect(await readdir(join(dir, 'fragments', f.id.slice(0, 2)))).toEqual([f.id])
+    await store.close()
+  })
+
   it('deletes a dead writer\'s temp file at open and quarantines unsound files', async () => {
     await fresh()
     const good = await fragment(KiB)

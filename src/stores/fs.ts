@@ -62,6 +62,7 @@ export class FsFragmentStore implements FragmentStore {
   static async open (dir: string, init: FsFragmentStoreInit = {}): Promise<FsFragmentStore> {
     await rm(join(dir, 'tmp'), { recursive: true, force: true })
     for (const sub of ['fragments', 'quarantine', 'tmp']) await mkdir(join(dir, sub), { recursive: true })
+    await createFanOut(join(dir, 'fragments'))
     return new FsFragmentStore(dir, init.quota ?? FS_STORE_QUOTA, await scan(dir))
   }
 
@@ -155,9 +156,13 @@ export class FsFragmentStore implements FragmentStore {
         await fh.close()
       }
       throwIfAborted(signal) // the last moment an abort can still leave nothing behind
-      // A new fan-out directory is itself an entry in fragments/, which must be durable too.
-      if (await mkdir(dirname(final), { recursive: true }) !== undefined) await fsyncDir(dirname(dirname(final)))
-      await rename(tmp, final)
+      await rename(tmp, final).catch(async (err: unknown) => {
+        if (errorCode(err) !== 'ENOENT') throw err
+        // Its fan-out directory was removed while the store was open (`open` makes all 256).
+        await mkdir(dirname(final), { recursive: true })
+        await fsyncDir(dirname(dirname(final)))
+        await rename(tmp, final)
+      })
       renamed = true
       await fsyncDir(dirname(final))
     } catch (err) {
@@ -242,6 +247,17 @@ async function quarantine (dir: string, path: string, reason: string): Promise<v
   await rename(path, join(dir, 'quarantine', name)).catch(async (err: unknown) => {
     if (errorCode(err) !== 'ENOENT') await rm(path, { recursive: true, force: true })
   })
+}
+
+/**
+ * Makes the 256 fan-out directories (00…ff) up front, with one fsync of `fragments/`. Made on
+ * demand instead, the first PUTs into a new store each paid a mkdir and an fsync of the parent:
+ * a journal commit that every farmer on the disk waits behind.
+ */
+async function createFanOut (fragments: string): Promise<void> {
+  const names = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+  const made = await Promise.all(names.map(async n => await mkdir(join(fragments, n), { recursive: true }) !== undefined))
+  if (made.some(Boolean)) await fsyncDir(fragments)
 }
 
 /** Makes a directory's entries durable. Windows cannot open directories: it has no need to. */

@@ -29,13 +29,12 @@ import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { FarmerClient } from '../src/client/farmer-client.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { queryDirectory } from '../src/net/protocols/directory.ts'
-import { median, printTable } from './util.ts'
+import { CLK_TCK, cpuTicks, median, printTable } from './util.ts'
 
 const FARMERS = 14
 const FRAGMENT = 1 << 20
 const IN_FLIGHT = 4
 const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
-const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
 const opts = parseArgs(process.argv.slice(2))
 const log = (s: string): void => { process.stderr.write(s + '\n') }
@@ -192,14 +191,6 @@ function statusKiB (pid: number, field: string): number {
     const text = readProc(`/proc/${pid}/status`)
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)
     return m === null ? 0 : Number(m[1])
-  } catch { return 0 }
-}
-
-/** utime + stime of a process, all threads, in clock ticks (0 once it is gone). */
-function cpuTicks (pid: number): number {
-  try {
-    const fields = readProc(`/proc/${pid}/stat`).replace(/^.*\) /s, '').split(' ')
-    return Number(fields[11]) + Number(fields[12]) // fields 14 and 15 of stat(5), counted after the ") "
   } catch { return 0 }
 }
 

@@ -4,7 +4,9 @@
 //   six farmers  the same to six farmer processes at once
 // Farmers are real `shardfarm farmer` processes whose stores fsync every fragment to a temp dir
 // (set SHARDFARM_BENCH_DIR to put them elsewhere, e.g. /dev/shm, to take the disk out).
-// "client CPU" is this process's CPU seconds per wall second (1.0 = one core busy).
+// "client CPU" is this process's CPU seconds per wall second (1.0 = one core busy); "server CPU" the
+// same for the receiving side (the sink process for raw, the farmer processes for the others), and
+// "total" both together, out of the 2.0 that two cores give: near 2.0, adding farmers cannot help.
 // Usage: node bench/net.ts [--json] [--runs N]
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -20,7 +22,7 @@ import { FarmerClient } from '../src/client/farmer-client.ts'
 import { spawnShardfarm, stopChild } from '../src/cli/spawn.ts'
 import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
-import { median, parseBenchArgs, printTable } from './util.ts'
+import { cpuMeter, median, parseBenchArgs, printTable } from './util.ts'
 
 const FRAGMENT = 4 * 1024 * 1024
 const PER_FARMER = 16 // 64 MiB per farmer per run
@@ -69,11 +71,11 @@ async function rawWs (url: string, n: number, cpu: number[] = []): Promise<numbe
   return n * FRAGMENT / 1e6 / seconds
 }
 
-async function startSink (): Promise<{ url: string, stop: () => void }> {
+async function startSink (): Promise<{ url: string, pid: number, stop: () => void }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./ws-sink.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
   child.channel?.unref()
   const url = await new Promise<string>(resolve => createInterface({ input: child.stdout! }).once('line', resolve))
-  return { url, stop: () => child.kill('SIGTERM') }
+  return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') }
 }
 
 const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'shardfarm-bench-'))
@@ -95,39 +97,50 @@ try {
   // This process's CPU per wall second in each phase: near 1.0 means the client's one JS thread
   // (Noise, yamux framing, copies) is the bound, not the farmers or the loopback.
   const cpu = { raw: [] as number[], one: [] as number[], six: [] as number[] }
-  const timed = async (into: number[], f: () => Promise<void>): Promise<number> => {
+  // The receiving side's CPU per wall second in each phase (sink, one farmer, six farmers).
+  const server = { raw: [] as number[], one: [] as number[], six: [] as number[] }
+  const farmerPids = farmers.map(f => f.pid)
+  const timed = async (into: number[], serverInto: number[], pids: number[], f: () => Promise<void>): Promise<number> => {
     const c0 = process.cpuUsage()
+    const serverCpu = cpuMeter(pids)
     const t0 = performance.now()
     await f()
     const ms = performance.now() - t0
     const c = process.cpuUsage(c0)
     into.push((c.user + c.system) / 1000 / ms)
+    serverInto.push(serverCpu() * 1000 / ms)
     return ms / 1000
   }
   for (let r = 0; r < runs; r++) {
+    const sinkCpu = cpuMeter([sink.pid])
+    const rawT0 = performance.now()
     raw.push(await rawWs(sink.url, PER_FARMER, cpu.raw))
+    server.raw.push(sinkCpu() * 1000 / (performance.now() - rawT0))
     const frags = makeFragments(PER_FARMER)
-    one.push(PER_FARMER * FRAGMENT / 1e6 / await timed(cpu.one, async () => { await putAll(client, addrs[0]!, frags) }))
+    one.push(PER_FARMER * FRAGMENT / 1e6 / await timed(cpu.one, server.one, farmerPids, async () => { await putAll(client, addrs[0]!, frags) }))
     const batches = addrs.map(() => makeFragments(PER_FARMER))
-    six.push(FARMERS * PER_FARMER * FRAGMENT / 1e6 / await timed(cpu.six, async () => {
+    six.push(FARMERS * PER_FARMER * FRAGMENT / 1e6 / await timed(cpu.six, server.six, farmerPids, async () => {
       await Promise.all(addrs.map(async (a, i) => { await putAll(client, a, batches[i]!) }))
     }))
   }
+  const m = (xs: number[]): number => round2(median(xs))
   const result = {
     raw_ws_mbps: round(median(raw)),
     one_farmer_mbps: round(median(one)),
     six_farmers_mbps: round(median(six)),
-    one_vs_raw: round(median(one) / median(raw)),
-    six_vs_one: round(median(six) / median(one)),
-    client_cpu: { raw_ws: round(median(cpu.raw)), one_farmer: round(median(cpu.one)), six_farmers: round(median(cpu.six)) },
+    one_vs_raw: round2(median(one) / median(raw)),
+    six_vs_one: round2(median(six) / median(one)),
+    client_cpu: { raw_ws: m(cpu.raw), one_farmer: m(cpu.one), six_farmers: m(cpu.six) },
+    server_cpu: { raw_ws: m(server.raw), one_farmer: m(server.one), six_farmers: m(server.six) },
     fragment_bytes: FRAGMENT,
     bytes_per_farmer_per_run: PER_FARMER * FRAGMENT,
     runs
   }
-  printTable(['path (4 MiB fragments)', 'MB/s median', 'min', 'max', 'client CPU'], [
-    ['raw WebSocket, 1 socket', ...fig(raw), median(cpu.raw).toFixed(2)],
-    ['1 farmer, 1 connection', ...fig(one), median(cpu.one).toFixed(2)],
-    [`${FARMERS} farmers in parallel`, ...fig(six), median(cpu.six).toFixed(2)]
+  const cpuCells = (c: number[], s: number[]): string[] => [m(c).toFixed(2), m(s).toFixed(2), (m(c) + m(s)).toFixed(2)]
+  printTable(['path (4 MiB fragments)', 'MB/s median', 'min', 'max', 'client CPU', 'server CPU', 'total'], [
+    ['raw WebSocket, 1 socket', ...fig(raw), ...cpuCells(cpu.raw, server.raw)],
+    ['1 farmer, 1 connection', ...fig(one), ...cpuCells(cpu.one, server.one)],
+    [`${FARMERS} farmers in parallel`, ...fig(six), ...cpuCells(cpu.six, server.six)]
   ])
   console.log(`1 farmer / raw ws = ${result.one_vs_raw}   ${FARMERS} farmers / 1 farmer = ${result.six_vs_one}`)
   if (args.json) console.log(JSON.stringify(result))
@@ -139,4 +152,5 @@ try {
 }
 
 function round (x: number): number { return Math.round(x * 10) / 10 }
+function round2 (x: number): number { return Math.round(x * 100) / 100 }
 function fig (xs: number[]): string[] { return [median(xs), Math.min(...xs), Math.max(...xs)].map(x => x.toFixed(1)) }

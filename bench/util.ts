@@ -1,4 +1,23 @@
-// Shared helpers for the benchmarks: argument parsing, medians, aligned tables.
+// Shared helpers for the benchmarks: argument parsing, medians, aligned tables, process CPU time.
+import { readFileSync } from 'node:fs'
+
+/** Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s. */
+export const CLK_TCK = 100
+
+/** utime + stime of a process, all threads, in clock ticks (0 once it is gone). */
+export function cpuTicks (pid: number): number {
+  try {
+    // Synchronous on purpose: sampled on timers, and /proc reads never wait on a disk.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return Number(fields[11]) + Number(fields[12]) // fields 14 and 15 of stat(5), counted after the ") "
+  } catch { return 0 }
+}
+
+/** CPU seconds the processes `pids` used together, as a function to call at the end of a phase. */
+export function cpuMeter (pids: number[]): () => number {
+  const t0 = pids.reduce((n, p) => n + cpuTicks(p), 0)
+  return () => (pids.reduce((n, p) => n + cpuTicks(p), 0) - t0) / CLK_TCK
+}
 
 export interface BenchArgs {
   /** Print one JSON object as the last line. */

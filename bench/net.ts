@@ -26,6 +26,9 @@ import { cpuMeter, median, parseBenchArgs, printTable } from './util.ts'
 
 const FRAGMENT = 4 * 1024 * 1024
 const PER_FARMER = 16 // 64 MiB per farmer per run
+// The raw socket moves 64 MiB in 0.1–0.3 s, too short to time on a shared machine (single runs
+// ranged 197–731 MB/s): it sends four times as much per run.
+const RAW_FRAGMENTS = 4 * PER_FARMER
 const IN_FLIGHT = 4
 const FARMERS = 6
 const args = parseBenchArgs(process.argv.slice(2))
@@ -114,7 +117,7 @@ try {
   for (let r = 0; r < runs; r++) {
     const sinkCpu = cpuMeter([sink.pid])
     const rawT0 = performance.now()
-    raw.push(await rawWs(sink.url, PER_FARMER, cpu.raw))
+    raw.push(await rawWs(sink.url, RAW_FRAGMENTS, cpu.raw))
     server.raw.push(sinkCpu() * 1000 / (performance.now() - rawT0))
     const frags = makeFragments(PER_FARMER)
     one.push(PER_FARMER * FRAGMENT / 1e6 / await timed(cpu.one, server.one, farmerPids, async () => { await putAll(client, addrs[0]!, frags) }))

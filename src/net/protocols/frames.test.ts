@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameReader } from './stream-io.ts'
 import {
   checkHeaderLength, decodeIds, encodeFrame, encodeIds, parseHeaderObject, parseRequest, parseResponse, requestBodyLength
@@ -106,6 +107,30 @@ describe('header bytes', () => {
     const body = new Uint8Array(5)
     expect(await reader.readInto(body)).toBe(5)
     expect([...body]).toEqual([1, 2, 3, 4, 5])
+    expect(await reader.atEnd()).toBe(true)
+  })
+
+  it('reads chunks that are Uint8ArrayLists piece by piece, empty pieces included', async () => {
+    const frame = encodeFrame({ op: 'PUT', id: ID, size: 300 })
+    const body = Uint8Array.from({ length: 300 }, (_, i) => i & 255)
+    const all = new Uint8Array([...frame, ...body, 9, 9])
+    const list = (...cuts: number[]): Uint8ArrayList => {
+      const l = new Uint8ArrayList()
+      for (let i = 0; i + 1 < cuts.length; i++) l.append(all.subarray(cuts[i], cuts[i + 1]))
+      return l
+    }
+    async function * source (): AsyncGenerator<Uint8Array | Uint8ArrayList> {
+      yield list(0, 2, 2, frame.length + 10) // a header split, an empty piece, body bytes after it
+      yield all.subarray(frame.length + 10, frame.length + 100)
+      yield list(frame.length + 100, frame.length + 101, all.length)
+    }
+    const reader = new FrameReader(source())
+    expect(JSON.parse(new TextDecoder().decode(await reader.readHeader(16384)))).toMatchObject({ op: 'PUT', size: 300 })
+    const got = new Uint8Array(300)
+    expect(await reader.readInto(got)).toBe(300)
+    expect(got).toEqual(body)
+    expect(await reader.atEnd()).toBe(false)
+    expect(await reader.discardToEnd()).toBe(2)
     expect(await reader.atEnd()).toBe(true)
   })
 })

@@ -75,24 +75,38 @@ export function streamSource (stream: Stream): AsyncIterable<Uint8Array | Uint8A
 /** Reads exact byte counts from an async source of chunks, keeping what is left over for the next read. */
 export class FrameReader {
   readonly #it: AsyncIterator<Uint8Array | Uint8ArrayList>
+  /** The piece being read from; only ever empty when nothing is buffered. */
   #head: Uint8Array = new Uint8Array(0)
+  /** Pieces received after `#head`, in order. */
+  #pieces: Uint8Array[] = []
   #ended = false
 
   constructor (source: AsyncIterable<Uint8Array | Uint8ArrayList>) {
     this.#it = source[Symbol.asyncIterator]()
   }
 
-  /** Pulls one more chunk into the buffer; false at end of stream. */
+  /**
+   * Makes the next non-empty piece the head (called only once the head is used up); false at end of
+   * stream. A chunk that is a `Uint8ArrayList` is taken piece by piece: joining it into one buffer
+   * copied every received byte once more (4 % of a farmer's main thread in a PUT profile).
+   */
   async #pull (signal?: AbortSignal): Promise<boolean> {
-    if (this.#ended) return false
-    const next = await raceSignal(this.#it.next(), signal)
-    if (next.done === true) {
-      this.#ended = true
-      return false
+    for (;;) {
+      const piece = this.#pieces.shift()
+      if (piece !== undefined) {
+        if (piece.byteLength === 0) continue
+        this.#head = piece
+        return true
+      }
+      if (this.#ended) return false
+      const next = await raceSignal(this.#it.next(), signal)
+      if (next.done === true) {
+        this.#ended = true
+        return false
+      }
+      if (next.value instanceof Uint8Array) this.#pieces.push(next.value)
+      else for (const b of next.value) this.#pieces.push(b)
     }
-    const chunk = next.value instanceof Uint8Array ? next.value : next.value.subarray()
-    this.#head = this.#head.byteLength === 0 ? chunk : concat(this.#head, chunk)
-    return true
   }
 
   /**
@@ -130,25 +144,17 @@ export class FrameReader {
 
   /** Discards everything up to the end of the stream; returns the bytes discarded. */
   async discardToEnd (signal?: AbortSignal): Promise<number> {
-    let n = this.#head.byteLength
-    this.#head = new Uint8Array(0)
-    while (await this.#pull(signal)) {
+    let n = 0
+    do {
       n += this.#head.byteLength
       this.#head = new Uint8Array(0)
-    }
+    } while (await this.#pull(signal))
     return n
   }
 }
 
 function truncated (what: string): FarmerError {
   return new FarmerError('BAD_REQUEST', `Malformed frame: stream ended inside the ${what}`, { reason: 'truncated' })
-}
-
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength)
-  out.set(a)
-  out.set(b, a.byteLength)
-  return out
 }
 
 /**

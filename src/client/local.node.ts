@@ -98,18 +98,24 @@ export class FileJournal implements UploadJournal {
 export async function fileSource (path: string): Promise<{ source: ByteSource, sourceKey: string, close: () => Promise<void> }> {
   const fh = await open(path, 'r')
   const st = await fh.stat()
+  const readFully = async (offset: number, buf: Uint8Array): Promise<void> => {
+    let at = 0
+    while (at < buf.length) {
+      const { bytesRead } = await fh.read(buf, at, buf.length - at, offset + at)
+      if (bytesRead === 0) throw new Error(`${path} shrank while it was being read`)
+      at += bytesRead
+    }
+  }
   const source: ByteSource = {
     fresh: true,
     size: st.size,
     async read (offset, length) {
       const buf = new Uint8Array(length)
-      let at = 0
-      while (at < length) {
-        const { bytesRead } = await fh.read(buf, at, length - at, offset + at)
-        if (bytesRead === 0) throw new Error(`${path} shrank while it was being read`)
-        at += bytesRead
-      }
+      await readFully(offset, buf)
       return buf
+    },
+    async readInto (offset, target) {
+      await readFully(offset, target)
     }
   }
   return { source, sourceKey: `${resolve(path)}:${st.size}:${st.mtimeMs}`, close: async () => { await fh.close() } }

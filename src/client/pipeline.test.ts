@@ -272,6 +272,25 @@ describe('upload → download pipelines', () => {
     expect(sha(await get(grid, up.link))).toBe(sha(bytes))
   })
 
+  it('reads every segment into one plaintext buffer when the source offers readInto', async () => {
+    const grid = FakeGrid.make(6)
+    const bytes = randomBytes(5 * (4 * SHARD - 16) + 99) // 6 segments, the last one short
+    const targets: Uint8Array[] = []
+    let reads = 0
+    const src: ByteSource = {
+      size: bytes.length,
+      fresh: true,
+      read: async (o, l) => { reads++; return bytes.slice(o, o + l) },
+      readInto: async (o, t) => { targets.push(t); t.set(bytes.subarray(o, o + t.length)) }
+    }
+    const up = await new Upload(grid.ports(), src, { shardSize: SHARD, concurrency: 4 }).run()
+    expect(reads).toBe(0)
+    expect(targets).toHaveLength(6)
+    expect(new Set(targets.map(t => t.buffer)).size).toBe(1) // one buffer, reused
+    expect(targets[0]!.buffer.byteLength).toBe(4 * SHARD - 16) // and never freed while in use
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+  })
+
   it('refuses a policy the grid cannot satisfy, with the reason', async () => {
     await expect(put(FakeGrid.make(6), randomBytes(10), { policy: 'archive' })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
   })

@@ -83,6 +83,8 @@ const MAX_ALTERNATES = 4
 export class Upload extends EventTarget {
   readonly #ports: UploadPorts
   readonly #source: ByteSource
+  /** The reused plaintext buffer (see `#readPlain`). */
+  #plainBuffer: Uint8Array | undefined
   readonly #opts: UploadOptions
   readonly #progress: UploadProgress
   constructor (ports: UploadPorts, source: ByteSource, options: UploadOptions = {}) {
@@ -165,11 +167,11 @@ export class Upload extends EventTarget {
   async #prepare (s: number, layout: SegmentLayout, policy: StoragePolicy, key: CryptoKey, fileId: Uint8Array): Promise<PreparedSegment> {
     const { signal } = this.#opts
     const r = segmentRange(layout, s)
-    const plain = r.length === 0 ? new Uint8Array(0) : await this.#source.read(r.offset, r.length)
+    const plain = r.length === 0 ? new Uint8Array(0) : await this.#readPlain(r.offset, r.length)
     this.#advance(r.length, 'read', s)
     const digest = await sha256Hex(plain)
     const ct = await encryptSegment(key, fileId, s, layout.count, plain, this.#ports.cipher)
-    if (this.#source.fresh === true) releaseBytes(plain) // hashed and encrypted: not read again
+    if (this.#source.fresh === true && plain.buffer !== this.#plainBuffer?.buffer) releaseBytes(plain) // hashed and encrypted: not read again
     const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
     const shardLength = shardLengthFor(ciphertextLength, policy.k)
     const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padToShards(ct, policy.k * shardLength), { signal })
@@ -178,6 +180,19 @@ export class Upload extends EventTarget {
       ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * shardLength, (i + 1) * shardLength))]
     const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
     return { frags, ids, digest, ciphertextLength, shardLength }
+  }
+
+  /**
+   * A segment's plaintext: read into the upload's one plaintext buffer when the source can do that
+   * (`readInto`; safe because segments are prepared one at a time and the plaintext is not used once
+   * encrypted), else a buffer from `read`.
+   */
+  async #readPlain (offset: number, length: number): Promise<Uint8Array> {
+    if (this.#source.readInto === undefined) return await this.#source.read(offset, length)
+    if (this.#plainBuffer === undefined || this.#plainBuffer.length < length) this.#plainBuffer = new Uint8Array(length)
+    const view = this.#plainBuffer.subarray(0, length)
+    await this.#source.readInto(offset, view)
+    return view
   }
 
   async #startState (): Promise<JournalState> {

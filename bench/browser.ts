@@ -28,12 +28,11 @@ import { GRID_REGIONS } from '../src/cli/grid.ts'
 import { Grid } from '../test/grid/helpers.ts'
 import type { DownloadFigures, RawResult, SetupResult, UploadFigures } from '../e2e/harness/bench.ts'
 import { CHROMIUM_ARGS } from '../playwright.config.ts'
-import { median, printTable } from './util.ts'
+import { CLK_TCK, median, printTable } from './util.ts'
 
 const FARMERS = 14
 const MiB = 1 << 20
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const HZ = 100 // Linux USER_HZ: /proc times are in 1/100 s
 
 interface Opts { json: boolean, size: number, runs: number, concurrency: number | undefined, streams: number, explore: boolean, profile: boolean }
 
@@ -133,13 +132,13 @@ async function withCpu<T> (exclude: Set<number>, fn: () => Promise<T>): Promise<
   const s = (performance.now() - t0) / 1000
   const b = sampleCpu(exclude)
   const per: Array<[string, number]> = []
-  for (const [k, v] of b.chromium) per.push([k, (v - (a.chromium.get(k) ?? 0)) / HZ / s])
+  for (const [k, v] of b.chromium) per.push([k, (v - (a.chromium.get(k) ?? 0)) / CLK_TCK / s])
   per.sort((x, y) => y[1] - x[1])
   return {
     value,
     cpu: {
       chromium_total: round(per.reduce((n, [, v]) => n + v, 0), 2),
-      farmers: round((b.farmers - a.farmers) / HZ / s, 2),
+      farmers: round((b.farmers - a.farmers) / CLK_TCK / s, 2),
       top: Object.fromEntries(per.slice(0, 5).filter(([, v]) => v >= 0.02).map(([k, v]) => [k, round(v, 2)]))
     }
   }

@@ -29,7 +29,7 @@ import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { FarmerClient } from '../src/client/farmer-client.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { queryDirectory } from '../src/net/protocols/directory.ts'
-import { CLK_TCK, cpuTicks, median, printTable } from './util.ts'
+import { CLK_TCK, cpuMeter, cpuTicks, median, printTable } from './util.ts'
 
 const FARMERS = 14
 const FRAGMENT = 1 << 20
@@ -165,7 +165,7 @@ async function rawPuts (addrs: string[], mib: number): Promise<{ mbps: number, c
 
 /** Runs the CLI to its end, sampling its peak RSS and its and the farmers' CPU time from /proc. */
 async function timeCli (args: string[], env: NodeJS.ProcessEnv, farmerPids: number[]): Promise<Run> {
-  const f0 = farmerPids.reduce((n, p) => n + cpuTicks(p), 0)
+  const farmerSeconds = cpuMeter(farmerPids)
   const t0 = performance.now()
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   let stdout = ''
@@ -180,7 +180,7 @@ async function timeCli (args: string[], env: NodeJS.ProcessEnv, farmerPids: numb
   const code = await new Promise<number | null>(resolve => { child.once('exit', c => { resolve(c) }) })
   clearInterval(timer)
   const seconds = (performance.now() - t0) / 1000
-  const farmerCpu = (farmerPids.reduce((n, p) => n + cpuTicks(p), 0) - f0) / CLK_TCK / seconds
+  const farmerCpu = farmerSeconds() / seconds
   if (code !== 0) throw new Error(`shardfarm ${args[0]} exited ${code}`)
   return { seconds, peakRssMiB: peakKiB / 1024, cpu: ticks / CLK_TCK / seconds, farmerCpu, stdout }
 }
@@ -188,15 +188,10 @@ async function timeCli (args: string[], env: NodeJS.ProcessEnv, farmerPids: numb
 /** A `Vm*` line of /proc/<pid>/status in KiB (0 once the process is gone). */
 function statusKiB (pid: number, field: string): number {
   try {
-    const text = readProc(`/proc/${pid}/status`)
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8') // synchronous: sampled on a timer, and /proc never waits on a disk
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)
     return m === null ? 0 : Number(m[1])
   } catch { return 0 }
-}
-
-/** Synchronous on purpose: sampled on a timer, and /proc reads never wait on a disk. */
-function readProc (path: string): string {
-  return readFileSync(path, 'utf8')
 }
 
 async function waitListed (relayAddr: string, n: number): Promise<void> {

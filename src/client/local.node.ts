@@ -114,9 +114,7 @@ export async function fileSource (path: string): Promise<{ source: ByteSource, s
       await readFully(offset, buf)
       return buf
     },
-    async readInto (offset, target) {
-      await readFully(offset, target)
-    }
+    readInto: readFully
   }
   return { source, sourceKey: `${resolve(path)}:${st.size}:${st.mtimeMs}`, close: async () => { await fh.close() } }
 }

@@ -171,7 +171,8 @@ export class Upload extends EventTarget {
     this.#advance(r.length, 'read', s)
     const digest = await sha256Hex(plain)
     const ct = await encryptSegment(key, fileId, s, layout.count, plain, this.#ports.cipher)
-    if (this.#source.fresh === true && plain.buffer !== this.#plainBuffer?.buffer) releaseBytes(plain) // hashed and encrypted: not read again
+    // Hashed and encrypted: not read again. (With `readInto` it is the reused buffer, kept.)
+    if (this.#source.fresh === true && this.#source.readInto === undefined) releaseBytes(plain)
     const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
     const shardLength = shardLengthFor(ciphertextLength, policy.k)
     const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padToShards(ct, policy.k * shardLength), { signal })

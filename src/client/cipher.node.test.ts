@@ -20,6 +20,14 @@ describe('the Node segment cipher (node:crypto)', () => {
       expect(c).toEqual(await encryptSegment(key, fileId, 0, 1, p))
       expect(await decryptSegment(key, fileId, 0, 1, c, nodeSegmentCipher)).toEqual(p)
     }
+    // Into a given buffer (the upload's recycled segment buffer): the same bytes, written there.
+    const into = new Uint8Array(plain.length + 16).fill(0xaa)
+    expect(await encryptSegment(key, fileId, 2, 5, plain, nodeSegmentCipher, into)).toBe(into)
+    expect(into).toEqual(web)
+    const viaWeb = new Uint8Array(plain.length + 16)
+    expect(await encryptSegment(key, fileId, 2, 5, plain, undefined, viaWeb)).toBe(viaWeb) // WebCrypto's result copied in
+    expect(viaWeb).toEqual(web)
+    await expect(encryptSegment(key, fileId, 2, 5, plain, nodeSegmentCipher, new Uint8Array(plain.length))).rejects.toThrow(RangeError)
     const flipped = fast.slice(); flipped[500]! ^= 1
     await expect(decryptSegment(key, fileId, 2, 5, flipped, nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })
     await expect(decryptSegment(key, fileId, 3, 5, fast, nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })

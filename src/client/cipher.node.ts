@@ -38,10 +38,10 @@ function pump (c: { update: (b: Uint8Array) => Uint8Array }, input: Uint8Array, 
 }
 
 export const nodeSegmentCipher: SegmentCipher = {
-  async encrypt (key, iv, aad, plaintext) {
+  async encrypt (key, iv, aad, plaintext, into) {
     const c = createCipheriv('aes-256-gcm', keyObject(key), iv)
     c.setAAD(aad)
-    const out = new Uint8Array(plaintext.length + TAG_BYTES)
+    const out = into ?? new Uint8Array(plaintext.length + TAG_BYTES)
     const n = pump(c, plaintext, out)
     if (n !== plaintext.length || c.final().length !== 0) throw new Error('AES-GCM returned an unexpected length')
     out.set(c.getAuthTag(), plaintext.length)

@@ -7,15 +7,16 @@
  */
 import type { Capability } from '../core/capability.ts'
 import { throwIfAborted } from '../core/errors.ts'
-import { encryptSegment, generateFileId, generateFileKey, importFileKey } from '../core/envelope.ts'
+import { generateFileId, generateFileKey, importFileKey } from '../core/envelope.ts'
 import { sha256Hex, toHex } from '../core/hash.ts'
 import type { Manifest } from '../core/manifest.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { place } from '../core/placement.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
-import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor } from '../core/segments.ts'
+import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange } from '../core/segments.ts'
 import type { ByteSource, ErasureCoder, FarmerDirectory, FragmentTransport } from './ports.ts'
-import { Disperser, padToShards, publishManifest } from './upload.ts'
+import { sealSegment } from './seal.ts'
+import { Disperser, publishManifest } from './upload.ts'
 
 export type OutboxStatus = 'sealing' | 'queued' | 'sending' | 'done'
 
@@ -74,24 +75,22 @@ export async function sealToOutbox (coder: ErasureCoder, outbox: OutboxStore, so
     ownerSeedB64: toBase64(crypto.getRandomValues(new Uint8Array(32))), shardSize, createdAt: Date.now(), status: 'sealing', segments: [], holders: {}
   }
   await outbox.putJob(job)
-  let sealed = 0
+  let sealedBytes = 0
   for (let s = 0; s < layout.count; s++) {
     throwIfAborted(options.signal)
     const r = segmentRange(layout, s)
     const plain = r.length === 0 ? new Uint8Array(0) : await source.read(r.offset, r.length)
     const digest = await sha256Hex(plain)
-    const ct = await encryptSegment(key, fileId, s, layout.count, plain)
-    const ctLength = ct.length // read now: encoding moves the buffer to a worker
-    const len = shardLengthFor(ctLength, policy.k)
-    const padded = padToShards(ct, policy.k * len)
-    const { data, parity } = await coder.encode(policy.k, policy.m, padded, options.signal === undefined ? {} : { signal: options.signal })
-    const frags = [...Array.from({ length: policy.k }, (_, i) => data.slice(i * len, (i + 1) * len)),
-      ...Array.from({ length: policy.m }, (_, i) => parity.slice(i * len, (i + 1) * len))]
+    const seg = await sealSegment(plain, {
+      key, fileId, index: s, count: layout.count, policy, coder, ...(options.signal !== undefined ? { signal: options.signal } : {})
+    })
+    // Each its own copy: IndexedDB would store the whole buffer under a view.
+    const frags = seg.frags.map(f => f.slice())
     const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
     for (const [i, f] of frags.entries()) await outbox.putFragment(job.id, s, i, f)
-    job.segments.push({ ciphertextLength: ctLength, shardLength: len, fragments: ids, digest })
-    sealed += r.length
-    options.onProgress?.(sealed)
+    job.segments.push({ ciphertextLength: seg.ciphertextLength, shardLength: seg.shardLength, fragments: ids, digest })
+    sealedBytes += r.length
+    options.onProgress?.(sealedBytes)
   }
   job.status = 'queued'
   await outbox.putJob(job)

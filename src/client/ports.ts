@@ -48,7 +48,11 @@ export interface FarmerDirectory {
 
 /** Reed-Solomon, usually the worker pool (`CodecPool` fits as is). */
 export interface ErasureCoder {
-  encode(k: number, m: number, data: Uint8Array, options?: CallOptions): Promise<{ data: Uint8Array, parity: Uint8Array }>
+  /**
+   * Fills the m parity shards of `shards` (k + m back to back, the k data shards filled); returns
+   * the same bytes, possibly in a new view (a worker pool moves the buffer and back).
+   */
+  encodeShards(k: number, m: number, shards: Uint8Array, options?: CallOptions): Promise<Uint8Array>
   reconstruct(k: number, m: number, shards: Uint8Array, present: boolean[], options?: CallOptions & { dataOnly?: boolean }): Promise<Uint8Array>
 }
 

@@ -1,15 +1,16 @@
 import { formatCapability, type Capability } from '../core/capability.ts'
 import { ContentHasher } from '../core/content-hash.ts'
 import { AbortError, throwIfAborted } from '../core/errors.ts'
-import { encryptSegment, generateFileId, generateFileKey, importFileKey, type SegmentCipher } from '../core/envelope.ts'
+import { generateFileId, generateFileKey, importFileKey, type SegmentCipher } from '../core/envelope.ts'
 import { fromHex, sha256Hex, toHex } from '../core/hash.ts'
 import { sealManifest, type Manifest, type SegmentEntry } from '../core/manifest.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64, type OwnerKey } from '../core/owner-key.ts'
 import { place, type Placement } from '../core/placement.ts'
 import { releaseBytes } from '../core/release.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
-import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, shardLengthFor, type SegmentLayout } from '../core/segments.ts'
+import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, type SegmentLayout } from '../core/segments.ts'
 import { describe, FragmentUndeliverableError } from './errors.ts'
+import { sealSegment, SegmentBuffers, type SealedSegment } from './seal.ts'
 import type { ByteSource, ErasureCoder, Farmer, FarmerDirectory, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
 
 export interface UploadPorts {
@@ -64,13 +65,10 @@ export interface UploadResult {
 }
 
 /** A segment ready to store: its k + m fragments, their ids, and what the manifest records of it. */
-interface PreparedSegment {
-  frags: Uint8Array[]
+interface PreparedSegment extends SealedSegment {
   ids: string[]
   /** SHA-256 of the plaintext (for the file's content hash). */
   digest: string
-  ciphertextLength: number
-  shardLength: number
 }
 
 /** Retry a fragment on this many other farmers before giving up. */
@@ -85,6 +83,13 @@ export class Upload extends EventTarget {
   readonly #source: ByteSource
   /** The reused plaintext buffer (see `#readPlain`). */
   #plainBuffer: Uint8Array | undefined
+  /**
+   * Segment buffers (k + m shards each) come back here once stored, and the next segment is sealed
+   * into one. One waits at most: segments are prepared one at a time, and on a 1 GiB CLI put
+   * (4 in flight) that already reuses 84 of 103 buffers; keeping 4 reused nearly all but held
+   * 30–40 MiB more at peak (see README).
+   */
+  readonly #buffers: SegmentBuffers
   readonly #opts: UploadOptions
   readonly #progress: UploadProgress
   constructor (ports: UploadPorts, source: ByteSource, options: UploadOptions = {}) {
@@ -92,6 +97,7 @@ export class Upload extends EventTarget {
     this.#ports = ports
     this.#source = source
     this.#opts = options
+    this.#buffers = new SegmentBuffers(1)
     this.#progress = { total: source.size, read: 0, encoded: 0, stored: 0, sent: 0, segment: 0, segments: 0 }
   }
 
@@ -140,17 +146,21 @@ export class Upload extends EventTarget {
           this.#advance(segmentRange(layout, s).length, 'skip', s)
           continue
         }
-        const { frags, ids, digest, ciphertextLength, shardLength } = await prepareInTurn(s)
+        const { shards, frags, ids, digest, ciphertextLength, shardLength } = await prepareInTurn(s)
         digests[s] = digest
         const holders = await disperser.storeSegment(s, frags, ids, resuming)
-        releaseBytes(...frags) // every fragment is on a farmer: free the segment now, not at the next full GC
+        this.#buffers.give(shards) // every fragment is on a farmer: the next segment is sealed into this buffer
         entries[s] = { ciphertextLength, shardLength, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
         await journal?.save(state)
         this.#advance(segmentRange(layout, s).length, 'stored', s)
       }
     }
-    await Promise.all(Array.from({ length: Math.max(1, this.#opts.concurrency ?? 2) }, worker))
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, this.#opts.concurrency ?? 2) }, worker))
+    } finally {
+      this.#buffers.clear()
+    }
 
     const { capability, link, manifest } = await publishManifest(disperser, {
       fileId: state.fileIdHex, name: this.#opts.name ?? '', mime: this.#opts.mime ?? 'application/octet-stream',
@@ -161,8 +171,8 @@ export class Upload extends EventTarget {
   }
 
   /**
-   * Reads, hashes, encrypts and encodes segment `s`. Its own function so that the plaintext and
-   * ciphertext are garbage as soon as it returns: only the fragments stay while they are PUT.
+   * Reads, hashes, encrypts and encodes segment `s` into a buffer from `#buffers`. Its own function
+   * so that a plaintext from `read` is garbage as soon as it returns.
    */
   async #prepare (s: number, layout: SegmentLayout, policy: StoragePolicy, key: CryptoKey, fileId: Uint8Array): Promise<PreparedSegment> {
     const { signal } = this.#opts
@@ -170,17 +180,15 @@ export class Upload extends EventTarget {
     const plain = r.length === 0 ? new Uint8Array(0) : await this.#readPlain(r.offset, r.length)
     this.#advance(r.length, 'read', s)
     const digest = await sha256Hex(plain)
-    const ct = await encryptSegment(key, fileId, s, layout.count, plain, this.#ports.cipher)
-    // Hashed and encrypted: not read again. (With `readInto` it is the reused buffer, kept.)
+    const sealed = await sealSegment(plain, {
+      key, fileId, index: s, count: layout.count, policy, coder: this.#ports.coder, buffers: this.#buffers,
+      ...(this.#ports.cipher !== undefined ? { cipher: this.#ports.cipher } : {}), ...(signal !== undefined ? { signal } : {})
+    })
+    // Encrypted: not read again. (With `readInto` it is the reused buffer, kept.)
     if (this.#source.fresh === true && this.#source.readInto === undefined) releaseBytes(plain)
-    const ciphertextLength = ct.length // read now: encoding moves the buffer to a worker
-    const shardLength = shardLengthFor(ciphertextLength, policy.k)
-    const { data, parity } = await this.#ports.coder.encode(policy.k, policy.m, padToShards(ct, policy.k * shardLength), { signal })
     this.#advance(r.length, 'encoded', s)
-    const frags = [...Array.from({ length: policy.k }, (_, i) => data.subarray(i * shardLength, (i + 1) * shardLength)),
-      ...Array.from({ length: policy.m }, (_, i) => parity.subarray(i * shardLength, (i + 1) * shardLength))]
-    const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
-    return { frags, ids, digest, ciphertextLength, shardLength }
+    const ids = await Promise.all(sealed.frags.map(async f => await sha256Hex(f)))
+    return { ...sealed, ids, digest }
   }
 
   /**
@@ -354,16 +362,4 @@ export class Disperser {
     return holders
   }
 
-}
-
-/**
- * The ciphertext as exactly k shards. A full segment's ciphertext already is (segments are sized
- * for it), so it goes to the codec as is, moved and not copied; only a short last segment is copied
- * into a zero-padded buffer.
- */
-export function padToShards (ct: Uint8Array, bytes: number): Uint8Array {
-  if (ct.length === bytes) return ct
-  const padded = new Uint8Array(bytes)
-  padded.set(ct)
-  return padded
 }

@@ -34,6 +34,21 @@ describe('codec worker pool (worker_threads)', () => {
     expect(pool.workers).toBe(1)
   })
 
+  it('encodes in place: parity written after the data in the one buffer handed over', async () => {
+    const pool = createNodeCodecPool({ size: 1 })
+    pools.push(pool)
+    for (const g of GOLDEN) {
+      const input = new Uint8Array((g.k + g.m) * g.len).fill(0xee) // stale bytes where the parity goes
+      input.set(seededBytes(g.seed, g.k * g.len))
+      const shards = await pool.encodeShards(g.k, g.m, input)
+      expect(input.byteLength, 'input was transferred, not copied').toBe(0)
+      expect(shards.length).toBe((g.k + g.m) * g.len)
+      expect(Buffer.compare(shards.subarray(0, g.k * g.len), seededBytes(g.seed, g.k * g.len))).toBe(0)
+      expect(sha256(shards.subarray(g.k * g.len))).toBe(g.parity)
+    }
+    await expect(pool.encodeShards(4, 2, new Uint8Array(7))).rejects.toThrow(RangeError)
+  })
+
   it('runs parallel jobs on several workers, each result correct', async () => {
     const pool = createNodeCodecPool({ size: 2 })
     pools.push(pool)

@@ -89,6 +89,17 @@ export class CodecPool {
     return { data: new Uint8Array(r.data), parity: new Uint8Array(r.parity) }
   }
 
+  /**
+   * Fills the m parity shards of `shards` (k + m back to back, the k data shards filled) and returns
+   * them: the same bytes, in a new view (`shards` itself is detached by the transfer).
+   */
+  async encodeShards (k: number, m: number, shards: Uint8Array, options?: JobOptions): Promise<Uint8Array> {
+    const len = shardLength(shards.byteLength, k + m)
+    const buf = ownBuffer(shards)
+    const r = await this.#submit(async remote => await remote.encodeShards(k, m, len, transfer(buf, [buf])), options)
+    return new Uint8Array(r)
+  }
+
   /** Rebuilds the shards marked absent in `present`; `shards` holds all k + m back to back. */
   async reconstruct (k: number, m: number, shards: Uint8Array, present: boolean[], options?: JobOptions & { dataOnly?: boolean }): Promise<Uint8Array> {
     const len = shardLength(shards.byteLength, k + m)

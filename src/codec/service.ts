@@ -16,6 +16,12 @@ export interface CodecService {
    */
   encode(k: number, m: number, shardLength: number, data: ArrayBuffer): Promise<EncodeResult>
   /**
+   * Encodes one segment in place: `shards` is k + m shards of `shardLength` back to back, the k data
+   * shards filled. Writes the m parity shards after them and hands the buffer back, so a caller
+   * that recycles its segment buffers makes no new memory per segment.
+   */
+  encodeShards(k: number, m: number, shardLength: number, shards: ArrayBuffer): Promise<ArrayBuffer>
+  /**
    * Rebuilds the shards with `present[i] === false` in `shards` (k + m back to back), in place,
    * and hands the buffer back.
    */
@@ -63,6 +69,16 @@ export function createCodecService (loading: Promise<Codec>): CodecService {
       set.encode()
       const parity = set.parity().slice().buffer
       return transfer({ data, parity }, [data, parity])
+    },
+
+    async encodeShards (k, m, shardLength, shards) {
+      const set = await setFor(k, m, shardLength)
+      expectBytes(shards, (k + m) * shardLength, 'shards')
+      const view = new Uint8Array(shards)
+      set.data().set(view.subarray(0, k * shardLength))
+      set.encode()
+      view.set(set.parity(), k * shardLength)
+      return transfer(shards, [shards])
     },
 
     async reconstruct (k, m, shardLength, shards, present, dataOnly) {

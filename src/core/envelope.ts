@@ -82,7 +82,12 @@ function checkIndex (index: number, count: number): void {
  * (`src/client/cipher.node.ts`) because its WebCrypto copies a segment twice per call.
  */
 export interface SegmentCipher {
-  encrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, plaintext: Uint8Array) => Promise<Uint8Array>
+  /**
+   * With `into` (exactly `plaintext.length + TAG_BYTES` bytes), an engine that can writes the
+   * result there and returns `into`; one that cannot (WebCrypto) returns a new buffer, and the
+   * caller copies.
+   */
+  encrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, plaintext: Uint8Array, into?: Uint8Array) => Promise<Uint8Array>
   decrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, ciphertext: Uint8Array) => Promise<Uint8Array>
 }
 
@@ -95,11 +100,20 @@ export const webCryptoCipher: SegmentCipher = {
   }
 }
 
-/** Encrypts segment `index` of `count`; the result is `plaintext.length + TAG_BYTES` bytes. */
+/**
+ * Encrypts segment `index` of `count`; the result is `plaintext.length + TAG_BYTES` bytes, in `into`
+ * when given (whatever the engine).
+ */
 export async function encryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, plaintext: Uint8Array,
-  cipher: SegmentCipher = webCryptoCipher): Promise<Uint8Array> {
+  cipher: SegmentCipher = webCryptoCipher, into?: Uint8Array): Promise<Uint8Array> {
   checkIndex(index, count)
-  return await cipher.encrypt(key, nonce(SEGMENT_PREFIX, index), segmentAad(fileId, index, count), plaintext)
+  if (into !== undefined && into.length !== plaintext.length + TAG_BYTES) {
+    throw new RangeError(`A ${plaintext.length}-byte segment encrypts to ${plaintext.length + TAG_BYTES} bytes, not ${into.length}`)
+  }
+  const ct = await cipher.encrypt(key, nonce(SEGMENT_PREFIX, index), segmentAad(fileId, index, count), plaintext, into)
+  if (into === undefined || ct === into) return ct
+  into.set(ct)
+  return into
 }
 
 /** Decrypts and authenticates segment `index` of `count`, or throws `AuthenticationError`. */

@@ -28,8 +28,13 @@ describe('the Node segment cipher (node:crypto)', () => {
     expect(await encryptSegment(key, fileId, 2, 5, plain, undefined, viaWeb)).toBe(viaWeb) // WebCrypto's result copied in
     expect(viaWeb).toEqual(web)
     await expect(encryptSegment(key, fileId, 2, 5, plain, nodeSegmentCipher, new Uint8Array(plain.length))).rejects.toThrow(RangeError)
+    const plainInto = new Uint8Array(plain.length)
+    expect(await decryptSegment(key, fileId, 2, 5, web, nodeSegmentCipher, plainInto)).toBe(plainInto)
+    expect(plainInto).toEqual(plain)
     const flipped = fast.slice(); flipped[500]! ^= 1
     await expect(decryptSegment(key, fileId, 2, 5, flipped, nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })
+    await expect(decryptSegment(key, fileId, 2, 5, flipped, nodeSegmentCipher, plainInto)).rejects.toMatchObject({ name: 'AuthenticationError' })
+    expect(plainInto.every(b => b === 0)).toBe(true) // no unauthenticated plaintext left behind
     await expect(decryptSegment(key, fileId, 3, 5, fast, nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })
     await expect(decryptSegment(key, fileId, 2, 5, fast.subarray(0, 10), nodeSegmentCipher)).rejects.toMatchObject({ name: 'AuthenticationError' })
     const other = await importFileKey(generateFileKey())

@@ -47,15 +47,20 @@ export const nodeSegmentCipher: SegmentCipher = {
     out.set(c.getAuthTag(), plaintext.length)
     return out
   },
-  async decrypt (key, iv, aad, ciphertext) {
+  async decrypt (key, iv, aad, ciphertext, into) {
     if (ciphertext.length < TAG_BYTES) throw new RangeError('shorter than a tag')
     const body = ciphertext.length - TAG_BYTES
     const d = createDecipheriv('aes-256-gcm', keyObject(key), iv)
     d.setAAD(aad)
     d.setAuthTag(ciphertext.subarray(body))
-    const plain = new Uint8Array(body)
+    const plain = into ?? new Uint8Array(body)
     const n = pump(d, ciphertext.subarray(0, body), plain)
-    d.final() // throws when the tag does not verify
+    try {
+      d.final() // throws when the tag does not verify
+    } catch (err) {
+      plain.fill(0) // unauthenticated bytes never stay in a buffer the caller keeps
+      throw err
+    }
     if (n !== body) throw new Error('AES-GCM returned an unexpected length')
     return plain
   }

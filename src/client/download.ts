@@ -2,11 +2,12 @@ import { releaseBytes } from '../core/release.ts'
 import { type Capability } from '../core/capability.ts'
 import { ContentHasher } from '../core/content-hash.ts'
 import { AbortError, throwIfAborted } from '../core/errors.ts'
-import { AuthenticationError, decryptSegment, importFileKey, type SegmentCipher } from '../core/envelope.ts'
+import { AuthenticationError, decryptSegment, importFileKey, TAG_BYTES, type SegmentCipher } from '../core/envelope.ts'
 import { sha256Hex, toHex } from '../core/hash.ts'
 import { openManifest, type Manifest } from '../core/manifest.ts'
 import { segmentsForRange } from '../core/segments.ts'
 import { ContentMismatchError, describe, ManifestUnavailableError, SegmentUnavailableError } from './errors.ts'
+import { SegmentBuffers } from './seal.ts'
 import type { ErasureCoder, FarmerDirectory, FarmerRef, FragmentTransport } from './ports.ts'
 
 export interface DownloadPorts {
@@ -143,6 +144,13 @@ export class Download extends EventTarget {
   readonly #opts: DownloadOptions
   /** Durations (ms) of recent successful fragment fetches. */
   readonly #fetchTimes: number[] = []
+  /**
+   * Ciphertext buffers come back here once decrypted, and plaintext buffers once the sink is done
+   * with them (`releaseChunks`), for the next segments: fresh 10 MiB buffers cost their zero-fill and
+   * first-touch page faults every time (see README). One of each is kept; more are freed.
+   */
+  readonly #cts = new SegmentBuffers(1)
+  readonly #plains = new SegmentBuffers(1)
   manifest?: Manifest
 
   constructor (ports: DownloadPorts, cap: Capability, options: DownloadOptions = {}) {
@@ -169,11 +177,18 @@ export class Download extends EventTarget {
     const { first, last } = whole ? { first: 0, last: manifest.segments.length - 1 } : segmentsForRange(layout, start, end)
     const progress: DownloadProgress = { total: end - start, written: 0, segment: first, segments: manifest.segments.length, fragmentErrors: 0 }
     const hasher = new ContentHasher()
+    const recycle = this.#opts.releaseChunks === true
     const fetchSeg = async (s: number): Promise<Uint8Array> => {
-      const ct = await this.#fetchSegment(manifest, s, resolve, progress)
-      const plain = await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct, this.#ports.cipher)
-      releaseBytes(ct) // ours alone (see #fetchSegment), and decrypted: not read again
-      return plain
+      const { ct, reusable } = await this.#fetchSegment(manifest, s, resolve, progress)
+      const into = recycle ? this.#plains.take(ct.length - TAG_BYTES) : undefined
+      try {
+        const plain = await decryptSegment(key, this.#cap.fileId, s, manifest.segments.length, ct, this.#ports.cipher, into)
+        if (into !== undefined && plain !== into) this.#plains.give(into) // an engine that cannot write into it (WebCrypto)
+        return plain
+      } finally {
+        // Ours alone (see #fetchSegment), and decrypted: not read again.
+        if (reusable) this.#cts.give(ct); else releaseBytes(ct)
+      }
     }
     // A sliding window: segment s + concurrency is requested once s is written.
     const window = Math.max(1, this.#opts.concurrency ?? 3)
@@ -196,18 +211,24 @@ export class Download extends EventTarget {
       const to = s === last ? end - s * segPlain : plain.length
       const out = plain.subarray(from, to)
       if (out.length > 0) await sink(out)
-      if (this.#opts.releaseChunks === true) releaseBytes(plain)
+      if (recycle) this.#plains.give(plain) // the sink is done with it
       // Only now the next one: at most `window` segments are in memory, this one included.
       launch(s + window)
       progress.written += out.length
       progress.segment = s
       this.dispatchEvent(new CustomEvent<DownloadProgress>('progress', { detail: { ...progress } }))
     }
+    this.#cts.clear()
+    this.#plains.clear()
     if (whole && await hasher.digest() !== manifest.contentHash) throw new ContentMismatchError()
     return manifest
   }
 
-  async #fetchSegment (manifest: Manifest, s: number, resolve: (id: string) => FarmerRef, progress: DownloadProgress): Promise<Uint8Array> {
+  /**
+   * Segment `s`'s ciphertext. `reusable` when it is a buffer from `#cts` that no request can still
+   * write into (every data fragment landed in its slot), so it may be handed back once decrypted.
+   */
+  async #fetchSegment (manifest: Manifest, s: number, resolve: (id: string) => FarmerRef, progress: DownloadProgress): Promise<{ ct: Uint8Array, reusable: boolean }> {
     const { k, m } = manifest.policy
     const seg = manifest.segments[s]!
     const len = seg.shardLength
@@ -215,7 +236,7 @@ export class Download extends EventTarget {
     const signal = this.#opts.signal === undefined ? ctl.signal : AbortSignal.any([ctl.signal, this.#opts.signal])
     // Data fragments are read straight into their place in the ciphertext (when the transport can):
     // with all k of them, that buffer is the segment, with no copy and no second set of buffers.
-    const data = new Uint8Array(k * len)
+    const data = this.#cts.take(k * len)
     const slot = (i: number): Uint8Array | undefined => i < k ? data.subarray(i * len, (i + 1) * len) : undefined
     const got = new Map<number, Uint8Array>()
     const tried: Array<{ peerId: string, error: string }> = []
@@ -254,17 +275,17 @@ export class Download extends EventTarget {
         const b = got.get(i)!
         if (b.buffer !== data.buffer) data.set(b, i * len) // a transport that did not use the slot
       }
-      return data.subarray(0, seg.ciphertextLength)
+      return { ct: data.subarray(0, seg.ciphertextLength), reusable: true }
     }
     const shards = new Uint8Array((k + m) * len)
     for (const [i, b] of got) {
       shards.set(b, i * len)
       if (b.buffer !== data.buffer) releaseBytes(b)
     }
-    releaseBytes(data)
+    releaseBytes(data) // a data fragment still in flight may write into it: never reused
     const present = Array.from({ length: k + m }, (_, i) => got.has(i))
     const rebuilt = await this.#ports.coder.reconstruct(k, m, shards, present, { signal: this.#opts.signal, dataOnly: true })
-    return rebuilt.subarray(0, seg.ciphertextLength)
+    return { ct: rebuilt.subarray(0, seg.ciphertextLength), reusable: false }
   }
 
   #timed (ms: number): void {

@@ -50,8 +50,8 @@ export async function sealSegment (plain: Uint8Array, p: SealParams): Promise<Se
 }
 
 /**
- * Segment buffers kept for reuse. Only whole `ArrayBuffer`s of a size asked for before come back
- * out; at most `keep` wait here, and the rest are freed at once (`releaseBytes`).
+ * Segment buffers kept for reuse: a buffer handed back comes out again for a request of its size.
+ * At most `keep` wait here; the rest are freed at once (`releaseBytes`).
  */
 export class SegmentBuffers implements BufferSource {
   readonly #free: ArrayBuffer[] = []
@@ -73,10 +73,10 @@ export class SegmentBuffers implements BufferSource {
     return new Uint8Array(bytes)
   }
 
-  /** Hands `view`'s buffer back. The caller must not read it again. */
+  /** Hands back the whole buffer under `view`, which the caller owns and will not read again. */
   give (view: Uint8Array): void {
     const b = view.buffer
-    if (b instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === b.byteLength && this.#free.length < this.#keep) {
+    if (b instanceof ArrayBuffer && b.byteLength > 0 && this.#free.length < this.#keep) {
       this.#free.push(b)
     } else {
       releaseBytes(view)

@@ -88,7 +88,11 @@ export interface SegmentCipher {
    * caller copies.
    */
   encrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, plaintext: Uint8Array, into?: Uint8Array) => Promise<Uint8Array>
-  decrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, ciphertext: Uint8Array) => Promise<Uint8Array>
+  /**
+   * With `into` (exactly the plaintext's length), an engine that can writes the plaintext there and
+   * returns it; others return a new buffer. Either way `into` holds no plaintext if the tag fails.
+   */
+  decrypt: (key: CryptoKey, iv: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, ciphertext: Uint8Array, into?: Uint8Array) => Promise<Uint8Array>
 }
 
 export const webCryptoCipher: SegmentCipher = {
@@ -118,10 +122,13 @@ export async function encryptSegment (key: CryptoKey, fileId: Uint8Array, index:
 
 /** Decrypts and authenticates segment `index` of `count`, or throws `AuthenticationError`. */
 export async function decryptSegment (key: CryptoKey, fileId: Uint8Array, index: number, count: number, ciphertext: Uint8Array,
-  cipher: SegmentCipher = webCryptoCipher): Promise<Uint8Array> {
+  cipher: SegmentCipher = webCryptoCipher, into?: Uint8Array): Promise<Uint8Array> {
   checkIndex(index, count)
+  if (into !== undefined && into.length !== ciphertext.length - TAG_BYTES) {
+    throw new RangeError(`A ${ciphertext.length}-byte segment decrypts to ${ciphertext.length - TAG_BYTES} bytes, not ${into.length}`)
+  }
   try {
-    return await cipher.decrypt(key, nonce(SEGMENT_PREFIX, index), segmentAad(fileId, index, count), ciphertext)
+    return await cipher.decrypt(key, nonce(SEGMENT_PREFIX, index), segmentAad(fileId, index, count), ciphertext, into)
   } catch {
     throw new AuthenticationError(`segment ${index}`)
   }

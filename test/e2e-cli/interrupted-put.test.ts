@@ -33,7 +33,8 @@ async function journaled (): Promise<number> {
   const dir = join(g.home, 'journals')
   const files = (await readdir(dir).catch(() => [])).filter(f => f.endsWith('.json'))
   let n = 0
-  for (const f of files) n += Object.keys((JSON.parse(await readFile(join(dir, f), 'utf8')) as { done: object }).done).length
+  // A header line, then a line per stored segment (FileJournal); text after the last newline is torn.
+  for (const f of files) n += (await readFile(join(dir, f), 'utf8')).split('\n').slice(1, -1).length
   return n
 }
 

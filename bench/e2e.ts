@@ -11,6 +11,8 @@
 //              put is compared with raw on the wire (put_wire_vs_raw), the get in file bytes
 //   peak RSS   VmHWM of the CLI process (worker threads included), read from /proc while it runs
 //   CPU        CPU seconds per wall second of the CLI, and of the 14 farmers together (2.0 = two cores)
+// Before each timed phase (raw, put, get) the bench runs `sync`, so no phase pays for the disk
+// writeback the one before left behind (see settleDisk in bench/util.ts).
 // Files and farmer stores go to a temp dir (SHARDFARM_BENCH_DIR to put them elsewhere).
 // Usage: node bench/e2e.ts [--json] [--sizes 1GiB,4GiB] [--raw-mib 448]
 import { spawn } from 'node:child_process'
@@ -29,7 +31,7 @@ import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { FarmerClient } from '../src/client/farmer-client.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { queryDirectory } from '../src/net/protocols/directory.ts'
-import { CLK_TCK, cpuMeter, cpuTicks, median, printTable } from './util.ts'
+import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
 
 const FARMERS = 14
 const FRAGMENT = 1 << 20
@@ -66,6 +68,7 @@ try {
   log(`grid: relay + ${FARMERS} farmers in ${root}`)
   const raws: Array<{ mbps: number, cpu: number }> = []
   const measureRaw = async (): Promise<void> => {
+    settleDisk()
     const r = await rawPuts(farmers.map(f => f.addr), opts.rawMiB)
     raws.push(r)
     log(`raw: ${r.mbps.toFixed(1)} MB/s (${opts.rawMiB} MiB of 1 MiB fragments, this process at ${r.cpu.toFixed(2)} CPU)`)
@@ -79,10 +82,10 @@ try {
     const out = join(root, `file-${label}.out`)
     log(`${label}: generating ${size} random bytes`)
     const digest = await writeRandomFile(src, size)
-    log(`${label}: put`)
+    log(`${label}: put (sync took ${settleDisk().toFixed(1)} s)`)
     const put = await timeCli(['put', src, '--json', '--policy', 'archive'], env, farmerPids)
     const { link, sentBytes } = JSON.parse(put.stdout) as { link: string, sentBytes: number }
-    log(`${label}: get`)
+    log(`${label}: get (sync took ${settleDisk().toFixed(1)} s)`)
     const get = await timeCli(['get', link, '-o', out], env, farmerPids)
     if (await sha256File(out) !== digest) throw new Error(`${label}: the file came back different`)
     await Promise.all([rm(src), rm(out)])

@@ -1,4 +1,5 @@
 // Shared helpers for the benchmarks: argument parsing, medians, aligned tables, process CPU time.
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
 /** Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s. */
@@ -17,6 +18,18 @@ export function cpuTicks (pid: number): number {
 export function cpuMeter (pids: number[]): () => number {
   const t0 = pids.reduce((n, p) => n + cpuTicks(p), 0)
   return () => (pids.reduce((n, p) => n + cpuTicks(p), 0) - t0) / CLK_TCK
+}
+
+/**
+ * Writes every dirty page out (`sync`) and returns the seconds it took. Called before each timed
+ * phase so that the disk writeback a previous phase left behind (a 1 GiB put leaves about a
+ * gigabyte of fragment files dirty, a get its output file) is not done, and paid for in CPU and
+ * I/O, during the next one. A phase's own writeback while it runs still counts.
+ */
+export function settleDisk (): number {
+  const t0 = performance.now()
+  spawnSync('sync', { stdio: 'ignore' })
+  return (performance.now() - t0) / 1000
 }
 
 export interface BenchArgs {

@@ -91,6 +91,9 @@ export async function putCommand (argv: string[]): Promise<void> {
   const path = positionals[0]!
   const policy = normalizePolicy(await loadPolicy(values.policy as string | undefined))
   await withSession(values.relay, async (s, signal) => {
+    // Start the codec worker now (about 0.35 s: a thread, its modules, the wasm), while the
+    // directory is asked and the farmers dialled, not when the first segment is ready to encode.
+    s.coder.variant().catch(() => {}) // a worker that cannot start fails the first encode, with the reason
     const { source, sourceKey, close } = await fileSource(path)
     const bar = new ProgressBar('put', source.size)
     try {

@@ -3,6 +3,7 @@
  * any other startup failure exits 1 after one structured log line.
  */
 import { pathToFileURL } from 'node:url'
+import { installNodeSha256 } from '../client/hash.node.ts'
 import { exitWhenFlushed } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Runs `shardfarm` with `argv` (without the node and script paths). */
 export async function main (argv: string[]): Promise<void> {
+  installNodeSha256()
   const [name, ...rest] = argv
   const load = name === undefined ? undefined : COMMANDS[name]
   if (load === undefined) {

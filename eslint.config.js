@@ -8,7 +8,7 @@ const IO_LIBRARIES = [
 ]
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'wasm/target/', 'test-results/', 'playwright-report/', '.shardfarm/'] },
+  { ignores: ['node_modules/', 'dist/', 'dist-cli/', '.tmp/', 'wasm/target/', 'test-results/', 'playwright-report/', '.shardfarm/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -34,4 +34,8 @@ if [[ "$node_major" -lt 22 ]]; then
   echo "setup: node_modules/.bin/node is Node $node_major; Shardfarm needs Node 22 or newer" >&2
   exit 1
 fi
+# The bundled CLI (file commands start 0.8 s sooner; the launcher falls back to the sources when
+# they change after this).
+node_modules/.bin/node scripts/build-cli.ts
+
 echo "setup: ready (Node $(node_modules/.bin/node --version), $(/usr/bin/rustc --version))" >&2

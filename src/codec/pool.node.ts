@@ -24,6 +24,13 @@ export interface NodeWorkerHandle extends WorkerHandle {
   thread: Worker
 }
 
+/**
+ * The worker's module: the TypeScript source beside this file, or, when this file is part of the
+ * bundled CLI (`scripts/build-cli.ts`, where every module shares the bundle's one directory), the
+ * bundle's worker entry.
+ */
+const WORKER_MODULE = import.meta.url.endsWith('.ts') ? new URL('./worker.node.ts', import.meta.url) : new URL('./codec-worker.js', import.meta.url)
+
 const HEAP_FLAG = /^--(max-semi-space-size|min-semi-space-size|max-old-space-size|initial-old-space-size|trace-gc|trace-incremental-marking)/
 
 export function spawnNodeWorker (variant: VariantChoice): NodeWorkerHandle {
@@ -32,7 +39,7 @@ export function spawnNodeWorker (variant: VariantChoice): NodeWorkerHandle {
   // V8 heap flags (the launcher's sizes, or --trace-gc when profiling) are per process, and Worker
   // refuses to start with them.
   const execArgv = process.execArgv.filter(a => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e' && !HEAP_FLAG.test(a))
-  const worker = new Worker(new URL('./worker.node.ts', import.meta.url), { workerData: { variant }, execArgv })
+  const worker = new Worker(WORKER_MODULE, { workerData: { variant }, execArgv })
   worker.unref()
   let stopping = false
   let onDeath: (reason: string) => void = () => {}

@@ -50,6 +50,8 @@ export interface CliOptions {
   onSpawn?: (child: ChildProcess) => void
   /** SIGKILL after this long. @default 120 s */
   timeoutMs?: number
+  /** Extra environment for this run. */
+  env?: Record<string, string>
 }
 
 export class CliGrid {
@@ -147,7 +149,7 @@ export class CliGrid {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: this.work,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SHARDFARM_HOME: this.home, SHARDFARM_GRID: this.gridDir, SHARDFARM_RELAY: '' }
+      env: { ...process.env, SHARDFARM_HOME: this.home, SHARDFARM_GRID: this.gridDir, SHARDFARM_RELAY: '', ...options.env }
     })
     this.#clis.add(child)
     const stdout: Buffer[] = []

@@ -3,8 +3,14 @@
 // process. Beside them, in the same run and to the same farmers, the baseline: plain PUTs of
 // pre-made 1 MiB fragments from this process (FarmerClient: no codec, no crypto, no files).
 //   raw        fragment bytes/s of those PUTs, all 14 farmers at once, 4 in flight each; measured
-//              before the first put and again after each size's get, and the median is the baseline
-//              (single raw runs on this shared machine ranged 59–94 MB/s within an hour)
+//              before the first put and again after each get, and the median is the baseline
+//              (single raw runs on this shared machine ranged 59–118 MB/s within an hour)
+//   runs       sizes up to 1 GiB are put and got 3 times (--runs N), larger ones once; the figures
+//              are the medians (peak RSS: the highest). The machine's speed drifts within minutes
+//              (raw 93 → 138 MB/s within one run), so each run is also compared with the mean of
+//              the raw runs just before and after it (*_bracketed: per-run ratios, and their median). Before anything is timed, an untimed raw
+//              run warms the fresh grid up: its farmers' first few hundred MB cost them 30–60 %
+//              more CPU than later ones (JIT, heap growth), which fell on whatever ran first
 //   put, get   file bytes/s (plaintext, 10^6 bytes = 1 MB) as the user sees them; the put sends
 //              1.4× that over the wire (k + m = 14 fragments for every 10 of data). A put that
 //              kept the farmers as busy as raw PUTs do would reach raw / 1.4 in file bytes, so the
@@ -14,7 +20,7 @@
 // Before each timed phase (raw, put, get) the bench runs `sync`, so no phase pays for the disk
 // writeback the one before left behind (see settleDisk in bench/util.ts).
 // Files and farmer stores go to a temp dir (SHARDFARM_BENCH_DIR to put them elsewhere).
-// Usage: node bench/e2e.ts [--json] [--sizes 1GiB,4GiB] [--raw-mib 448]
+// Usage: node bench/e2e.ts [--json] [--sizes 1GiB,4GiB] [--runs 3] [--raw-mib 448]
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
@@ -23,6 +29,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
+// @ts-expect-error plain JavaScript without declarations (the launcher's own module)
+import { freshBundle } from '../bin/cli-bundle.js'
 import { parseSize } from '../src/cli/args.ts'
 import { GRID_REGIONS } from '../src/cli/grid.ts'
 import { RELAY_ADDR_FILE } from '../src/cli/session.ts'
@@ -43,6 +51,13 @@ const log = (s: string): void => { process.stderr.write(s + '\n') }
 
 /** One CLI run's figures. */
 interface Run { seconds: number, peakRssMiB: number, cpu: number, farmerCpu: number, stdout: string }
+
+/** One size's figures: medians over its runs, peak RSS the highest. */
+interface SizeFigures {
+  runs: number, put_mbps: number, get_mbps: number, put_s: number, get_s: number, put_wire_mbps: number,
+  put_mbps_runs: number[], get_mbps_runs: number[], put_wire_vs_raw_bracketed: number[], get_vs_raw_bracketed: number[],
+  put_peak_rss_mib: number, get_peak_rss_mib: number, put_cpu: number, get_cpu: number, farmers_cpu_put: number, farmers_cpu_get: number
+}
 
 const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'shardfarm-e2e-'))
 const children: ShardfarmChild[] = []
@@ -65,7 +80,12 @@ try {
   const env = { ...process.env, SHARDFARM_HOME: join(root, 'client'), SHARDFARM_GRID: join(root, 'grid'), SHARDFARM_RELAY: '' }
   const farmerPids = farmers.map(f => f.pid)
 
-  log(`grid: relay + ${FARMERS} farmers in ${root}`)
+  let stale = ''
+  const cli = (freshBundle as (root: string, dir?: string, why?: (r: string) => void) => string | undefined)(
+    fileURLToPath(new URL('..', import.meta.url)), undefined, r => { stale = r }) !== undefined ? 'bundle' : 'source'
+  log(`grid: relay + ${FARMERS} farmers in ${root}; the CLI runs from the ${cli === 'bundle' ? 'bundle (dist-cli/)' : `sources (${stale})`}`)
+  const warm = await rawPuts(farmers.map(f => f.addr), opts.rawMiB)
+  log(`warm-up (untimed): raw ${warm.mbps.toFixed(1)} MB/s`)
   const raws: Array<{ mbps: number, cpu: number }> = []
   const measureRaw = async (): Promise<void> => {
     settleDisk()
@@ -75,28 +95,52 @@ try {
   }
   await measureRaw()
 
-  const sizes: Record<string, { put_mbps: number, get_mbps: number, put_s: number, get_s: number, put_wire_mbps: number,
-    put_peak_rss_mib: number, get_peak_rss_mib: number, put_cpu: number, get_cpu: number, farmers_cpu_put: number, farmers_cpu_get: number }> = {}
+  const sizes: Record<string, SizeFigures> = {}
   for (const [label, size] of opts.sizes) {
     const src = join(root, `file-${label}.bin`)
     const out = join(root, `file-${label}.out`)
     log(`${label}: generating ${size} random bytes`)
     const digest = await writeRandomFile(src, size)
-    log(`${label}: put (sync took ${settleDisk().toFixed(1)} s)`)
-    const put = await timeCli(['put', src, '--json', '--policy', 'archive'], env, farmerPids)
-    const { link, sentBytes } = JSON.parse(put.stdout) as { link: string, sentBytes: number }
-    log(`${label}: get (sync took ${settleDisk().toFixed(1)} s)`)
-    const get = await timeCli(['get', link, '-o', out], env, farmerPids)
-    if (await sha256File(out) !== digest) throw new Error(`${label}: the file came back different`)
-    await Promise.all([rm(src), rm(out)])
-    sizes[label] = {
-      put_mbps: round(size / 1e6 / put.seconds), get_mbps: round(size / 1e6 / get.seconds),
-      put_s: round(put.seconds), get_s: round(get.seconds), put_wire_mbps: round(sentBytes / 1e6 / put.seconds),
-      put_peak_rss_mib: round(put.peakRssMiB), get_peak_rss_mib: round(get.peakRssMiB),
-      put_cpu: round(put.cpu, 2), get_cpu: round(get.cpu, 2), farmers_cpu_put: round(put.farmerCpu, 2), farmers_cpu_get: round(get.farmerCpu, 2)
+    const runs = size <= 2 ** 30 ? opts.runs : 1
+    const firstRaw = raws.length - 1
+    const puts: Run[] = []
+    const gets: Run[] = []
+    const sent: number[] = []
+    for (let run = 1; run <= runs; run++) {
+      const tag = `${label} ${run}/${runs}`
+      log(`${tag}: put (sync took ${settleDisk().toFixed(1)} s)`)
+      // A fresh client home each run: the same file must be sent again, not resumed from a journal.
+      const runEnv = { ...env, SHARDFARM_HOME: join(root, `client-${label}-${run}`) }
+      const put = await timeCli(['put', src, '--json', '--policy', 'archive'], runEnv, farmerPids)
+      const { link, sentBytes } = JSON.parse(put.stdout) as { link: string, sentBytes: number }
+      log(`${tag}: get (sync took ${settleDisk().toFixed(1)} s)`)
+      const get = await timeCli(['get', link, '-o', out], runEnv, farmerPids)
+      if (await sha256File(out) !== digest) throw new Error(`${label}: the file came back different`)
+      await rm(out)
+      puts.push(put)
+      gets.push(get)
+      sent.push(sentBytes)
+      log(`${tag}: put ${(size / 1e6 / put.seconds).toFixed(1)} MB/s (wire ${(sentBytes / 1e6 / put.seconds).toFixed(1)}), get ${(size / 1e6 / get.seconds).toFixed(1)} MB/s`)
+      await measureRaw()
     }
-    log(`${label}: put ${sizes[label].put_mbps} MB/s, get ${sizes[label].get_mbps} MB/s`)
-    await measureRaw()
+    await rm(src)
+    // Run i sits between raws[firstRaw + i] and raws[firstRaw + i + 1].
+    const around = puts.map((_, i) => (raws[firstRaw + i]!.mbps + raws[firstRaw + i + 1]!.mbps) / 2)
+    const putBracketed = puts.map((r, i) => round(sent[i]! / 1e6 / r.seconds / around[i]!, 2))
+    const getBracketed = gets.map((r, i) => round(size / 1e6 / r.seconds / around[i]!, 2))
+    const putS = median(puts.map(r => r.seconds))
+    const getS = median(gets.map(r => r.seconds))
+    sizes[label] = {
+      runs,
+      put_mbps: round(size / 1e6 / putS), get_mbps: round(size / 1e6 / getS),
+      put_s: round(putS), get_s: round(getS), put_wire_mbps: round(median(sent) / 1e6 / putS),
+      put_mbps_runs: puts.map(r => round(size / 1e6 / r.seconds)), get_mbps_runs: gets.map(r => round(size / 1e6 / r.seconds)),
+      put_wire_vs_raw_bracketed: putBracketed, get_vs_raw_bracketed: getBracketed,
+      put_peak_rss_mib: round(Math.max(...puts.map(r => r.peakRssMiB))), get_peak_rss_mib: round(Math.max(...gets.map(r => r.peakRssMiB))),
+      put_cpu: round(median(puts.map(r => r.cpu)), 2), get_cpu: round(median(gets.map(r => r.cpu)), 2),
+      farmers_cpu_put: round(median(puts.map(r => r.farmerCpu)), 2), farmers_cpu_get: round(median(gets.map(r => r.farmerCpu)), 2)
+    }
+    log(`${label}: put ${sizes[label].put_mbps} MB/s, get ${sizes[label].get_mbps} MB/s (${runs === 1 ? 'one run' : `medians of ${runs}`})`)
   }
   const raw = { mbps: median(raws.map(r => r.mbps)), cpu: median(raws.map(r => r.cpu)) }
 
@@ -109,14 +153,19 @@ try {
     put_vs_raw: round(first.put_mbps / raw.mbps, 2),
     put_wire_vs_raw: round(first.put_wire_mbps / raw.mbps, 2),
     get_vs_raw: round(first.get_mbps / raw.mbps, 2),
+    put_wire_vs_raw_bracketed: round(median(first.put_wire_vs_raw_bracketed), 2),
+    get_vs_raw_bracketed: round(median(first.get_vs_raw_bracketed), 2),
     peak_rss_mib: Object.fromEntries(Object.entries(sizes).map(([l, s]) => [l, Math.max(s.put_peak_rss_mib, s.get_peak_rss_mib)])),
     sizes,
     raw_client_cpu: round(raw.cpu, 2),
+    warmup_raw_mbps: round(warm.mbps),
+    cli,
     farmers: FARMERS,
     policy: 'archive (10 + 4, 3 regions)',
     cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter(l => l.startsWith('processor')).length
   }
   printTable(['figure', ...Object.keys(sizes)], [
+    ['runs (figures are medians)', ...Object.values(sizes).map(s => String(s.runs))],
     ['put MB/s (file bytes)', ...Object.values(sizes).map(s => s.put_mbps.toFixed(1))],
     ['put MB/s (wire, ×1.4)', ...Object.values(sizes).map(s => s.put_wire_mbps.toFixed(1))],
     ['get MB/s', ...Object.values(sizes).map(s => s.get_mbps.toFixed(1))],
@@ -126,8 +175,12 @@ try {
     ['CLI CPU put / get', ...Object.values(sizes).map(s => `${s.put_cpu.toFixed(2)} / ${s.get_cpu.toFixed(2)}`)],
     ['farmers CPU put / get', ...Object.values(sizes).map(s => `${s.farmers_cpu_put.toFixed(2)} / ${s.farmers_cpu_get.toFixed(2)}`)]
   ])
-  console.log(`raw runs ${raws.map(r => r.mbps.toFixed(1)).join(', ')} MB/s`)
+  console.log(`raw runs ${raws.map(r => r.mbps.toFixed(1)).join(', ')} MB/s; ` +
+    Object.entries(sizes).map(([l, s]) => `${l} put runs ${s.put_mbps_runs.join(', ')}, get runs ${s.get_mbps_runs.join(', ')} MB/s`).join('; '))
   console.log(`put / raw = ${result.put_wire_vs_raw} on the wire (${result.put_vs_raw} in file bytes)   get / raw = ${result.get_vs_raw}   (${result.cores} cores for client, relay and ${FARMERS} farmers)`)
+  console.log('each run against the raw runs around it: ' + Object.entries(sizes).map(([l, s]) =>
+    `${l} put ${s.put_wire_vs_raw_bracketed.join(', ')} (wire), get ${s.get_vs_raw_bracketed.join(', ')}`).join('; ') +
+    ` (medians for ${opts.sizes[0]![0]}: put ${result.put_wire_vs_raw_bracketed}, get ${result.get_vs_raw_bracketed})`)
   if (opts.json) console.log(JSON.stringify(result))
 } finally {
   await libp2p.stop()
@@ -229,17 +282,19 @@ async function sha256File (path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-function parseArgs (argv: string[]): { json: boolean, sizes: Array<[string, number]>, rawMiB: number } {
-  const out = { json: false, sizes: [['1GiB', 2 ** 30], ['4GiB', 2 ** 32]] as Array<[string, number]>, rawMiB: 448 }
+function parseArgs (argv: string[]): { json: boolean, sizes: Array<[string, number]>, rawMiB: number, runs: number } {
+  const out = { json: false, sizes: [['1GiB', 2 ** 30], ['4GiB', 2 ** 32]] as Array<[string, number]>, rawMiB: 448, runs: 3 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--json') out.json = true
     else if (a === '--sizes') out.sizes = (argv[++i] ?? '').split(',').filter(Boolean).map(s => [s, parseSize('sizes', s)])
     else if (a === '--raw-mib') out.rawMiB = Number(argv[++i])
-    else throw new Error(`Unknown argument ${a}; use --json, --sizes 1GiB,4GiB and --raw-mib N`)
+    else if (a === '--runs') out.runs = Number(argv[++i])
+    else throw new Error(`Unknown argument ${a}; use --json, --sizes 1GiB,4GiB, --runs N and --raw-mib N`)
   }
   if (out.sizes.length === 0) throw new Error('--sizes needs at least one size, e.g. 256MiB')
   if (!Number.isInteger(out.rawMiB) || out.rawMiB < 1) throw new Error('--raw-mib needs a positive integer')
+  if (!Number.isInteger(out.runs) || out.runs < 1) throw new Error('--runs needs a positive integer')
   return out
 }
 

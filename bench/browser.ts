@@ -14,7 +14,8 @@
 //   --concurrency  segments in flight in Upload and Download (default: theirs, 2 and 3); --streams  raw PUTs in
 //   flight per farmer (default 1: at 2+ a farmer's ping to the page can wait > 5 s behind the queued
 //   fragments and the farmer aborts the connection, seen at 256 MiB); --explore  afterwards, raw figures over streams and connections
-//   per farmer; --profile  the page main thread's hottest functions during the first raw PUT+GET (CDP)
+//   per farmer; --profile  the page main thread's hottest functions and modules during the first
+//   raw PUT+GET and the first download (CDP)
 //   (npm run bench:browser runs it inside a loopback-only network namespace)
 import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
@@ -192,7 +193,8 @@ try {
   const downs: Array<{ r: DownloadFigures, cpu: CpuFigures }> = []
   // The upload sends 1.4× the file in fragments: the raw run moves the same volume.
   const rawBytes = Math.round(opts.size * 1.4)
-  let profile: Record<string, number> | undefined
+  let profile: Record<string, Record<string, number>> | undefined
+  let downloadProfile: Record<string, Record<string, number>> | undefined
   for (let run = 0; run < opts.runs; run++) {
     const tag = `run ${run + 1}/${opts.runs}`
     const stopProfile = opts.profile && run === 0 ? await startProfile(page) : undefined
@@ -205,8 +207,10 @@ try {
       { size: opts.size, seed: 7 + run, concurrency: opts.concurrency }))
     ups.push({ r: up.value, cpu: up.cpu })
     log(`${tag}: upload ${up.value.mbps.toFixed(1)} MB/s (wire ${up.value.wire_mbps.toFixed(1)}) in ${up.value.seconds.toFixed(1)} s; chromium CPU ${up.cpu.chromium_total} ${JSON.stringify(up.cpu.top)}`)
+    const stopDownloadProfile = opts.profile && run === 0 ? await startProfile(page) : undefined
     const down = await withCpu(farmerPids, async () => await page.evaluate(async (a) => await window.benchHarness.download(a),
       { concurrency: opts.concurrency, hedge: 1 }))
+    if (stopDownloadProfile !== undefined) downloadProfile = await stopDownloadProfile()
     downs.push({ r: down.value, cpu: down.cpu })
     log(`${tag}: download ${down.value.mbps.toFixed(1)} MB/s in ${down.value.seconds.toFixed(1)} s, ${down.value.verified_bytes} bytes verified; chromium CPU ${down.cpu.chromium_total} ${JSON.stringify(down.cpu.top)}`)
   }
@@ -244,7 +248,8 @@ try {
     cpu: { raw: raws.at(-1)!.cpu, upload: ups.at(-1)!.cpu, download: downs.at(-1)!.cpu },
     load_avg_1m: { start: round(load0[0]!, 2), end: round(load1[0]!, 2) },
     ...(explore.length > 0 ? { explore } : {}),
-    ...(profile !== undefined ? { raw_main_thread_profile: profile } : {})
+    ...(profile !== undefined ? { raw_main_thread_profile: profile } : {}),
+    ...(downloadProfile !== undefined ? { download_main_thread_profile: downloadProfile } : {})
   }
 
   console.log(`Browser (headless Chromium) ↔ ${FARMERS} full farmers over libp2p WebSockets, archive RS(10,4); file ${mib(opts.size)} MiB, ` +
@@ -259,6 +264,7 @@ try {
   console.log(`busiest Chromium threads (CPU s/s): raw ${JSON.stringify(result.cpu.raw.top)}; upload ${JSON.stringify(result.cpu.upload.top)}; download ${JSON.stringify(result.cpu.download.top)}`)
   console.log(`load average (1 min) ${result.load_avg_1m.start} → ${result.load_avg_1m.end} on ${availableParallelism()} cores shared with everything else`)
   if (profile !== undefined) console.log(`page main thread during raw PUT+GET, self-time share: ${JSON.stringify(profile)}`)
+  if (downloadProfile !== undefined) console.log(`page main thread during the download, self-time share: ${JSON.stringify(downloadProfile)}`)
   if (opts.json) console.log(JSON.stringify(result))
 } catch (err) {
   // What the grid said last: warnings and errors of the relay and the farmers.
@@ -296,7 +302,7 @@ async function exploreRaw (page: Page, farmerPids: Set<number>): Promise<Array<R
 }
 
 /** Starts the CDP sampling profiler of the page; the returned function stops it and gives the top self-time shares. */
-async function startProfile (page: Page): Promise<() => Promise<Record<string, number>>> {
+async function startProfile (page: Page): Promise<() => Promise<Record<string, Record<string, number>>>> {
   const cdp = await page.context().newCDPSession(page)
   await cdp.send('Profiler.enable')
   await cdp.send('Profiler.setSamplingInterval', { interval: 1000 })
@@ -305,6 +311,7 @@ async function startProfile (page: Page): Promise<() => Promise<Record<string, n
     const { profile } = await cdp.send('Profiler.stop')
     const byId = new Map(profile.nodes.map(n => [n.id, n]))
     const self = new Map<string, number>()
+    const byModule = new Map<string, number>()
     const dt = profile.timeDeltas ?? []
     let total = 0
     for (let i = 0; i < (profile.samples ?? []).length; i++) {
@@ -315,10 +322,13 @@ async function startProfile (page: Page): Promise<() => Promise<Record<string, n
       const key = cf.functionName === '(idle)' || cf.functionName === '(program)' || cf.functionName === '(garbage collector)' ? cf.functionName : `${cf.functionName || '(anon)'} ${file}`
       const d = dt[i] ?? 0
       self.set(key, (self.get(key) ?? 0) + d)
+      const mod = key.startsWith('(') ? key : (/^(@[^/]+\/[^/]+|[^/]+)/.exec(file)?.[1] ?? '') + (file.startsWith('src/') ? '/' + file.split('/')[1]! : '')
+      byModule.set(mod, (byModule.get(mod) ?? 0) + d)
       total += d
     }
     await cdp.detach()
-    return Object.fromEntries([...self].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([k, v]) => [k, round(v / total, 3)]))
+    const top = (m: Map<string, number>, n: number): Record<string, number> => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, round(v / total, 3)]))
+    return { functions: top(self, 14), modules: top(byModule, 12) }
   }
 }
 

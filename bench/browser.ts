@@ -322,7 +322,8 @@ async function startProfile (page: Page): Promise<() => Promise<Record<string, R
       const key = cf.functionName === '(idle)' || cf.functionName === '(program)' || cf.functionName === '(garbage collector)' ? cf.functionName : `${cf.functionName || '(anon)'} ${file}`
       const d = dt[i] ?? 0
       self.set(key, (self.get(key) ?? 0) + d)
-      const mod = key.startsWith('(') ? key : (/^(@[^/]+\/[^/]+|[^/]+)/.exec(file)?.[1] ?? '') + (file.startsWith('src/') ? '/' + file.split('/')[1]! : '')
+      const special = cf.functionName === '(idle)' || cf.functionName === '(program)' || cf.functionName === '(garbage collector)'
+      const mod = special ? cf.functionName : file === '' ? '(native)' : (/^(@[^/]+\/[^/]+|[^/]+)/.exec(file)?.[1] ?? '') + (file.startsWith('src/') ? '/' + file.split('/')[1]! : '')
       byModule.set(mod, (byModule.get(mod) ?? 0) + d)
       total += d
     }

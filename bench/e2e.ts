@@ -80,9 +80,11 @@ try {
   const env = { ...process.env, SHARDFARM_HOME: join(root, 'client'), SHARDFARM_GRID: join(root, 'grid'), SHARDFARM_RELAY: '' }
   const farmerPids = farmers.map(f => f.pid)
 
-  let stale = ''
-  const cli = (freshBundle as (root: string, dir?: string, why?: (r: string) => void) => string | undefined)(
-    fileURLToPath(new URL('..', import.meta.url)), undefined, r => { stale = r }) !== undefined ? 'bundle' : 'source'
+  // The launcher's own choice (bin/shardfarm.js), made the same way.
+  let stale = 'SHARDFARM_FROM_SOURCE is set'
+  const fromSource = !['', '0', undefined].includes(process.env.SHARDFARM_FROM_SOURCE)
+  const cli = !fromSource && (freshBundle as (root: string, dir?: string, why?: (r: string) => void) => string | undefined)(
+    fileURLToPath(new URL('..', import.meta.url)), process.env.SHARDFARM_CLI_BUNDLE || undefined, r => { stale = r }) !== undefined ? 'bundle' : 'source'
   log(`grid: relay + ${FARMERS} farmers in ${root}; the CLI runs from the ${cli === 'bundle' ? 'bundle (dist-cli/)' : `sources (${stale})`}`)
   const warm = await rawPuts(farmers.map(f => f.addr), opts.rawMiB)
   log(`warm-up (untimed): raw ${warm.mbps.toFixed(1)} MB/s`)

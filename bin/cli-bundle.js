@@ -26,6 +26,10 @@ export function freshBundle (root, dir = join(root, 'dist-cli'), why = () => {})
     return undefined
   }
   for (const f of stamp.files) {
+    if (typeof f?.path !== 'string' || typeof f.size !== 'number' || typeof f.mtimeMs !== 'number') {
+      why('the bundle stamp is malformed')
+      return undefined
+    }
     let s
     try {
       s = statSync(join(root, f.path))

@@ -18,15 +18,25 @@ if (major >= 22) {
     process.execve(process.execPath, [process.execPath, ...tuning.flags, ...process.execArgv, self, ...process.argv.slice(2)], { ...process.env, ...tuning.env })
   }
   const argv = process.argv.slice(2)
-  // SHARDFARM_FROM_SOURCE=1 always runs the sources; SHARDFARM_WHICH=1 says which ran, on stderr;
+  // SHARDFARM_FROM_SOURCE=1 always runs the sources; SHARDFARM_WHICH=1 says on stderr which ran;
   // SHARDFARM_CLI_BUNDLE=DIR looks for the bundle in DIR instead of dist-cli/ (tests).
-  const why = (reason) => { if (process.env.SHARDFARM_WHICH !== undefined) process.stderr.write(`shardfarm: running from source: ${reason}\n`) }
-  const bundle = BUNDLED_COMMANDS.has(argv[0]) && process.env.SHARDFARM_FROM_SOURCE === undefined
-    ? freshBundle(fileURLToPath(new URL('..', import.meta.url)), process.env.SHARDFARM_CLI_BUNDLE || undefined, why)
-    : undefined
-  if (bundle === undefined && !BUNDLED_COMMANDS.has(argv[0])) why(`${argv[0] ?? 'usage'} is not bundled`)
-  if (bundle !== undefined && process.env.SHARDFARM_WHICH !== undefined) process.stderr.write(`shardfarm: running the bundle ${bundle}\n`)
-  const { main } = await import(bundle !== undefined ? pathToFileURL(bundle).href : '../src/cli/main.ts')
+  const on = (name) => { const v = process.env[name]; return v !== undefined && v !== '' && v !== '0' }
+  const say = (line) => { if (on('SHARDFARM_WHICH')) process.stderr.write(`shardfarm: ${line}\n`) }
+  let bundle
+  if (!BUNDLED_COMMANDS.has(argv[0])) say(`running from source: ${argv[0] ?? 'usage'} is not bundled`)
+  else if (on('SHARDFARM_FROM_SOURCE')) say('running from source: SHARDFARM_FROM_SOURCE is set')
+  else bundle = freshBundle(fileURLToPath(new URL('..', import.meta.url)), process.env.SHARDFARM_CLI_BUNDLE || undefined, why => say(`running from source: ${why}`))
+  let main
+  if (bundle !== undefined) {
+    try {
+      main = (await import(pathToFileURL(bundle).href)).main
+      say(`running the bundle ${bundle}`)
+    } catch (err) {
+      // A bundle that does not load (half-deleted, built by another Node) must not stop the command.
+      process.stderr.write(`shardfarm: the bundle ${bundle} did not load (${err.message}); running from source\n`)
+    }
+  }
+  main ??= (await import('../src/cli/main.ts')).main
   await main(argv)
 } else {
   const node22 = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url))

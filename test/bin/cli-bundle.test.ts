@@ -72,5 +72,9 @@ describe('freshBundle', () => {
     await writeFile(join(dir(), 'stamp.json'), JSON.stringify({ files: [] }))
     expect(fresh(root, undefined, r.why)).toBeUndefined()
     expect(r.said()).toMatch(/lists no sources/)
+
+    await writeFile(join(dir(), 'stamp.json'), JSON.stringify({ files: [{ path: 'src/a.ts' }] }))
+    expect(fresh(root, undefined, r.why)).toBeUndefined()
+    expect(r.said()).toMatch(/malformed/)
   })
 })

@@ -24,8 +24,21 @@ afterAll(async () => {
 })
 
 describe('the bundled CLI', () => {
+  it('holds the file commands only, and its stamp lists what it was built from', async () => {
+    const stamp = JSON.parse(await readFile(join(out, 'stamp.json'), 'utf8')) as { files: Array<{ path: string }> }
+    const paths = stamp.files.map(f => f.path)
+    for (const p of ['package-lock.json', 'scripts/build-cli.ts', 'src/cli/file-main.ts', 'src/cli/files.ts', 'src/client/upload.ts',
+      'src/codec/worker.node.ts', 'src/codec/wasm/shardfarm_codec_standard.wasm', 'src/codec/wasm/shardfarm_codec_relaxed.wasm']) {
+      expect(paths).toContain(p)
+    }
+    // Farmer, relay and grid code finds files by paths relative to the sources: never bundled.
+    expect(paths.filter(p => p.startsWith('relay/') || p.startsWith('src/farmer/') || p === 'src/cli/grid.ts' || p === 'src/cli/start.ts')).toEqual([])
+    expect((await stat(join(out, 'codec-worker.js'))).isFile()).toBe(true)
+  })
+
+
   it('is what the launcher runs, and round-trips a file through the codec', async () => {
-    const env = { SHARDFARM_CLI_BUNDLE: out, SHARDFARM_WHICH: '1' }
+    const env = { SHARDFARM_CLI_BUNDLE: out, SHARDFARM_WHICH: '1', SHARDFARM_FROM_SOURCE: '0' }
     const src = join(g.work, 'bundled.bin')
     const digest = await writeRandomFile(src, 2 * LIVE_SEGMENT + 5)
     const put = await g.cli(['put', src, '--json'], { env })
@@ -52,7 +65,7 @@ describe('the bundled CLI', () => {
     const s = await stat(probe)
     stamp.files.push({ path: relative(ROOT, probe), size: s.size, mtimeMs: s.mtimeMs })
     await writeFile(stampPath, JSON.stringify(stamp))
-    const env = { SHARDFARM_CLI_BUNDLE: out, SHARDFARM_WHICH: '1' }
+    const env = { SHARDFARM_CLI_BUNDLE: out, SHARDFARM_WHICH: '1', SHARDFARM_FROM_SOURCE: '0' }
     const before = await g.cli(['ls'], { env })
     expect(before.code, before.stderr).toBe(0)
     expect(before.stderr).toContain('running the bundle')
@@ -60,5 +73,21 @@ describe('the bundled CLI', () => {
     const after = await g.cli(['ls'], { env })
     expect(after.code, after.stderr).toBe(0)
     expect(after.stderr).toMatch(/running from source: .*probe\.ts changed since the bundle was built/)
+  })
+
+  it('that does not load gives way to the sources, and the command still works', async () => {
+    const broken = await mkdtemp(join(tmpdir(), 'shardfarm-cli-broken-'))
+    try {
+      // The real bundle's stamp (less the probe the test above added and edited): fresh.
+      const stamp = JSON.parse(await readFile(join(out, 'stamp.json'), 'utf8')) as { files: Array<{ path: string }> }
+      await writeFile(join(broken, 'stamp.json'), JSON.stringify({ files: stamp.files.filter(f => !f.path.endsWith('probe.ts')) }))
+      await writeFile(join(broken, 'shardfarm.js'), 'throw new Error("half a bundle")\n')
+      const r = await g.cli(['ls', '--json'], { env: { SHARDFARM_CLI_BUNDLE: broken, SHARDFARM_FROM_SOURCE: '0' } })
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toContain('did not load (half a bundle); running from source')
+      expect(Array.isArray(JSON.parse(r.out))).toBe(true)
+    } finally {
+      await rm(broken, { recursive: true, force: true })
+    }
   })
 })

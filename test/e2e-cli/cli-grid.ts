@@ -149,7 +149,8 @@ export class CliGrid {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: this.work,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SHARDFARM_HOME: this.home, SHARDFARM_GRID: this.gridDir, SHARDFARM_RELAY: '', ...options.env }
+      // The sources, whatever state dist-cli/ is in on this machine; bundle.test.ts opts in to a bundle.
+      env: { ...process.env, SHARDFARM_HOME: this.home, SHARDFARM_GRID: this.gridDir, SHARDFARM_RELAY: '', SHARDFARM_FROM_SOURCE: '1', ...options.env }
     })
     this.#clis.add(child)
     const stdout: Buffer[] = []

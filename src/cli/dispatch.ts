@@ -1,0 +1,62 @@
+/**
+ * Running one `shardfarm` subcommand out of a table: usage errors exit 2 with the usage text; any
+ * other startup failure exits 1 after one structured log line. `main.ts` dispatches over every
+ * command, `file-main.ts` (the bundled CLI's entry) over the file commands only.
+ */
+import { installNodeSha256 } from '../client/hash.node.ts'
+import { exitWhenFlushed } from './lifecycle.ts'
+import { createLogger } from './log.ts'
+
+export interface Command { run: (argv: string[]) => Promise<void>, usage: string }
+
+/** Subcommands by name, each loaded on demand. */
+export type CommandTable = Record<string, () => Promise<Command>>
+
+type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'lsCommand'
+/** A one-shot file command: the process exits as soon as it is done (see `exitWhenFlushed`). */
+const file = (fn: FileCommand) => async (): Promise<Command> => {
+  const m = await import('./files.ts')
+  return {
+    run: async argv => {
+      await m[fn](argv)
+      await exitWhenFlushed()
+    },
+    usage: m.FILES_USAGE
+  }
+}
+
+export const FILE_COMMANDS: CommandTable = {
+  put: file('putCommand'),
+  get: file('getCommand'),
+  stat: file('statCommand'),
+  rm: file('rmCommand'),
+  ls: file('lsCommand')
+}
+
+/** Runs `argv` (a subcommand and its arguments) with `commands`. */
+export async function dispatch (commands: CommandTable, argv: string[]): Promise<void> {
+  installNodeSha256()
+  const [name, ...rest] = argv
+  const load = name === undefined ? undefined : commands[name]
+  if (load === undefined) {
+    const usages = await Promise.all(Object.values(commands).map(async l => (await l()).usage))
+    process.stderr.write(`usage: shardfarm <command> [options]\n\n${[...new Set(usages)].join('\n\n')}\n`)
+    process.exitCode = name === undefined || name === '--help' || name === '-h' ? 0 : 2
+    return
+  }
+  const cmd = await load()
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stderr.write(cmd.usage + '\n')
+    return
+  }
+  try {
+    await cmd.run(rest)
+  } catch (err) {
+    if ((err as Error).name === 'UsageError') {
+      process.stderr.write(`shardfarm ${name}: ${(err as Error).message}\n\n${cmd.usage}\n`)
+      process.exit(2)
+    }
+    createLogger(name ?? 'shardfarm').error('failed to start', { err, stack: (err as Error).stack })
+    process.exit(1)
+  }
+}

@@ -38,7 +38,8 @@ export async function resolveRelay (flag: string | undefined): Promise<string> {
 }
 
 export async function openSession (relay: string): Promise<ClientSession> {
-  const libp2p = await createNodeLibp2p()
+  // Farmers and the relay are dialled by address and spoken to by protocol id: no identify.
+  const libp2p = await createNodeLibp2p({ identify: false })
   const coder = createNodeCodecPool()
   return {
     libp2p,

@@ -1,6 +1,7 @@
 import { afterAll, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
-import './libp2p.node.ts' // installs the WebSocket that Node dials with
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { createNodeLibp2p } from './libp2p.node.ts' // also installs the WebSocket that Node dials with
 
 const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
 afterAll(async () => { await new Promise(resolve => server.close(resolve)) })
@@ -26,4 +27,18 @@ it('dials with a WebSocket whose frames carry an all-zero mask (so ws skips copy
   expect([...frame.subarray(4, 8)]).toEqual([0, 0, 0, 0]) // …with a zero key (16-bit length form)
   expect([...frame.subarray(8, 308)]).toEqual([...payload]) // so the payload travels as is
   ws.close()
+})
+
+it('runs identify unless told not to (the CLI), and a node without it still speaks to one with it', async () => {
+  const listener = await createNodeLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const dialer = await createNodeLibp2p({ identify: false })
+  try {
+    expect(listener.getProtocols()).toContain('/ipfs/id/1.0.0')
+    expect(dialer.getProtocols()).not.toContain('/ipfs/id/1.0.0')
+    // ping is a protocol of its own: it works over the connection either way.
+    const rtt = await (dialer.services.ping as { ping: (ma: Multiaddr) => Promise<number> }).ping(listener.getMultiaddrs()[0]!)
+    expect(rtt).toBeGreaterThanOrEqual(0)
+  } finally {
+    await Promise.all([listener.stop(), dialer.stop()])
+  }
 })

@@ -29,6 +29,23 @@ test('a 20 MiB upload in page A downloads byte-identical from its share link in 
   await shot(pageB, info, 'download-done')
   expect(bytes.length).toBe(file.buffer.length)
   expect(sha256(bytes)).toBe(sha256(file.buffer))
+
+  // The owner checks the file's health (every fragment of its 6 segments answers), then deletes it.
+  await pageA.goto('/#/files')
+  await pageA.getByRole('button', { name: 'Check health' }).click()
+  const health = pageA.getByTestId('health')
+  await expect(health).toHaveAttribute('data-status', 'healthy', { timeout: 30_000 })
+  await expect(health.locator('.dot.on')).toHaveCount(6 * (4 + 2))
+  await shot(pageA, info, 'files-health')
+  await pageA.getByRole('button', { name: 'Delete twenty.bin from the grid' }).click()
+  await pageA.getByRole('button', { name: 'Really delete twenty.bin from the grid' }).click()
+  await expect(pageA.getByTestId('my-file')).toHaveCount(0, { timeout: 60_000 })
+  // Every copy of the manifest is gone: the link no longer opens, for anyone.
+  const pageB2 = await b.newPage()
+  await pageB2.goto(link)
+  await expect(pageB2.getByTestId('download-error')).toHaveAttribute('data-code', 'FILE_NOT_FOUND', { timeout: 60_000 })
+  await expect(pageB2.getByTestId('download-error')).toContainText('no longer on the grid')
+  await shot(pageB2, info, 'deleted-link')
   await a.close(); await b.close()
 })
 

@@ -14,6 +14,7 @@ import { parseCapability } from '../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { normalizePolicy } from '../core/policy.ts'
 import { Download, fetchManifest } from '../client/download.ts'
+import { deleteFile, fileHealth } from '../client/file-ops.ts'
 import { Upload, type UploadProgress } from '../client/upload.ts'
 import { fileSource, FileJournal, LocalIndex } from '../client/local.node.ts'
 import { UsageError } from './args.ts'
@@ -28,7 +29,7 @@ shardfarm rm LINK [--relay ADDR]
 shardfarm ls [--json]`
 
 const EXIT: Record<string, number> = {
-  SegmentUnavailableError: 3, ManifestUnavailableError: 3, FragmentUndeliverableError: 3,
+  SegmentUnavailableError: 3, ManifestUnavailableError: 3, FileNotFoundError: 3, FragmentUndeliverableError: 3,
   AuthenticationError: 4, ContentMismatchError: 4, CapabilityError: 2, PlacementError: 5, InvalidPolicyError: 2
 }
 
@@ -157,23 +158,8 @@ export async function statCommand (argv: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('stat takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
   await withSession(values.relay, async (s) => {
-    const { manifest, resolve } = await fetchManifest(s, cap)
+    const { manifest, segments } = await fileHealth(s, cap)
     const { k, m } = manifest.policy
-    // One HAS per holder for all its fragments of this file.
-    const byHolder = new Map<string, string[]>()
-    manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => {
-      for (const h of seg.holders[i] ?? []) byHolder.set(h, [...(byHolder.get(h) ?? []), id])
-    }))
-    const held = new Map<string, Set<string>>()
-    await Promise.all([...byHolder].map(async ([peer, ids]) => {
-      const answer = await s.transport.has(resolve(peer), ids).catch(() => ids.map(() => false))
-      held.set(peer, new Set(ids.filter((_, i) => answer[i] === true)))
-    }))
-    const segments = manifest.segments.map((seg, index) => {
-      const fragments = seg.fragments.map((id, i) => ({ id, holders: seg.holders[i] ?? [], reachable: (seg.holders[i] ?? []).filter(h => held.get(h)?.has(id) === true) }))
-      const available = fragments.filter(f => f.reachable.length > 0).length
-      return { index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments }
-    })
     // Scripts reading --json get the same verdict in the exit code as people reading the table.
     if (segments.some(s => s.status === 'lost')) process.exitCode = 3
     if (values.json === true) {
@@ -197,13 +183,7 @@ export async function rmCommand (argv: string[]): Promise<void> {
   if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can remove it)')
   await withSession(values.relay, async (s) => {
     const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
-    const { manifest, resolve } = await fetchManifest(s, cap)
-    let deleted = 0; let failed = 0
-    const jobs = manifest.segments.flatMap(seg => seg.fragments.flatMap((id, i) => (seg.holders[i] ?? []).map(h => ({ id, h }))))
-    jobs.push(...cap.holders.map(h => ({ id: cap.manifestId, h })))
-    for (const { id, h } of jobs) {
-      try { await s.transport.delete(resolve(h), id, owner); deleted++ } catch { failed++ }
-    }
+    const { deleted, failed } = await deleteFile(s, cap, owner)
     if (failed === 0) await index.remove(cap.manifestId)
     process.stderr.write(`removed ${deleted} fragments${failed > 0 ? `, ${failed} could not be removed (farmer down?); run rm again later` : ''}\n`)
     if (failed > 0) process.exitCode = 3

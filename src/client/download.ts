@@ -6,7 +6,7 @@ import { AuthenticationError, decryptSegment, importFileKey, TAG_BYTES, type Seg
 import { sha256Hex, toHex } from '../core/hash.ts'
 import { openManifest, type Manifest } from '../core/manifest.ts'
 import { segmentsForRange } from '../core/segments.ts'
-import { ContentMismatchError, describe, ManifestUnavailableError, SegmentUnavailableError } from './errors.ts'
+import { ContentMismatchError, describe, FileNotFoundError, ManifestUnavailableError, SegmentUnavailableError } from './errors.ts'
 import { SegmentBuffers } from './seal.ts'
 import type { ErasureCoder, FarmerDirectory, FarmerRef, FragmentTransport } from './ports.ts'
 
@@ -95,7 +95,9 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
     }
     const unavailable = (): Error => tried.length > 0 && tried.every(t => CHANGED.has(t.error))
       ? new AuthenticationError('manifest')
-      : new ManifestUnavailableError(tried)
+      : tried.length > 0 && tried.every(t => t.error === 'NOT_FOUND')
+        ? new FileNotFoundError(tried)
+        : new ManifestUnavailableError(tried)
     const launch = (): void => {
       clearTimeout(timer)
       if (settled || next >= cap.holders.length) return

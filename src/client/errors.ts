@@ -18,6 +18,17 @@ export class ManifestUnavailableError extends ShardfarmError {
   }
 }
 
+/**
+ * Every holder of the manifest answered that it does not have it: the owner deleted the file, or
+ * the link names a manifest that never existed (a mistyped or altered link).
+ */
+export class FileNotFoundError extends ShardfarmError {
+  constructor (tried: Array<{ peerId: string, error: string }>) {
+    super('FileNotFoundError', 'FILE_NOT_FOUND',
+      `None of the ${tried.length} farmers holding the file's manifest has it: the file was deleted, or the link is wrong`, { tried })
+  }
+}
+
 /** A fragment could not be stored on any eligible farmer. */
 export class FragmentUndeliverableError extends ShardfarmError {
   constructor (segment: number, fragment: number, tried: Array<{ peerId: string, error: string }>) {

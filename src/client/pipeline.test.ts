@@ -9,6 +9,8 @@ import { createNodeCodecPool } from '../codec/pool.node.ts'
 import type { CodecPool } from '../codec/pool.ts'
 import { Upload, type UploadOptions } from './upload.ts'
 import { Download } from './download.ts'
+import { deleteFile, fileHealth } from './file-ops.ts'
+import { ownerKeyFromSeed } from '../core/owner-key.ts'
 import { nodeSegmentCipher } from './cipher.node.ts'
 import { drainJob, sealToOutbox, type OutboxJob, type OutboxStore } from './outbox.ts'
 import type { ByteSource, ErasureCoder, Farmer, FarmerRef, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
@@ -136,7 +138,28 @@ describe('upload → download pipelines', () => {
     await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'AuthenticationError' })
     const cap2 = parseCapability(up.link)
     cap2.manifestId = 'f'.repeat(64)
-    await expect(new Download(grid.ports(), cap2).run(() => {})).rejects.toMatchObject({ name: 'ManifestUnavailableError' })
+    await expect(new Download(grid.ports(), cap2).run(() => {})).rejects.toMatchObject({ name: 'FileNotFoundError', code: 'FILE_NOT_FOUND' })
+  })
+
+  it('the owner sees health per segment, and after a delete the file is gone for everyone', async () => {
+    const grid = FakeGrid.make(6)
+    const up = await put(grid, randomBytes(2 * segPlain + 1))
+    const cap = parseCapability(up.link)
+    const before = await fileHealth(grid.ports(), cap)
+    expect(before.segments.map(s => [s.status, s.available])).toEqual([['healthy', 6], ['healthy', 6], ['healthy', 6]])
+    grid.down.add(up.manifest.segments[1]!.holders[0]![0]!)
+    const one = await fileHealth(grid.ports(), cap)
+    // Six farmers, 4 + 2: each holds one fragment of every segment, so all three lose one.
+    expect(one.segments.map(s => [s.status, s.available])).toEqual([['degraded', 5], ['degraded', 5], ['degraded', 5]])
+    grid.down.clear()
+
+    const { deleted, failed } = await deleteFile(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed))
+    expect(failed).toBe(0)
+    expect(deleted).toBe(3 * 6 + cap.holders.length) // every fragment, and every copy of the manifest
+    await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'FileNotFoundError' })
+    // A holder that is down is not "not found": that stays an availability error.
+    grid.down.add(cap.holders[0]!)
+    await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'ManifestUnavailableError' })
   })
 
   it('range reads fetch only the segments they touch', async () => {

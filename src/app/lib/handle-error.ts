@@ -8,6 +8,7 @@ const SENTENCES: Record<string, string> = {
   CapabilityError: 'This is not a valid Shardfarm link. Check that you copied all of it.',
   ContentMismatchError: 'The file came back different from what was stored, so it was not saved. Try again later.',
   ManifestUnavailableError: 'None of the farmers holding this file\'s index answered. They may be offline; try again later.',
+  FileNotFoundError: 'This file is no longer on the grid: its owner deleted it, or the link is not complete.',
   SegmentUnavailableError: 'Too many farmers holding parts of this file are offline right now to rebuild it. Try again later.',
   FragmentUndeliverableError: 'Not enough farmers accepted the file\'s fragments. It stays queued and will be retried.',
   PlacementError: 'The grid has too few suitable farmers for this storage policy.',

@@ -1,4 +1,9 @@
 import { openDB, type IDBPDatabase } from 'idb'
+import { parseCapability } from '../../core/capability.ts'
+import { fromBase64, ownerKeyFromSeed } from '../../core/owner-key.ts'
+import { deleteFile, fileHealth, type SegmentHealth } from '../../client/file-ops.ts'
+import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { session } from './session.svelte.ts'
 
 /** A file this browser put on the grid. The owner seed (delete right) never leaves this browser. */
 export interface MyFile {
@@ -11,9 +16,28 @@ export interface MyFile {
   createdAt: number
 }
 
+/** What the page last learnt about one file on the grid (health check or delete). */
+export interface FileCheck {
+  busy: 'health' | 'delete' | undefined
+  /** Per segment: fragments reachable out of k + m, and the verdict. */
+  segments?: SegmentHealth[]
+  k?: number
+  m?: number
+  /** After a delete that some farmers did not answer: how many fragments are left to remove. */
+  leftOver?: number
+  error?: HumanError
+}
+
+async function connectedPorts (): Promise<ReturnType<typeof session.ports>> {
+  if (!await session.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
+  return session.ports()
+}
+
 /** The list of files uploaded from this browser, kept in IndexedDB. */
 export class Files {
   items = $state<MyFile[]>([])
+  /** Health and delete results by manifest id. */
+  checks = $state<Record<string, FileCheck>>({})
   #db: Promise<IDBPDatabase> | undefined
 
   #open (): Promise<IDBPDatabase> {
@@ -34,6 +58,37 @@ export class Files {
   async remove (manifestId: string): Promise<void> {
     await (await this.#open()).delete('files', manifestId)
     await this.load()
+  }
+
+  /** Asks the file's farmers which fragments they still hold. */
+  async checkHealth (f: MyFile): Promise<void> {
+    this.checks[f.manifestId] = { busy: 'health' }
+    try {
+      const { manifest, segments } = await fileHealth(await connectedPorts(), parseCapability(f.link))
+      this.checks[f.manifestId] = { busy: undefined, segments, k: manifest.policy.k, m: manifest.policy.m }
+    } catch (err) {
+      this.checks[f.manifestId] = { busy: undefined, ...(handleError(err) !== undefined ? { error: handleError(err)! } : {}) }
+    }
+  }
+
+  /**
+   * Removes the file from the grid with signed deletes (this browser holds the owner key), then
+   * from the list. If some farmers do not answer, the file stays listed so that it can be tried again.
+   */
+  async deleteFromGrid (f: MyFile): Promise<void> {
+    this.checks[f.manifestId] = { busy: 'delete' }
+    try {
+      const owner = await ownerKeyFromSeed(fromBase64(f.ownerSeed))
+      const { failed } = await deleteFile(await connectedPorts(), parseCapability(f.link), owner)
+      if (failed === 0) {
+        delete this.checks[f.manifestId]
+        await this.remove(f.manifestId)
+      } else {
+        this.checks[f.manifestId] = { busy: undefined, leftOver: failed }
+      }
+    } catch (err) {
+      this.checks[f.manifestId] = { busy: undefined, ...(handleError(err) !== undefined ? { error: handleError(err)! } : {}) }
+    }
   }
 }
 

@@ -1,0 +1,56 @@
+/**
+ * What an owner does with a stored file besides reading it, for the CLI (`shardfarm stat`, `rm`)
+ * and the app (My files) alike: check which fragments are still reachable, and remove them all.
+ */
+import type { Capability } from '../core/capability.ts'
+import type { Manifest } from '../core/manifest.ts'
+import type { OwnerKey } from '../core/owner-key.ts'
+import { fetchManifest } from './download.ts'
+import type { DownloadPorts } from './download.ts'
+
+type Ports = Pick<DownloadPorts, 'transport' | 'directory'>
+
+/** One fragment of a segment: the farmers listed for it, and those that answered that they hold it. */
+export interface FragmentHealth { id: string, holders: string[], reachable: string[] }
+
+/** A segment's health: `healthy` with all k + m fragments reachable, `degraded` with k or more, else `lost`. */
+export interface SegmentHealth { index: number, available: number, status: 'healthy' | 'degraded' | 'lost', fragments: FragmentHealth[] }
+
+export interface FileHealth { manifest: Manifest, segments: SegmentHealth[] }
+
+/** Asks every holder of the file, once each, which of its fragments it holds (a farmer that does not answer holds none). */
+export async function fileHealth (ports: Ports, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<FileHealth> {
+  const { manifest, resolve } = await fetchManifest(ports, cap, options)
+  const { k, m } = manifest.policy
+  const byHolder = new Map<string, string[]>()
+  manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => {
+    for (const h of seg.holders[i] ?? []) byHolder.set(h, [...(byHolder.get(h) ?? []), id])
+  }))
+  const held = new Map<string, Set<string>>()
+  await Promise.all([...byHolder].map(async ([peer, ids]) => {
+    const answer = await ports.transport.has(resolve(peer), ids, options).catch(() => ids.map(() => false))
+    held.set(peer, new Set(ids.filter((_, i) => answer[i] === true)))
+  }))
+  const segments = manifest.segments.map((seg, index): SegmentHealth => {
+    const fragments = seg.fragments.map((id, i) => ({ id, holders: seg.holders[i] ?? [], reachable: (seg.holders[i] ?? []).filter(h => held.get(h)?.has(id) === true) }))
+    const available = fragments.filter(f => f.reachable.length > 0).length
+    return { index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments }
+  })
+  return { manifest, segments }
+}
+
+/**
+ * Sends a signed delete for every fragment of the file and every copy of its manifest. Returns how
+ * many were removed and how many could not be (a farmer down): running it again later finishes.
+ */
+export async function deleteFile (ports: Ports, cap: Capability, owner: OwnerKey, options: { signal?: AbortSignal } = {}): Promise<{ deleted: number, failed: number }> {
+  const { manifest, resolve } = await fetchManifest(ports, cap, options)
+  const jobs = manifest.segments.flatMap(seg => seg.fragments.flatMap((id, i) => (seg.holders[i] ?? []).map(h => ({ id, h }))))
+  jobs.push(...cap.holders.map(h => ({ id: cap.manifestId, h })))
+  let deleted = 0
+  let failed = 0
+  for (const { id, h } of jobs) {
+    try { await ports.transport.delete(resolve(h), id, owner, options); deleted++ } catch { failed++ }
+  }
+  return { deleted, failed }
+}

@@ -14,6 +14,11 @@ test('a 20 MiB upload in page A downloads byte-identical from its share link in 
   const file = randomFile('twenty.bin', 20 * 1024 * 1024)
   const link = await uploadFile(pageA, file)
   expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#shardfarm:r1:/)
+  // Where the fragments went: every one of the 6 segments × (4 + 2) fragments, over the grid's three regions.
+  const rows = pageA.getByTestId('placement').locator('li')
+  await expect(rows).toHaveCount(3)
+  const counts = (await rows.allInnerTexts()).map(t => Number(/(\d+) fragments on/.exec(t)?.[1]))
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(6 * (4 + 2))
   await shot(pageA, info, 'upload-done')
   await pageA.goto('/#/files')
   await expect(pageA.getByTestId('my-file')).toHaveCount(1)
@@ -66,5 +71,21 @@ test('a tampered share link gives the authentication sentence, not a broken file
   await expect(err).toContainText('This link does not open this file')
   await expect(page.getByTestId('download')).toHaveCount(0)
   await shot(page, info, 'tampered-link')
+  await ctx.close()
+})
+
+test('an upload can be cancelled while it runs, and then is not listed as stored', async ({ browser }, info) => {
+  const ctx = await browser.newContext()
+  await useRelay(ctx, g.relay.addr)
+  const page = await ctx.newPage()
+  await openApp(page)
+  await page.getByTestId('file-input').setInputFiles(randomFile('big.bin', 48 * 1024 * 1024)) // Playwright passes at most 50 MB
+  const item = page.getByTestId('upload').filter({ hasText: 'big.bin' })
+  await expect(item.getByTestId('rate')).toBeVisible({ timeout: 30_000 }) // speed and time left while it runs
+  await shot(page, info, 'upload-running')
+  await item.getByRole('button', { name: 'Cancel big.bin' }).click()
+  await expect(item).toHaveAttribute('data-status', 'cancelled', { timeout: 30_000 })
+  await page.goto('/#/files')
+  await expect(page.getByText('Files you upload from this browser appear here')).toBeVisible()
   await ctx.close()
 })

@@ -4,10 +4,11 @@ import { drainJob, sealToOutbox, type OutboxJob } from '../../client/outbox.ts'
 import type { ByteSource } from '../../client/ports.ts'
 import { IdbOutboxStore } from '../../stores/outbox-idb.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { placementRows, type PlacementRow } from '../lib/placement-rows.ts'
 import { files } from './files.svelte.ts'
 import { session } from './session.svelte.ts'
 
-export type UploadStatus = 'sealing' | 'uploading' | 'queued' | 'sending' | 'done' | 'failed'
+export type UploadStatus = 'sealing' | 'uploading' | 'queued' | 'sending' | 'done' | 'failed' | 'cancelled'
 
 export interface UploadItem {
   key: string
@@ -19,6 +20,10 @@ export interface UploadItem {
   progress: number
   link?: string
   error?: HumanError
+  /** Bytes of the file stored per second so far, and the seconds left at that rate. */
+  rate?: number
+  eta?: number
+  placement?: PlacementRow[]
 }
 
 /** A browser `File` as a `ByteSource`: reads slices, never the whole file. */
@@ -33,6 +38,7 @@ export function fileSource (file: Blob): ByteSource {
  */
 export class Uploads {
   items = $state<UploadItem[]>([])
+  readonly #running = new Map<string, AbortController>()
   #outbox: Promise<IdbOutboxStore> | undefined
   #draining = false
   #retryMs = 2000
@@ -65,20 +71,38 @@ export class Uploads {
       await this.#seal(key, file, policy)
       return
     }
+    const ctl = new AbortController()
+    this.#running.set(key, ctl)
     try {
-      const up = new Upload(session.ports(), fileSource(file), { policy, name: file.name, mime: file.type || 'application/octet-stream' })
+      const up = new Upload(session.ports(), fileSource(file), { policy, name: file.name, mime: file.type || 'application/octet-stream', signal: ctl.signal })
+      const t0 = performance.now()
       up.addEventListener('progress', e => {
         const p = (e as CustomEvent<UploadProgress>).detail
-        this.#patch(key, { progress: p.total === 0 ? 1 : p.stored / p.total })
+        const seconds = (performance.now() - t0) / 1000
+        const rate = seconds > 0.5 && p.stored > 0 ? p.stored / seconds : undefined
+        this.#patch(key, { progress: p.total === 0 ? 1 : p.stored / p.total, rate, eta: rate === undefined ? undefined : (p.total - p.stored) / rate })
       })
       const r = await up.run()
       await files.add({ manifestId: r.capability.manifestId, name: file.name, size: file.size, link: r.link, policy, ownerSeed: toBase64(r.ownerSeed), createdAt: r.manifest.createdAt })
-      this.#patch(key, { status: 'done', progress: 1, link: r.link })
+      this.#patch(key, { status: 'done', progress: 1, link: r.link, eta: 0, placement: placementRows(r.manifest.segments.map(s => s.holders), session.farmers) })
     } catch (err) {
+      if (ctl.signal.aborted) { this.#patch(key, { status: 'cancelled', rate: undefined, eta: undefined }); return }
       // Lost the grid mid-upload: keep the file safe in the outbox instead of failing.
       if (handleError(err) !== undefined && !await session.probe()) { await this.#seal(key, file, policy); return }
       this.#patch(key, { status: 'failed', ...errorOf(err) })
+    } finally {
+      this.#running.delete(key)
     }
+  }
+
+  /** Stops an upload in progress. What it already stored stays unreferenced on the farmers. */
+  cancel (key: string): void {
+    this.#running.get(key)?.abort()
+  }
+
+  /** Whether `key` is an upload this page can still cancel. */
+  cancellable (key: string): boolean {
+    return this.#running.has(key)
   }
 
   async #seal (key: string, file: File, policy: string): Promise<void> {

@@ -11,8 +11,17 @@ test('a browser offering storage holds fragments and serves them over WebRTC whe
   await useRelay(c, g.relay.addr)
   const farmPage = await c.newPage()
   await openApp(farmPage, '/#/farm')
+  // The offer is bounded by what the browser says it can still store.
+  const available = Number(await farmPage.getByTestId('farm-available').getAttribute('data-bytes'))
+  expect(available).toBeGreaterThan(0)
+  const offers = await farmPage.locator('select option').evaluateAll(os => os.map(o => Number((o as HTMLOptionElement).value)))
+  const current = Number(await farmPage.locator('select').inputValue())
+  expect(offers.length).toBeGreaterThan(0)
+  expect(offers.every(o => o <= available || o === current)).toBe(true)
   await farmPage.getByTestId('farm-toggle').click()
   await expect(farmPage.getByTestId('farm-listed')).toHaveAttribute('data-listed', 'true', { timeout: 60_000 })
+  // The browser's answer to the persistent-storage request is shown, whichever it is.
+  await expect(farmPage.getByTestId('farm-persisted')).toHaveAttribute('data-persisted', /^(true|false)$/)
 
   // Page A sees it in the directory, and uploads with the mixed policy (4 + 3: six full farmers and C).
   const a = await browser.newContext()

@@ -34,6 +34,10 @@ export class Farm {
   /** Fragment bytes sent to readers. */
   servedBytes = $state(0)
   evicted = $state(false)
+  /** The browser's answer to `navigator.storage.persist()`; undefined until asked. */
+  persisted = $state<boolean | undefined>(undefined)
+  /** Bytes this origin may still store (`navigator.storage.estimate()`: quota − usage), if known. */
+  available = $state<number | undefined>(undefined)
   error = $state<HumanError | undefined>(undefined)
   #libp2p: Libp2p | undefined
   #service: FarmerService | undefined
@@ -45,6 +49,13 @@ export class Farm {
     const saved = JSON.parse(globalThis.localStorage?.getItem(SETTINGS) ?? 'null') as FarmSettings | null
     if (saved !== null) { this.quota = saved.quota; this.region = saved.region }
     if (saved?.on === true) queueMicrotask(() => { void this.start() })
+    void this.estimate()
+  }
+
+  /** Reads how much this browser will still let the page store, to bound the offer. */
+  async estimate (): Promise<void> {
+    const e = await globalThis.navigator?.storage?.estimate?.().catch(() => undefined)
+    if (e?.quota !== undefined) this.available = Math.max(0, e.quota - (e.usage ?? 0))
   }
 
   #save (): void {
@@ -59,7 +70,7 @@ export class Farm {
     try {
       if (!await session.connect()) throw Object.assign(new Error('offline'), { code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
       this.#store = await IdbFragmentStore.open('shardfarm-farm', { quota: this.quota, onEvicted: () => { this.evicted = true; this.error = handleError({ code: 'STORAGE_EVICTED' }) } })
-      void this.#store.persist()
+      void this.#store.persist().then(granted => { this.persisted = granted })
       const privateKey = await loadKey()
       this.#libp2p = await createBrowserLibp2p({ privateKey, listen: true })
       this.peerId = this.#libp2p.peerId.toString()

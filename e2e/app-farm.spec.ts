@@ -49,6 +49,7 @@ test('a browser offering storage holds fragments and serves them over WebRTC whe
   // browser cannot listen on WebSockets: the only way from B to C is the WebRTC connection that
   // the relay signalled.
   await expect.poll(async () => Number(await farmPage.getByTestId('farm-served').textContent()), { timeout: 10_000 }).toBeGreaterThan(0)
+  await expect.poll(async () => Number(await farmPage.getByTestId('farm-readers').textContent()), { timeout: 10_000 }).toBeGreaterThanOrEqual(1)
   await shot(farmPage, info, 'farm-after-serving')
   await a.close(); await b.close(); await c.close()
 })

@@ -21,6 +21,8 @@ export interface FarmerMetricsSnapshot {
   putBytes: number
   /** Fragment bytes sent by GETs. */
   getBytes: number
+  /** Distinct peers that fetched at least one fragment (counted up to MAX_READERS). */
+  readers: number
   /** Streams open now. */
   activeStreams: number
   /** Declared PUT bytes reserved in memory now. */
@@ -32,6 +34,9 @@ export interface FarmerMetricsSnapshot {
 const zeroOps = (): Record<Op, number> => Object.fromEntries(OPS.map(op => [op, 0])) as Record<Op, number>
 
 /** Counters of one `FarmerService`. */
+/** Distinct readers a farmer remembers (a bounded set: a long-lived farmer serves many). */
+export const MAX_READERS = 10_000
+
 export class FarmerMetrics {
   readonly #requests = zeroOps()
   readonly #succeeded = zeroOps()
@@ -39,6 +44,7 @@ export class FarmerMetrics {
   #resets = 0
   #putBytes = 0
   #getBytes = 0
+  readonly #readers = new Set<string>()
   #activeStreams = 0
   #putBytesInFlight = 0
   #store: StoreStat = { capacity: 0, used: 0, free: 0, count: 0 }
@@ -51,6 +57,9 @@ export class FarmerMetrics {
     if (op === 'PUT') this.#putBytes += bytes
     if (op === 'GET') this.#getBytes += bytes
   }
+
+  /** `peer` was sent a fragment. Distinct readers are remembered up to MAX_READERS, then only counted as that many. */
+  reader (peer: string): void { if (this.#readers.size < MAX_READERS) this.#readers.add(peer) }
 
   /** A refusal with `code` was sent (or attempted). */
   error (code: string): void { this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1) }
@@ -72,6 +81,7 @@ export class FarmerMetrics {
       resets: this.#resets,
       putBytes: this.#putBytes,
       getBytes: this.#getBytes,
+      readers: this.#readers.size,
       activeStreams: this.#activeStreams,
       putBytesInFlight: this.#putBytesInFlight,
       store: { ...this.#store }

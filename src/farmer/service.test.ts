@@ -69,6 +69,9 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
     const metrics = farmer.service.metrics.render()
     expect(metrics).toContain('shardfarm_farmer_requests_succeeded_total{op="PUT"} 2')
     expect(metrics).toContain(`shardfarm_farmer_get_bytes_total ${a.bytes.byteLength}`)
+    // One peer fetched: one reader, however many GETs it makes.
+    await client.get(farmer.addr, a.id)
+    expect(farmer.service.metrics.snapshot().readers).toBe(1)
   })
 
   it('refuses a wrong hash and stores nothing', async () => {

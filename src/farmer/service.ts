@@ -118,8 +118,8 @@ export class FarmerService {
     await Promise.allSettled([...this.#active.values()])
   }
 
-  #accept (stream: Stream, _connection: Connection): void {
-    const done = this.#serve(stream).finally(() => {
+  #accept (stream: Stream, connection: Connection): void {
+    const done = this.#serve(stream, connection.remotePeer.toString()).finally(() => {
       this.#active.delete(stream)
       this.metrics.streams(-1)
     })
@@ -127,7 +127,7 @@ export class FarmerService {
     this.metrics.streams(1)
   }
 
-  async #serve (stream: Stream): Promise<void> {
+  async #serve (stream: Stream, peer: string): Promise<void> {
     const ac = new AbortController()
     const timer = idleTimer(stream, this.#idleTimeoutMs, () => {
       ac.abort(new FarmerError('TIMEOUT', 'Stream idle for too long', { idleTimeoutMs: this.#idleTimeoutMs }))
@@ -145,6 +145,7 @@ export class FarmerService {
       await sendAll(stream, encodeFrame(reply.header, this.#limits.maxHeaderBytes), ac.signal, timer.touch)
       if (reply.body !== undefined) await sendAll(stream, reply.body, ac.signal, timer.touch)
       this.metrics.success(op, req.op === 'PUT' ? (consumed ? req.size : 0) : reply.body?.byteLength ?? 0)
+      if (op === 'GET') this.metrics.reader(peer)
     } catch (err) {
       if (!this.#started) return // stop() already reset the stream
       if (stream.status !== 'open') {

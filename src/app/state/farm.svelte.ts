@@ -33,6 +33,8 @@ export class Farm {
   served = $state(0)
   /** Fragment bytes sent to readers. */
   servedBytes = $state(0)
+  /** Distinct peers that fetched fragments from this farm. */
+  readers = $state(0)
   evicted = $state(false)
   /** The browser's answer to `navigator.storage.persist()`; undefined until asked. */
   persisted = $state<boolean | undefined>(undefined)
@@ -110,7 +112,7 @@ export class Farm {
     this.count = st.count
     this.addrs = this.#libp2p?.getMultiaddrs().map(String) ?? []
     const m = this.#service?.metrics.snapshot()
-    if (m !== undefined) { this.served = m.succeeded.GET ?? 0; this.servedBytes = m.getBytes }
+    if (m !== undefined) { this.served = m.succeeded.GET ?? 0; this.servedBytes = m.getBytes; this.readers = m.readers }
   }
 
   setQuota (bytes: number): void {

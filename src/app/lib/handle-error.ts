@@ -28,6 +28,12 @@ export interface HumanError {
   code: string
 }
 
+/** `{ error }` with the human sentence for `err`, or `{}` for an abort: to spread into a state patch. */
+export function errorOf (err: unknown): { error?: HumanError } {
+  const h = handleError(err)
+  return h === undefined ? {} : { error: h }
+}
+
 /** Human sentence for an error, or undefined for an abort. */
 export function handleError (err: unknown): HumanError | undefined {
   const e = (err ?? {}) as { name?: string, code?: string, message?: string, details?: { reason?: string } }

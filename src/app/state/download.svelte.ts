@@ -25,8 +25,7 @@ export class DownloadState {
     this.status = 'opening'
     try {
       this.#cap = parseCapability(link)
-      if (!await session.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
-      this.#opened = await fetchManifest(session.ports(), this.#cap)
+      this.#opened = await fetchManifest(await session.connectedPorts(), this.#cap)
       this.manifest = this.#opened.manifest
       this.status = 'ready'
     } catch (err) {

@@ -2,7 +2,7 @@ import { openDB, type IDBPDatabase } from 'idb'
 import { parseCapability } from '../../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed } from '../../core/owner-key.ts'
 import { deleteFile, fileHealth, type SegmentHealth } from '../../client/file-ops.ts'
-import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { errorOf, type HumanError } from '../lib/handle-error.ts'
 import { session } from './session.svelte.ts'
 
 /** A file this browser put on the grid. The owner seed (delete right) never leaves this browser. */
@@ -26,11 +26,6 @@ export interface FileCheck {
   /** After a delete that some farmers did not answer: how many fragments are left to remove. */
   leftOver?: number
   error?: HumanError
-}
-
-async function connectedPorts (): Promise<ReturnType<typeof session.ports>> {
-  if (!await session.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
-  return session.ports()
 }
 
 /** The list of files uploaded from this browser, kept in IndexedDB. */
@@ -64,10 +59,10 @@ export class Files {
   async checkHealth (f: MyFile): Promise<void> {
     this.checks[f.manifestId] = { busy: 'health' }
     try {
-      const { manifest, segments } = await fileHealth(await connectedPorts(), parseCapability(f.link))
+      const { manifest, segments } = await fileHealth(await session.connectedPorts(), parseCapability(f.link))
       this.checks[f.manifestId] = { busy: undefined, segments, k: manifest.policy.k, m: manifest.policy.m }
     } catch (err) {
-      this.checks[f.manifestId] = { busy: undefined, ...(handleError(err) !== undefined ? { error: handleError(err)! } : {}) }
+      this.checks[f.manifestId] = { busy: undefined, ...errorOf(err) }
     }
   }
 
@@ -79,7 +74,7 @@ export class Files {
     this.checks[f.manifestId] = { busy: 'delete' }
     try {
       const owner = await ownerKeyFromSeed(fromBase64(f.ownerSeed))
-      const { failed } = await deleteFile(await connectedPorts(), parseCapability(f.link), owner)
+      const { failed } = await deleteFile(await session.connectedPorts(), parseCapability(f.link), owner)
       if (failed === 0) {
         delete this.checks[f.manifestId]
         await this.remove(f.manifestId)
@@ -87,7 +82,7 @@ export class Files {
         this.checks[f.manifestId] = { busy: undefined, leftOver: failed }
       }
     } catch (err) {
-      this.checks[f.manifestId] = { busy: undefined, ...(handleError(err) !== undefined ? { error: handleError(err)! } : {}) }
+      this.checks[f.manifestId] = { busy: undefined, ...errorOf(err) }
     }
   }
 }

@@ -132,6 +132,12 @@ export class Session {
     return addr.includes('/webrtc') ? 'webrtc' : addr.includes('/ws') ? 'websockets' : ''
   }
 
+  /** Connects if need be and returns the ports; throws the offline (or no-grid) error when that fails. */
+  async connectedPorts (): Promise<ReturnType<Session['ports']>> {
+    if (!await this.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: this.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
+    return this.ports()
+  }
+
   ports (): { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool } {
     if (this.transport === undefined || this.directory === undefined) throw Object.assign(new Error('Not connected to a grid'), { name: 'OfflineError', code: 'OFFLINE' })
     return { transport: this.transport, directory: this.directory, coder: this.coder }

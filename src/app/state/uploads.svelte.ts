@@ -1,9 +1,9 @@
-import { fromBase64, toBase64 } from '../../core/owner-key.ts'
+import { toBase64 } from '../../core/owner-key.ts'
 import { Upload, type UploadProgress } from '../../client/upload.ts'
 import { drainJob, sealToOutbox, type OutboxJob } from '../../client/outbox.ts'
 import type { ByteSource } from '../../client/ports.ts'
 import { IdbOutboxStore } from '../../stores/outbox-idb.ts'
-import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { errorOf, handleError, type HumanError } from '../lib/handle-error.ts'
 import { placementRows, type PlacementRow } from '../lib/placement-rows.ts'
 import { files } from './files.svelte.ts'
 import { session } from './session.svelte.ts'
@@ -176,11 +176,4 @@ function itemOfJob (j: OutboxJob): UploadItem {
   return item
 }
 
-function errorOf (err: unknown): { error?: HumanError } {
-  const h = handleError(err)
-  return h === undefined ? {} : { error: h }
-}
-
 export const uploads = new Uploads()
-// Re-exported for the Files view (deleting needs the owner key from the seed).
-export { fromBase64 }

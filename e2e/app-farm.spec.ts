@@ -14,11 +14,22 @@ test('a browser offering storage holds fragments and serves them over WebRTC whe
   // The offer is bounded by what the browser says it can still store.
   const available = Number(await farmPage.getByTestId('farm-available').getAttribute('data-bytes'))
   expect(available).toBeGreaterThan(0)
-  const offers = await farmPage.locator('select option').evaluateAll(os => os.map(o => Number((o as HTMLOptionElement).value)))
-  const current = Number(await farmPage.locator('select').inputValue())
-  expect(offers.length).toBeGreaterThan(0)
-  expect(offers.every(o => o <= available || o === current)).toBe(true)
+  // The quota slider: its top is exactly the room left (to the MiB), its bottom 64 MiB, and the
+  // keyboard moves it a notch (about a fifth) at a time.
+  const slider = farmPage.getByRole('slider', { name: 'Storage to offer' })
+  const quota = farmPage.getByTestId('farm-quota')
+  await slider.focus()
+  await farmPage.keyboard.press('End')
+  expect(Number(await quota.getAttribute('data-bytes'))).toBe(Math.floor(available / 2 ** 20) * 2 ** 20)
+  await farmPage.keyboard.press('Home')
+  await expect(quota).toHaveAttribute('data-bytes', String(64 * 2 ** 20))
+  for (let i = 0; i < 4; i++) await farmPage.keyboard.press('ArrowRight')
+  await expect(quota).toHaveAttribute('data-bytes', String(128 * 2 ** 20))
+  await expect(slider).toHaveAttribute('aria-valuetext', '128 MiB')
   await farmPage.getByTestId('farm-toggle').click()
+  // The farm runs with the chosen quota, and the slider is locked while it does.
+  await expect(farmPage.getByText(/of 128 MiB used/)).toBeVisible({ timeout: 60_000 })
+  await expect(slider).toBeDisabled()
   await expect(farmPage.getByTestId('farm-listed')).toHaveAttribute('data-listed', 'true', { timeout: 60_000 })
   // The browser's answer to the persistent-storage request is shown, whichever it is.
   await expect(farmPage.getByTestId('farm-persisted')).toHaveAttribute('data-persisted', /^(true|false)$/)

@@ -2,6 +2,7 @@
 // multi-process test helpers) and pages pointed at it through the app's own relay setting.
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { crc32, deflateSync } from 'node:zlib'
 import type { BrowserContext, Page, TestInfo } from '@playwright/test'
 import { expect } from '@playwright/test'
 import { Grid, type TestChild } from '../test/grid/helpers.ts'
@@ -60,4 +61,38 @@ export async function shot (page: Page, info: TestInfo, name: string): Promise<v
   const path = info.outputPath(`${name}.png`)
   await page.screenshot({ path, fullPage: true })
   await info.attach(name, { path, contentType: 'image/png' })
+}
+
+/** A real PNG (RGB, no filter): a `width` × `height` gradient, for the image preview. */
+export function pngFile (name: string, width: number, height: number): { name: string, mimeType: string, buffer: Buffer } {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const out = Buffer.alloc(8 + data.length + 4)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(crc32(body), 8 + data.length)
+    return out
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4)
+  ihdr[8] = 8; ihdr[9] = 2 // 8-bit RGB
+  const rows = Buffer.alloc(height * (1 + width * 3))
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows.set([x % 256, y % 256, 128], y * (1 + width * 3) + 1 + x * 3)
+  }
+  const buffer = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+  return { name, mimeType: 'image/png', buffer }
+}
+
+/** A real WAV: `seconds` of a 440 Hz tone, 8 kHz mono 16-bit, for the audio preview. */
+export function wavFile (name: string, seconds: number): { name: string, mimeType: string, buffer: Buffer } {
+  const rate = 8000
+  const samples = rate * seconds
+  const buffer = Buffer.alloc(44 + samples * 2)
+  buffer.write('RIFF', 0, 'latin1'); buffer.writeUInt32LE(36 + samples * 2, 4); buffer.write('WAVEfmt ', 8, 'latin1')
+  buffer.writeUInt32LE(16, 16); buffer.writeUInt16LE(1, 20); buffer.writeUInt16LE(1, 22)
+  buffer.writeUInt32LE(rate, 24); buffer.writeUInt32LE(rate * 2, 28); buffer.writeUInt16LE(2, 32); buffer.writeUInt16LE(16, 34)
+  buffer.write('data', 36, 'latin1'); buffer.writeUInt32LE(samples * 2, 40)
+  for (let i = 0; i < samples; i++) buffer.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / rate)), 44 + i * 2)
+  return { name, mimeType: 'audio/wav', buffer }
 }

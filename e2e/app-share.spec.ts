@@ -1,5 +1,7 @@
 import { test, expect } from '@playwright/test'
-import { downloadLink, openApp, randomFile, sha256, shot, startGrid, uploadFile, useRelay, type TestGrid } from './app-fixtures.ts'
+import { readFile } from 'node:fs/promises'
+import { readQr } from '../test/support/read-qr.ts'
+import { downloadLink, openApp, pngFile, randomFile, sha256, shot, startGrid, uploadFile, useRelay, wavFile, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
 test.beforeAll(async () => { g = await startGrid(6) })
@@ -88,4 +90,62 @@ test('an upload can be cancelled while it runs, and then is not listed as stored
   await page.goto('/#/files')
   await expect(page.getByText('Files you upload from this browser appear here')).toBeVisible()
   await ctx.close()
+})
+
+test('a shared picture and sound play in the page, any other type only downloads, and the QR code reads back as the link', async ({ browser }, info) => {
+  const a = await browser.newContext()
+  await useRelay(a, g.relay.addr)
+  const pageA = await a.newPage()
+  await openApp(pageA)
+  const png = pngFile('gradient.png', 300, 200)
+  const pngLink = await uploadFile(pageA, png)
+  const wavLink = await uploadFile(pageA, wavFile('tone.wav', 2))
+  const htmlLink = await uploadFile(pageA, { name: 'page.html', mimeType: 'text/html', buffer: Buffer.from('<script>document.title = "ran"</script>') })
+
+  // The QR code of a link, drawn as a picture and read by a QR decoder, is that link.
+  await pageA.getByRole('button', { name: 'Show the QR code of the link to gradient.png' }).click()
+  const qr = pageA.getByTestId('qr')
+  await expect(qr).toBeVisible()
+  await shot(pageA, info, 'upload-qr')
+  const side = 480
+  const pixels = await qr.evaluate(async (svg, size) => {
+    const img = new Image()
+    img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(new XMLSerializer().serializeToString(svg))
+    await img.decode()
+    const canvas = document.createElement('canvas')
+    canvas.width = canvas.height = size
+    const ctx = canvas.getContext('2d')!
+    ctx.drawImage(img, 0, 0, size, size)
+    return Array.from(ctx.getImageData(0, 0, size, size).data)
+  }, side)
+  expect(readQr(Uint8ClampedArray.from(pixels), side, side)?.data).toBe(pngLink)
+
+  // Someone else opens the picture's link: it is fetched at once and shown at its own size.
+  const b = await browser.newContext()
+  await useRelay(b, g.relay.addr)
+  const pageB = await b.newPage()
+  await pageB.goto(pngLink)
+  const img = pageB.getByTestId('preview-image')
+  await expect(img).toBeVisible({ timeout: 60_000 })
+  await expect.poll(async () => await img.evaluate(i => [(i as HTMLImageElement).naturalWidth, (i as HTMLImageElement).naturalHeight])).toEqual([300, 200])
+  await shot(pageB, info, 'preview-image')
+  const [dl] = await Promise.all([pageB.waitForEvent('download'), pageB.getByTestId('save').click()])
+  expect(sha256(await readFile((await dl.path())!))).toBe(sha256(png.buffer))
+
+  // The sound: the audio element reads its two seconds from the rebuilt file.
+  await pageB.goto(wavLink)
+  const audio = pageB.getByTestId('preview-audio')
+  await expect(audio).toBeVisible({ timeout: 60_000 })
+  await expect.poll(async () => await audio.evaluate(el => (el as HTMLAudioElement).duration), { timeout: 10_000 }).toBeCloseTo(2, 2)
+  await shot(pageB, info, 'preview-audio')
+
+  // An HTML file is not shown, and its blob is a plain download, never a page of the app's origin.
+  await pageB.goto(htmlLink)
+  await pageB.getByTestId('download').click({ timeout: 60_000 })
+  const save = pageB.getByTestId('save')
+  await expect(save).toBeVisible({ timeout: 60_000 })
+  await expect(pageB.locator('figure')).toHaveCount(0)
+  const type = await save.evaluate(async el => (await (await fetch((el as HTMLAnchorElement).href)).blob()).type)
+  expect(type).toBe('application/octet-stream')
+  await a.close(); await b.close()
 })

@@ -2,7 +2,11 @@ import { parseCapability, type Capability } from '../../core/capability.ts'
 import type { Manifest } from '../../core/manifest.ts'
 import { Download, fetchManifest, type DownloadProgress, type OpenedManifest } from '../../client/download.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
+import { previewKind, savedType, type PreviewKind } from '../lib/preview.ts'
 import { session } from './session.svelte.ts'
+
+/** Previewable files up to this size are fetched as soon as the link opens. */
+const AUTO_PREVIEW = 16 * 1024 * 1024
 
 export type DownloadStatus = 'idle' | 'opening' | 'ready' | 'downloading' | 'done' | 'failed'
 
@@ -16,6 +20,8 @@ export class DownloadState {
   progress = $state(0)
   error = $state<HumanError | undefined>(undefined)
   url = $state<string | undefined>(undefined)
+  /** How the finished file shows in the page (images, audio, video, PDFs of modest size). */
+  preview = $state<PreviewKind | undefined>(undefined)
   #cap: Capability | undefined
   #opened: OpenedManifest | undefined
   #ctl: AbortController | undefined
@@ -28,6 +34,8 @@ export class DownloadState {
       this.#opened = await fetchManifest(await session.connectedPorts(), this.#cap)
       this.manifest = this.#opened.manifest
       this.status = 'ready'
+      // A small picture, song, clip or PDF opens as people expect a shared one to: shown at once.
+      if (previewKind(this.manifest.mime, this.manifest.size) !== undefined && this.manifest.size <= AUTO_PREVIEW) void this.save()
     } catch (err) {
       this.#fail(err)
     }
@@ -46,8 +54,10 @@ export class DownloadState {
         this.progress = p.total === 0 ? 1 : p.written / p.total
       })
       await dl.run(async chunk => { await sink.write(chunk) })
-      const file = await sink.close(this.manifest.mime)
-      this.url = URL.createObjectURL(file)
+      const file = await sink.close()
+      // A blob of a blob is a reference, not a copy: the bytes stay in the file on disk.
+      this.url = URL.createObjectURL(new Blob([file], { type: savedType(this.manifest.mime, this.manifest.size) }))
+      this.preview = previewKind(this.manifest.mime, this.manifest.size)
       this.status = 'done'
       this.progress = 1
     } catch (err) {
@@ -62,7 +72,7 @@ export class DownloadState {
 
   reset (): void {
     if (this.url !== undefined) URL.revokeObjectURL(this.url)
-    this.status = 'idle'; this.manifest = undefined; this.progress = 0; this.error = undefined; this.url = undefined
+    this.status = 'idle'; this.manifest = undefined; this.progress = 0; this.error = undefined; this.url = undefined; this.preview = undefined
     this.#opened = undefined
   }
 
@@ -74,7 +84,7 @@ export class DownloadState {
   }
 }
 
-interface Sink { write: (b: Uint8Array) => Promise<void>, close: (mime: string) => Promise<Blob> }
+interface Sink { write: (b: Uint8Array) => Promise<void>, close: () => Promise<Blob> }
 
 /** Streams to OPFS where available (memory stays flat for any size); else collects a Blob. */
 async function openSink (name: string): Promise<Sink> {
@@ -89,7 +99,7 @@ async function openSink (name: string): Promise<Sink> {
     }
   }
   const parts: Uint8Array[] = []
-  return { write: async b => { parts.push(b.slice()) }, close: async mime => new Blob(parts as Uint8Array<ArrayBuffer>[], { type: mime }) }
+  return { write: async b => { parts.push(b.slice()) }, close: async () => new Blob(parts as Uint8Array<ArrayBuffer>[]) }
 }
 
 export const download = new DownloadState()

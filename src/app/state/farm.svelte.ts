@@ -40,6 +40,8 @@ export class Farm {
   persisted = $state<boolean | undefined>(undefined)
   /** Bytes this origin may still store (`navigator.storage.estimate()`: quota − usage), if known. */
   available = $state<number | undefined>(undefined)
+  /** The quota the running store enforces (its `stat().capacity`). */
+  capacity = $state(0)
   error = $state<HumanError | undefined>(undefined)
   #libp2p: Libp2p | undefined
   #service: FarmerService | undefined
@@ -109,6 +111,7 @@ export class Farm {
     if (await this.#store.evicted()) { this.evicted = true; return }
     const st = await this.#store.stat()
     this.used = st.used
+    this.capacity = st.capacity
     this.count = st.count
     this.addrs = this.#libp2p?.getMultiaddrs().map(String) ?? []
     const m = this.#service?.metrics.snapshot()

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test'
+import { test, expect, type Page } from '@playwright/test'
 import { readFile } from 'node:fs/promises'
 import { readQr } from '../test/support/read-qr.ts'
 import { downloadLink, openApp, pngFile, randomFile, sha256, shot, startGrid, uploadFile, useRelay, wavFile, type TestGrid } from './app-fixtures.ts'
@@ -147,5 +147,26 @@ test('a shared picture and sound play in the page, any other type only downloads
   await expect(pageB.locator('figure')).toHaveCount(0)
   const type = await save.evaluate(async el => (await (await fetch((el as HTMLAnchorElement).href)).blob()).type)
   expect(type).toBe('application/octet-stream')
+
+  // Downloads land in the site's private file system, not in memory, and do not pile up there: each
+  // new link removes the last one's file, and a page opened later removes what closed pages left.
+  const left = await opfsDownloads(pageB)
+  expect(left).toHaveLength(1)
+  await pageB.close()
+  const pageB3 = await b.newPage()
+  await pageB3.goto(pngLink)
+  await expect(pageB3.getByTestId('preview-image')).toBeVisible({ timeout: 60_000 })
+  await expect.poll(async () => await opfsDownloads(pageB3)).toHaveLength(1)
+  expect(await opfsDownloads(pageB3)).not.toContain(left[0])
   await a.close(); await b.close()
 })
+
+/** The files in the app's OPFS `downloads/` directory, as the page sees them. */
+async function opfsDownloads (page: Page): Promise<string[]> {
+  return await page.evaluate(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('downloads', { create: true })
+    const names: string[] = []
+    for await (const n of (dir as FileSystemDirectoryHandle & { keys: () => AsyncIterable<string> }).keys()) names.push(n)
+    return names
+  })
+}

@@ -3,6 +3,7 @@ import type { Manifest } from '../../core/manifest.ts'
 import { Download, fetchManifest, type DownloadProgress, type OpenedManifest } from '../../client/download.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
 import { previewKind, savedType, type PreviewKind } from '../lib/preview.ts'
+import { openSink, sweep, type DownloadSink } from '../lib/download-sink.ts'
 import { session } from './session.svelte.ts'
 
 /** Previewable files up to this size are fetched as soon as the link opens. */
@@ -25,55 +26,77 @@ export class DownloadState {
   #cap: Capability | undefined
   #opened: OpenedManifest | undefined
   #ctl: AbortController | undefined
+  /** The finished download's file, removed when another link opens. */
+  #sink: DownloadSink | undefined
+  /** Bumped by every open, save, cancel and reset: late results of an older one are dropped. */
+  #turn = 0
 
   async open (link: string): Promise<void> {
     this.reset()
+    void sweep().catch(() => {}) // downloads left behind by closed tabs
+    const turn = this.#turn
     this.status = 'opening'
     try {
-      this.#cap = parseCapability(link)
-      this.#opened = await fetchManifest(await session.connectedPorts(), this.#cap)
-      this.manifest = this.#opened.manifest
+      const cap = parseCapability(link)
+      const opened = await fetchManifest(await session.connectedPorts(), cap)
+      if (turn !== this.#turn) return
+      this.#cap = cap
+      this.#opened = opened
+      this.manifest = opened.manifest
       this.status = 'ready'
       // A small picture, song, clip or PDF opens as people expect a shared one to: shown at once.
       if (previewKind(this.manifest.mime, this.manifest.size) !== undefined && this.manifest.size <= AUTO_PREVIEW) void this.save()
     } catch (err) {
-      this.#fail(err)
+      if (turn === this.#turn) this.#fail(err)
     }
   }
 
   async save (): Promise<void> {
     if (this.#cap === undefined || this.#opened === undefined || this.manifest === undefined) return
+    const turn = ++this.#turn
+    const m = this.manifest
     this.status = 'downloading'
-    this.#ctl = new AbortController()
-    const name = this.manifest.name || 'shardfarm-file'
+    this.progress = 0
+    const ctl = this.#ctl = new AbortController()
+    let sink: DownloadSink | undefined
     try {
-      const sink = await openSink(name)
-      const dl = new Download(session.ports(), this.#cap, { signal: this.#ctl.signal, opened: this.#opened })
+      sink = await openSink(m.name || 'shardfarm-file')
+      const dl = new Download(session.ports(), this.#cap, { signal: ctl.signal, opened: this.#opened })
       dl.addEventListener('progress', e => {
         const p = (e as CustomEvent<DownloadProgress>).detail
-        this.progress = p.total === 0 ? 1 : p.written / p.total
+        if (turn === this.#turn) this.progress = p.total === 0 ? 1 : p.written / p.total
       })
-      await dl.run(async chunk => { await sink.write(chunk) })
+      const out = sink
+      await dl.run(async chunk => { await out.write(chunk) })
       const file = await sink.close()
+      if (turn !== this.#turn) { await sink.discard(); return } // cancelled, or another link opened meanwhile
+      this.#sink = sink
       // A blob of a blob is a reference, not a copy: the bytes stay in the file on disk.
-      this.url = URL.createObjectURL(new Blob([file], { type: savedType(this.manifest.mime, this.manifest.size) }))
-      this.preview = previewKind(this.manifest.mime, this.manifest.size)
+      this.url = URL.createObjectURL(new Blob([file], { type: savedType(m.mime, m.size) }))
+      this.preview = previewKind(m.mime, m.size)
       this.status = 'done'
       this.progress = 1
     } catch (err) {
-      this.#fail(err)
+      await sink?.discard()
+      if (turn === this.#turn) this.#fail(err)
     }
   }
 
   cancel (): void {
+    this.#turn++
     this.#ctl?.abort()
     this.status = 'ready'
   }
 
+  /** Forgets the open link: stops its download and removes the downloaded file from disk. */
   reset (): void {
+    this.#turn++
+    this.#ctl?.abort()
     if (this.url !== undefined) URL.revokeObjectURL(this.url)
+    void this.#sink?.discard()
+    this.#sink = undefined
     this.status = 'idle'; this.manifest = undefined; this.progress = 0; this.error = undefined; this.url = undefined; this.preview = undefined
-    this.#opened = undefined
+    this.#opened = undefined; this.#cap = undefined
   }
 
   #fail (err: unknown): void {
@@ -82,24 +105,6 @@ export class DownloadState {
     this.error = h
     this.status = 'failed'
   }
-}
-
-interface Sink { write: (b: Uint8Array) => Promise<void>, close: () => Promise<Blob> }
-
-/** Streams to OPFS where available (memory stays flat for any size); else collects a Blob. */
-async function openSink (name: string): Promise<Sink> {
-  const storage = navigator.storage as StorageManager & { getDirectory?: () => Promise<FileSystemDirectoryHandle> }
-  if (typeof storage?.getDirectory === 'function') {
-    const dir = await storage.getDirectory()
-    const fh = await dir.getFileHandle(`download-${Date.now()}-${name.replace(/[^\w.-]/g, '_')}`, { create: true })
-    const w = await (fh as FileSystemFileHandle & { createWritable: () => Promise<FileSystemWritableFileStream> }).createWritable()
-    return {
-      write: async b => { await w.write(b as Uint8Array<ArrayBuffer>) },
-      close: async () => { await w.close(); return await fh.getFile() }
-    }
-  }
-  const parts: Uint8Array[] = []
-  return { write: async b => { parts.push(b.slice()) }, close: async () => new Blob(parts as Uint8Array<ArrayBuffer>[]) }
 }
 
 export const download = new DownloadState()

@@ -6,7 +6,6 @@
  * 4 authentication failed (wrong key or tampered data), 5 the policy cannot be placed on this grid,
  * 130 interrupted (Ctrl-C).
  */
-import { createWriteStream, type WriteStream } from 'node:fs'
 import { readFile, rename, rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -18,6 +17,7 @@ import { deleteFile, fileHealth } from '../client/file-ops.ts'
 import { Upload, type UploadProgress } from '../client/upload.ts'
 import { fileSource, FileJournal, LocalIndex } from '../client/local.node.ts'
 import { UsageError } from './args.ts'
+import { openFileSink } from './file-sink.ts'
 import { ProgressBar } from './progress.ts'
 import { openSession, resolveRelay, type ClientSession } from './session.ts'
 import { CLOSE_GRACE_MS, settlesWithin } from './lifecycle.ts'
@@ -130,24 +130,24 @@ export async function getCommand (argv: string[]): Promise<void> {
     // Written beside the target and renamed at the end: a failed download never leaves a file that
     // looks complete.
     const partial = `${target}.shardfarm-partial`
-    const stream: WriteStream | NodeJS.WriteStream = toStdout ? process.stdout : createWriteStream(partial, { mode: 0o644 })
+    const file = toStdout ? undefined : await openFileSink(partial)
     const bar = new ProgressBar('get', manifest.size)
     let written = 0
     try {
       await dl.run(async chunk => {
-        await new Promise<void>((resolve, reject) => { stream.write(chunk, err => { if (err == null) resolve(); else reject(err) }) })
+        if (file !== undefined) await file.write(chunk)
+        else await new Promise<void>((resolve, reject) => { process.stdout.write(chunk, err => { if (err == null) resolve(); else reject(err) }) })
         written += chunk.length
         bar.update(written)
       })
       bar.done()
-      if (!toStdout) {
-        const file = stream as WriteStream
-        await new Promise<void>((resolve, reject) => { file.once('error', reject); file.end(() => { resolve() }) })
+      if (file !== undefined) {
+        await file.close()
         await rename(partial, target)
         process.stderr.write(`${target}: ${manifest.size} bytes\n`)
       }
     } catch (err) {
-      if (!toStdout) { (stream as WriteStream).destroy(); await rm(partial, { force: true }) }
+      if (file !== undefined) { await file.destroy(); await rm(partial, { force: true }) }
       throw err
     }
   })

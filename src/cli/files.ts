@@ -102,12 +102,13 @@ export async function putCommand (argv: string[]): Promise<void> {
       up.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; bar.update(p.stored, `seg ${p.segment + 1}/${p.segments}`) })
       const r = await up.run()
       bar.done()
+      if (r.restoredSegments > 0) process.stderr.write(`resumed: ${r.restoredSegments} segments stored before had lost fragments since, and were stored again\n`)
       await new LocalIndex().add({
         name: basename(path), size: source.size, link: r.link, manifestId: r.capability.manifestId,
         ownerSeed: toBase64(r.ownerSeed), policy: policy.name, createdAt: r.manifest.createdAt
       })
       process.stdout.write(values.json === true
-        ? JSON.stringify({ link: r.link, size: source.size, segments: r.manifest.segments.length, policy: policy.name, sentBytes: r.sentBytes }) + '\n'
+        ? JSON.stringify({ link: r.link, size: source.size, segments: r.manifest.segments.length, policy: policy.name, sentBytes: r.sentBytes, restoredSegments: r.restoredSegments }) + '\n'
         : r.link + '\n')
     } finally {
       await close()

@@ -3,10 +3,11 @@
  * and the app (My files) alike: check which fragments are still reachable, and remove them all.
  */
 import type { Capability } from '../core/capability.ts'
-import type { Manifest } from '../core/manifest.ts'
+import type { Manifest, SegmentEntry } from '../core/manifest.ts'
 import type { OwnerKey } from '../core/owner-key.ts'
 import { fetchManifest } from './download.ts'
 import type { DownloadPorts } from './download.ts'
+import type { FarmerRef, FragmentTransport } from './ports.ts'
 
 type Ports = Pick<DownloadPorts, 'transport' | 'directory'>
 
@@ -21,22 +22,37 @@ export interface FileHealth { manifest: Manifest, segments: SegmentHealth[] }
 /** Asks every holder of the file, once each, which of its fragments it holds (a farmer that does not answer holds none). */
 export async function fileHealth (ports: Ports, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<FileHealth> {
   const { manifest, resolve } = await fetchManifest(ports, cap, options)
-  const { k, m } = manifest.policy
+  return { manifest, segments: await segmentsHealth(ports.transport, manifest.segments, manifest.policy, resolve, options) }
+}
+
+/**
+ * The health of `segments` (a sparse array: holes are skipped), asking every holder once for all
+ * of its fragments. A holder that `resolve` does not know (gone from the directory), or that does
+ * not answer, holds none.
+ */
+export async function segmentsHealth (
+  transport: Pick<FragmentTransport, 'has'>, segments: ReadonlyArray<SegmentEntry | undefined>, policy: { k: number, m: number },
+  resolve: (peer: string) => FarmerRef | undefined, options: { signal?: AbortSignal } = {}
+): Promise<SegmentHealth[]> {
+  const { k, m } = policy
   const byHolder = new Map<string, string[]>()
-  manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => {
+  segments.forEach(seg => seg?.fragments.forEach((id, i) => {
     for (const h of seg.holders[i] ?? []) byHolder.set(h, [...(byHolder.get(h) ?? []), id])
   }))
   const held = new Map<string, Set<string>>()
   await Promise.all([...byHolder].map(async ([peer, ids]) => {
-    const answer = await ports.transport.has(resolve(peer), ids, options).catch(() => ids.map(() => false))
+    const ref = resolve(peer)
+    const answer = ref === undefined ? [] : await transport.has(ref, ids, options).catch(() => ids.map(() => false))
     held.set(peer, new Set(ids.filter((_, i) => answer[i] === true)))
   }))
-  const segments = manifest.segments.map((seg, index): SegmentHealth => {
+  const out: SegmentHealth[] = []
+  segments.forEach((seg, index) => {
+    if (seg === undefined) return
     const fragments = seg.fragments.map((id, i) => ({ id, holders: seg.holders[i] ?? [], reachable: (seg.holders[i] ?? []).filter(h => held.get(h)?.has(id) === true) }))
     const available = fragments.filter(f => f.reachable.length > 0).length
-    return { index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments }
+    out.push({ index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments })
   })
-  return { manifest, segments }
+  return out
 }
 
 /**

@@ -16,7 +16,7 @@ import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange } from '../core/segments.ts'
 import type { ByteSource, ErasureCoder, FarmerDirectory, FragmentTransport } from './ports.ts'
 import { sealSegment } from './seal.ts'
-import { Disperser, publishManifest } from './upload.ts'
+import { Disperser, publishManifest, recheckStored } from './upload.ts'
 
 export type OutboxStatus = 'sealing' | 'queued' | 'sending' | 'done'
 
@@ -127,7 +127,12 @@ async function send (ports: { transport: FragmentTransport, directory: FarmerDir
   const farmers = await ports.directory.list(options)
   const placement = place(policy, farmers, { fragmentSize: job.shardSize, segments: job.segments.length })
   const owner = await ownerKeyFromSeed(fromBase64(job.ownerSeedB64))
-  const disperser = new Disperser({ transport: ports.transport, placement, byId: new Map(farmers.map(f => [f.peerId, f])), owner, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+  const byId = new Map(farmers.map(f => [f.peerId, f]))
+  const disperser = new Disperser({ transport: ports.transport, placement, byId, owner, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+  // Segments an earlier drain sent whose holders have lost fragments since go again, but only those.
+  const sent = job.segments.map((seg, s) => job.holders[s] === undefined ? undefined : { ...seg, holders: job.holders[s] })
+  const restore = await recheckStored(ports.transport, sent, policy, byId, options.signal)
+  for (const s of restore.keys()) delete job.holders[s]
   for (const [s, seg] of job.segments.entries()) {
     if (job.holders[s] !== undefined) continue
     const frags: Uint8Array[] = []
@@ -137,7 +142,7 @@ async function send (ports: { transport: FragmentTransport, directory: FarmerDir
       frags.push(f)
     }
     // A drain interrupted earlier may have sent some of these already: ask before sending.
-    job.holders[s] = await disperser.storeSegment(s, frags, seg.fragments, true)
+    job.holders[s] = await disperser.storeSegment(s, frags, seg.fragments, true, restore.get(s))
     await outbox.putJob({ ...job, status: 'sending' })
     options.onProgress?.(Object.keys(job.holders).length, job.segments.length)
   }

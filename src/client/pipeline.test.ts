@@ -231,6 +231,40 @@ describe('upload → download pipelines', () => {
     expect(sha(await get(grid, second.link))).toBe(sha(bytes))
   })
 
+  it('a resumed upload stores again the finished segments whose holders lost fragments meanwhile', async () => {
+    const grid = FakeGrid.make(8)
+    const bytes = randomBytes(6 * segPlain)
+    let saved: JournalState | undefined
+    const journal: UploadJournal = {
+      load: async () => saved === undefined ? undefined : structuredClone(saved),
+      save: async s => { saved = structuredClone(s) },
+      clear: async () => { saved = undefined }
+    }
+    const ctl = new AbortController()
+    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:2', signal: ctl.signal, concurrency: 1 })
+    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 3 * segPlain) ctl.abort() })
+    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
+    const finished = Object.values(saved!.done).map(d => d.entry)
+    expect(finished.length).toBeGreaterThanOrEqual(3)
+    // While the upload waited, the holder of segment 0's first fragment restarted with an empty
+    // disk, and the holder of segment 1's last fragment left the grid.
+    const emptied = finished[0]!.holders[0]![0]!
+    grid.stores.set(emptied, new MemoryFragmentStore({ quota: 1e9 }))
+    const left = finished[1]!.holders[5]![0]!
+    grid.down.add(left)
+
+    const second = await new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:2' }).run()
+    expect(second.restoredSegments).toBeGreaterThanOrEqual(2)
+    const health = await fileHealth(grid.ports(), parseCapability(second.link))
+    expect(health.segments.map(s => s.status)).toEqual(health.segments.map(() => 'healthy'))
+    expect(second.manifest.segments.flatMap(s => s.holders.flat())).not.toContain(left)
+    // Only the lost fragments went again, not their segments' others.
+    const lost = finished.flatMap(e => e.holders.flat()).filter(h => h === emptied || h === left).length
+    expect(lost).toBeGreaterThanOrEqual(2)
+    expect(second.sentBytes).toBeLessThanOrEqual(((6 - finished.length) * 6 + lost) * SHARD)
+    expect(sha(await get(grid, second.link))).toBe(sha(bytes))
+  })
+
   it('frees each segment as soon as the pipeline is done with it, and still round-trips', async () => {
     const grid = FakeGrid.make(6)
     const shard = 64 * 1024 // segment buffers above RELEASE_MIN_BYTES
@@ -396,6 +430,37 @@ describe('offline outbox', () => {
     const r = await drainJob(grid.ports(), outbox, job.id)
     expect(outbox.frags.size).toBe(0)
     expect((await outbox.getJob(job.id))?.status).toBe('done')
+    expect(sha(await get(grid, r.link))).toBe(sha(bytes))
+  })
+
+  it('a drain resumed later sends again the fragments that holders lost meanwhile, and only those', async () => {
+    const outbox = new MemoryOutbox()
+    const bytes = randomBytes(4 * (4 * SHARD - 16))
+    const job = await sealToOutbox(pool, outbox, source(bytes), { shardSize: SHARD, name: 'later.bin' })
+    const grid = FakeGrid.make(7)
+    const ctl = new AbortController()
+    await expect(drainJob(grid.ports(), outbox, job.id, { signal: ctl.signal, onProgress: n => { if (n >= 2) ctl.abort() } }))
+      .rejects.toMatchObject({ name: 'AbortError' })
+    const sentBefore = (await outbox.getJob(job.id))!.holders
+    expect(Object.keys(sentBefore).length).toBeGreaterThanOrEqual(2)
+    const emptied = sentBefore[0]![2]![0]!
+    grid.stores.set(emptied, new MemoryFragmentStore({ quota: 1e9 })) // restarted with an empty disk
+
+    let puts = 0
+    const ports = grid.ports()
+    const counting = {
+      ...ports,
+      transport: {
+        put: async (...a: Parameters<FakeGrid['put']>) => { puts++; await grid.put(...a) },
+        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid)
+      }
+    }
+    const r = await drainJob(counting, outbox, job.id)
+    const lost = Object.values(sentBefore).flatMap(h => h.flat()).filter(h => h === emptied).length
+    expect(lost).toBeGreaterThanOrEqual(1)
+    expect(puts).toBeLessThanOrEqual((4 - Object.keys(sentBefore).length) * 6 + lost + r.capability.holders.length) // + the manifest's copies
+    const health = await fileHealth(grid.ports(), parseCapability(r.link))
+    expect(health.segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy', 'healthy'])
     expect(sha(await get(grid, r.link))).toBe(sha(bytes))
   })
 })

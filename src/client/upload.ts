@@ -10,6 +10,7 @@ import { releaseBytes } from '../core/release.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, type SegmentLayout } from '../core/segments.ts'
 import { describe, FragmentUndeliverableError } from './errors.ts'
+import { segmentsHealth } from './file-ops.ts'
 import { sealSegment, SegmentBuffers, type SealedSegment } from './seal.ts'
 import type { ByteSource, ErasureCoder, Farmer, FarmerDirectory, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
 
@@ -62,6 +63,11 @@ export interface UploadResult {
   ownerSeed: Uint8Array
   /** Fragment bytes sent (lower on a resumed upload). */
   sentBytes: number
+  /**
+   * On a resumed upload, finished segments whose fragments were no longer all on their holders
+   * (a farmer left or lost them while the upload waited), and so were stored again.
+   */
+  restoredSegments: number
 }
 
 /** A segment ready to store: its k + m fragments, their ids, and what the manifest records of it. */
@@ -115,6 +121,8 @@ export class Upload extends EventTarget {
     const placement = place(policy, farmers, { fragmentSize: state.shardSize, segments: layout.count })
     const byId = new Map(farmers.map(f => [f.peerId, f]))
     const resuming = Object.keys(state.done).length > 0
+    // Finished segments that lost fragments since, with the holders that still have the others.
+    const restore = resuming ? await this.#recheck(state, policy, byId) : new Map<number, string[][]>()
     const disperser = new Disperser({
       transport: this.#ports.transport, placement, byId, owner, onSent: n => { this.#progress.sent += n },
       ...(signal !== undefined ? { signal } : {})
@@ -148,7 +156,7 @@ export class Upload extends EventTarget {
         }
         const { shards, frags, ids, digest, ciphertextLength, shardLength } = await prepareInTurn(s)
         digests[s] = digest
-        const holders = await disperser.storeSegment(s, frags, ids, resuming)
+        const holders = await disperser.storeSegment(s, frags, ids, resuming, restore.get(s))
         this.#buffers.give(shards) // every fragment is on a farmer: the next segment is sealed into this buffer
         entries[s] = { ciphertextLength, shardLength, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
@@ -167,7 +175,18 @@ export class Upload extends EventTarget {
       size: this.#source.size, createdAt: state.createdAt, policy, shardSize: state.shardSize
     }, entries, digests, fromBase64(state.keyB64), farmers, placement)
     await journal?.clear()
-    return { capability, link, manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent }
+    return { capability, link, manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restore.size }
+  }
+
+  /** `recheckStored` over the journal's finished segments; those that go again leave the journal. */
+  async #recheck (state: JournalState, policy: StoragePolicy, byId: ReadonlyMap<string, Farmer>): Promise<Map<number, string[][]>> {
+    const { signal, journal } = this.#opts
+    const finished: Array<SegmentEntry | undefined> = []
+    for (const [s, d] of Object.entries(state.done)) finished[Number(s)] = d.entry
+    const restore = await recheckStored(this.#ports.transport, finished, policy, byId, signal)
+    for (const s of restore.keys()) delete state.done[s]
+    if (restore.size > 0) await journal?.save(state)
+    return restore
   }
 
   /**
@@ -234,6 +253,21 @@ export class Upload extends EventTarget {
  * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
  * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
  */
+/**
+ * Before a resumed upload (or outbox drain) trusts what it recorded as stored, every holder of a
+ * finished segment is asked, once for all its fragments, whether it still has them: while the
+ * upload waited, a farmer may have left the grid, restarted empty or lost a file. Returns, for each
+ * segment with a fragment gone, the holders that still have each of its fragments; `storeSegment`
+ * then sends only the lost ones (sealing a segment again gives the same fragments: same key, nonce
+ * and associated data).
+ */
+export async function recheckStored (transport: Pick<FragmentTransport, 'has'>, finished: ReadonlyArray<SegmentEntry | undefined>,
+  policy: { k: number, m: number }, byId: ReadonlyMap<string, Farmer>, signal?: AbortSignal): Promise<Map<number, string[][]>> {
+  const health = await segmentsHealth(transport, finished, policy, p => byId.get(p), signal !== undefined ? { signal } : {})
+  throwIfAborted(signal) // an aborted HAS reads as "not held": do not forget segments because of it
+  return new Map(health.filter(h => h.status !== 'healthy').map(h => [h.index, h.fragments.map(f => f.reachable)]))
+}
+
 /** What a manifest says about the file itself, known before any segment is stored. */
 export type ManifestFields = Pick<Manifest, 'fileId' | 'name' | 'mime' | 'size' | 'createdAt' | 'policy' | 'shardSize'>
 
@@ -298,15 +332,22 @@ export class Disperser {
    * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
    * moves to the next spare not yet used by this segment. Farmers that failed once are skipped for
    * the rest of the upload. On a resumed upload, a farmer already holding a fragment is not sent it.
+   * `kept[i]`, when not empty, lists farmers known to hold fragment i already: it is not sent, and
+   * those farmers get no other fragment of the segment.
    */
-  async storeSegment (s: number, frags: Uint8Array[], ids: string[], resuming: boolean): Promise<string[][]> {
+  async storeSegment (s: number, frags: Uint8Array[], ids: string[], resuming: boolean, kept: string[][] = []): Promise<string[][]> {
     const { signal, placement, byId, owner } = this.#c
-    const inUse = new Set(placement.segments[s])
-    const spares = (placement.spares[s] ?? []).filter(p => !this.#failed.has(p))
+    const keeping = new Set(kept.flat())
+    const placed = placement.segments[s]!
+    const sending = (i: number): boolean => (kept[i]?.length ?? 0) === 0
+    const inUse = new Set([...placed.filter((_, i) => sending(i)), ...keeping])
+    // The farmers placed for kept fragments are free to take a lost one.
+    const spares = [...placed.filter((_, i) => !sending(i)), ...placement.spares[s] ?? []].filter(p => !this.#failed.has(p))
     const putOne = async (i: number): Promise<string[]> => {
+      if (!sending(i)) return kept[i]!
       const tried: Array<{ peerId: string, error: string }> = []
       let target: string | undefined = placement.segments[s]![i]!
-      if (this.#failed.has(target)) target = this.#takeSpare(spares, inUse)
+      if (this.#failed.has(target) || keeping.has(target)) target = this.#takeSpare(spares, inUse)
       while (target !== undefined && tried.length <= MAX_ALTERNATES) {
         const farmer = byId.get(target)!
         try {

@@ -1,7 +1,7 @@
 // Puts that do not go smoothly: a farmer SIGKILLed while fragments are flowing to it, and the CLI
 // itself interrupted (Ctrl-C, then SIGKILL) and run again. Relay + 7 farmers, so the live policy
 // (4 + 2) has a spare farmer to move fragments to.
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ChildProcess } from 'node:child_process'
@@ -59,6 +59,42 @@ describe('an interrupted put', () => {
     expect(stat.segments.at(-1)!.fragments.flatMap(f => f.holders)).not.toContain(victim.peerId)
 
     const out = join(g.work, 'farmer-dies.out')
+    const got = await g.cli(['get', link, '-o', out])
+    expect(got.code, got.stderr).toBe(0)
+    expect(await sha256File(out)).toBe(digest)
+  })
+
+  it('resuming after a farmer lost its disk: the lost fragments are stored again, and the file is whole', async () => {
+    const src = join(g.work, 'resume-lost.bin')
+    const digest = await writeRandomFile(src, SIZE)
+    let child: ChildProcess | undefined
+    const first = await g.cli(['put', src, '--json'], {
+      onSpawn: c => { child = c; void until(async () => await journaled() >= 3).then(() => { child!.kill('SIGKILL') }) }
+    })
+    expect(first.signal).toBe('SIGKILL')
+    // The farmer holding the most fragments restarts with an empty disk (same identity and port).
+    const counts = await Promise.all(g.farmers.map(async f => (await g.fragmentFiles(f)).length))
+    const victim = g.farmers[counts.indexOf(Math.max(...counts))]!
+    expect(Math.max(...counts)).toBeGreaterThanOrEqual(3)
+    await g.kill(victim)
+    await rm(join(victim.dir, 'fragments'), { recursive: true, force: true })
+    await g.restart(victim)
+    await g.waitListed(g.farmers.length)
+
+    const second = await g.cli(['put', src, '--json'])
+    expect(second.code, second.stderr).toBe(0)
+    const { link, restoredSegments } = JSON.parse(second.out) as { link: string, restoredSegments: number }
+    expect(restoredSegments).toBeGreaterThanOrEqual(1)
+    expect(second.stderr).toMatch(/resumed: \d+ segments stored before had lost fragments/)
+    const stat = await g.cli(['stat', link, '--json'])
+    expect(stat.code, stat.stderr).toBe(0)
+    const { segments } = JSON.parse(stat.out) as { segments: Array<{ status: string }> }
+    expect(segments.map(s => s.status)).toEqual(segments.map(() => 'healthy'))
+
+    // Still whole with any two of the farmers down: every fragment is where the manifest says.
+    await g.kill(g.farmers.find(f => f !== victim)!)
+    await g.kill(victim)
+    const out = join(g.work, 'resume-lost.out')
     const got = await g.cli(['get', link, '-o', out])
     expect(got.code, got.stderr).toBe(0)
     expect(await sha256File(out)).toBe(digest)

@@ -12,8 +12,9 @@ import { constants, open, type FileHandle } from 'node:fs/promises'
  * 16-byte aligned, so the staging buffers are WebAssembly memories, which start on a page. Where
  * O_DIRECT is refused (at open, or by the first write) the sink writes through the page cache.
  *
- * Data written this way is on the device, not only in the page cache: a machine crash right after
- * loses nothing that a buffered write would have kept.
+ * Neither mode fsyncs: like `cp` or `curl -o`, a finished download is as durable as the file
+ * system makes any freshly written file (O_DIRECT skips the page cache for the data, but the
+ * file's size and the disk's own cache still wait for writeback).
  */
 export interface FileSink {
   /** True when the file is written with O_DIRECT. */

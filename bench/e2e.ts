@@ -20,8 +20,11 @@
 // Before each timed phase (raw, put, get) the bench runs `sync`, so no phase pays for the disk
 // writeback the one before left behind (see settleDisk in bench/util.ts).
 // Files and farmer stores go to a temp dir (SHARDFARM_BENCH_DIR to put them elsewhere).
-// Usage: node bench/e2e.ts [--json] [--sizes 1GiB,4GiB] [--runs 3] [--raw-mib 448]
-import { spawn } from 'node:child_process'
+// --split pins the grid (relay and farmers) to the second CPU and the client side (this process's
+// raw PUTs, the CLI and its codec worker) to the first, so that the client's encryption, coding and
+// hashing no longer take CPU from the farmers, as on a real grid where farmers are other machines.
+// Usage: node bench/e2e.ts [--json] [--sizes 1GiB,4GiB] [--runs 3] [--raw-mib 448] [--split]
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
@@ -59,6 +62,10 @@ interface SizeFigures {
   put_peak_rss_mib: number, get_peak_rss_mib: number, put_cpu: number, get_cpu: number, farmers_cpu_put: number, farmers_cpu_get: number
 }
 
+/** Pins every thread of `pid` to one CPU (threads it starts later inherit it). */
+const pin = (pid: number, cpu: number): void => { execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }) }
+if (opts.split) pin(process.pid, 0)
+
 const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'shardfarm-e2e-'))
 const children: ShardfarmChild[] = []
 const libp2p = await createNodeLibp2p()
@@ -74,6 +81,7 @@ try {
     ], { name: `bench-farmer-${i + j}`, stderr: 'ignore' }))))
   }
   children.push(...farmers)
+  if (opts.split) for (const c of children) pin(c.pid, 1)
   await waitListed(relay.addr, FARMERS)
   await mkdir(join(root, 'grid'))
   await writeFile(join(root, 'grid', RELAY_ADDR_FILE), relay.addr + '\n')
@@ -85,7 +93,8 @@ try {
   const fromSource = !['', '0', undefined].includes(process.env.SHARDFARM_FROM_SOURCE)
   const cli = !fromSource && (freshBundle as (root: string, dir?: string, why?: (r: string) => void) => string | undefined)(
     fileURLToPath(new URL('..', import.meta.url)), process.env.SHARDFARM_CLI_BUNDLE || undefined, r => { stale = r }) !== undefined ? 'bundle' : 'source'
-  log(`grid: relay + ${FARMERS} farmers in ${root}; the CLI runs from the ${cli === 'bundle' ? 'bundle (dist-cli/)' : `sources (${stale})`}`)
+  log(`grid: relay + ${FARMERS} farmers in ${root}; the CLI runs from the ${cli === 'bundle' ? 'bundle (dist-cli/)' : `sources (${stale})`}` +
+    (opts.split ? '; split: grid on CPU 1, client side on CPU 0' : ''))
   const warm = await rawPuts(farmers.map(f => f.addr), opts.rawMiB)
   log(`warm-up (untimed): raw ${warm.mbps.toFixed(1)} MB/s`)
   const raws: Array<{ mbps: number, cpu: number }> = []
@@ -164,7 +173,8 @@ try {
     cli,
     farmers: FARMERS,
     policy: 'archive (10 + 4, 3 regions)',
-    cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter(l => l.startsWith('processor')).length
+    cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter(l => l.startsWith('processor')).length,
+    split: opts.split
   }
   printTable(['figure', ...Object.keys(sizes)], [
     ['runs (figures are medians)', ...Object.values(sizes).map(s => String(s.runs))],
@@ -179,7 +189,7 @@ try {
   ])
   console.log(`raw runs ${raws.map(r => r.mbps.toFixed(1)).join(', ')} MB/s; ` +
     Object.entries(sizes).map(([l, s]) => `${l} put runs ${s.put_mbps_runs.join(', ')}, get runs ${s.get_mbps_runs.join(', ')} MB/s`).join('; '))
-  console.log(`put / raw = ${result.put_wire_vs_raw} on the wire (${result.put_vs_raw} in file bytes)   get / raw = ${result.get_vs_raw}   (${result.cores} cores for client, relay and ${FARMERS} farmers)`)
+  console.log(`put / raw = ${result.put_wire_vs_raw} on the wire (${result.put_vs_raw} in file bytes)   get / raw = ${result.get_vs_raw}   (${opts.split ? `split: client on CPU 0, relay and ${FARMERS} farmers on CPU 1` : `${result.cores} cores for client, relay and ${FARMERS} farmers`})`)
   console.log('each run against the raw runs around it: ' + Object.entries(sizes).map(([l, s]) =>
     `${l} put ${s.put_wire_vs_raw_bracketed.join(', ')} (wire), get ${s.get_vs_raw_bracketed.join(', ')}`).join('; ') +
     ` (medians for ${opts.sizes[0]![0]}: put ${result.put_wire_vs_raw_bracketed}, get ${result.get_vs_raw_bracketed})`)
@@ -284,15 +294,16 @@ async function sha256File (path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-function parseArgs (argv: string[]): { json: boolean, sizes: Array<[string, number]>, rawMiB: number, runs: number } {
-  const out = { json: false, sizes: [['1GiB', 2 ** 30], ['4GiB', 2 ** 32]] as Array<[string, number]>, rawMiB: 448, runs: 3 }
+function parseArgs (argv: string[]): { json: boolean, sizes: Array<[string, number]>, rawMiB: number, runs: number, split: boolean } {
+  const out = { json: false, sizes: [['1GiB', 2 ** 30], ['4GiB', 2 ** 32]] as Array<[string, number]>, rawMiB: 448, runs: 3, split: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--json') out.json = true
     else if (a === '--sizes') out.sizes = (argv[++i] ?? '').split(',').filter(Boolean).map(s => [s, parseSize('sizes', s)])
     else if (a === '--raw-mib') out.rawMiB = Number(argv[++i])
     else if (a === '--runs') out.runs = Number(argv[++i])
-    else throw new Error(`Unknown argument ${a}; use --json, --sizes 1GiB,4GiB, --runs N and --raw-mib N`)
+    else if (a === '--split') out.split = true
+    else throw new Error(`Unknown argument ${a}; use --json, --sizes 1GiB,4GiB, --runs N, --raw-mib N and --split`)
   }
   if (out.sizes.length === 0) throw new Error('--sizes needs at least one size, e.g. 256MiB')
   if (!Number.isInteger(out.rawMiB) || out.rawMiB < 1) throw new Error('--raw-mib needs a positive integer')

@@ -35,12 +35,14 @@ const BLOCK = 4096
 export async function openFileSink (path: string, opts: { direct?: boolean, mode?: number } = {}): Promise<FileSink> {
   const mode = opts.mode ?? 0o644
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC
-  if (opts.direct !== false && constants.O_DIRECT !== undefined) {
+  // The staging memories first: where they cannot be had (an address-space limit), plain writes.
+  const stages = opts.direct !== false && constants.O_DIRECT !== undefined ? stagesOrNone() : undefined
+  if (stages !== undefined) {
     const fh = await open(path, flags | constants.O_DIRECT, mode).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EINVAL') return undefined // no O_DIRECT on this file system
       throw err
     })
-    if (fh !== undefined) return new DirectSink(fh, path, mode)
+    if (fh !== undefined) return new DirectSink(fh, path, mode, stages)
   }
   return new BufferedSink(await open(path, flags, mode))
 }
@@ -67,7 +69,7 @@ class BufferedSink implements FileSink {
 class DirectSink implements FileSink {
   #direct = true
   #fh: FileHandle
-  readonly #stages = [stage(), stage()]
+  readonly #stages: Uint8Array[]
   #cur = 0
   /** Bytes in the current stage. */
   #fill = 0
@@ -81,7 +83,7 @@ class DirectSink implements FileSink {
   readonly #path: string
   readonly #mode: number
 
-  constructor (fh: FileHandle, path: string, mode: number) { this.#fh = fh; this.#path = path; this.#mode = mode }
+  constructor (fh: FileHandle, path: string, mode: number, stages: Uint8Array[]) { this.#fh = fh; this.#path = path; this.#mode = mode; this.#stages = stages }
 
   get direct (): boolean { return this.#direct }
 
@@ -146,6 +148,11 @@ class DirectSink implements FileSink {
     await this.#inflight?.catch(() => {})
     await (this.#buffered?.fh ?? this.#fh).close().catch(() => {})
   }
+}
+
+/** Two staging buffers, or none where wasm memories cannot be had (a RangeError under `ulimit -v`). */
+function stagesOrNone (): Uint8Array[] | undefined {
+  try { return [stage(), stage()] } catch { return undefined }
 }
 
 function stage (): Uint8Array {

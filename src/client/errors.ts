@@ -38,6 +38,17 @@ export class FragmentUndeliverableError extends ShardfarmError {
   }
 }
 
+/**
+ * A resumed upload read different bytes for a segment it had stored before: the file changed
+ * although its size and modification time did not. The journal is dropped; the next try starts over.
+ */
+export class SourceChangedError extends ShardfarmError {
+  constructor (segment: number) {
+    super('SourceChangedError', 'SOURCE_CHANGED',
+      `The file changed since this upload began (segment ${segment} reads differently); run the upload again to start over`, { segment })
+  }
+}
+
 /** The downloaded plaintext does not match the manifest's content hash. */
 export class ContentMismatchError extends ShardfarmError {
   constructor () {

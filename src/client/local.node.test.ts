@@ -49,6 +49,23 @@ describe('FileJournal (append-only JSON lines)', () => {
     expect(Object.keys((await new FileJournal('/f:10:1', h).load())!.done)).toHaveLength(51)
   })
 
+  it('a segment stored again gets a new line, and the last one wins on load', async () => {
+    const h = await home()
+    const j = new FileJournal('/f:10:1', h)
+    const st = state()
+    st.done[0] = seg(0)
+    st.done[1] = seg(1)
+    await j.save(st)
+    const again = new FileJournal('/f:10:1', h)
+    const loaded = (await again.load())!
+    await again.save(loaded) // nothing new: nothing appended
+    const before = (await readFile(j.path, 'utf8')).split('\n').length
+    loaded.done[1] = { ...seg(1), entry: { ...seg(1).entry, holders: [['peer-elsewhere']] } }
+    await again.save(loaded)
+    expect((await readFile(j.path, 'utf8')).split('\n')).toHaveLength(before + 1)
+    expect((await new FileJournal('/f:10:1', h).load())!.done[1]!.entry.holders).toEqual([['peer-elsewhere']])
+  })
+
   it('ignores a torn last line, reads the old single-object format, and starts over on an unreadable header', async () => {
     const h = await home()
     const j = new FileJournal('/f:10:1', h)

@@ -78,9 +78,12 @@ export class FileJournal implements UploadJournal {
   readonly path: string
   /** Saves run one after another: the upload saves after every segment from several workers, and a later state must never be overwritten by an earlier one. */
   #writes: Promise<void> = Promise.resolve()
-  /** The header on disk (as JSON), and the segments already written after it. */
+  /**
+   * The header on disk (as JSON), and the entry last written for each segment after it (a segment
+   * stored again, after its holders lost fragments, gets a new line; the last line wins on load).
+   */
   #header: string | undefined
-  readonly #written = new Set<string>()
+  readonly #written = new Map<string, DoneSegment>()
 
   constructor (sourceKey: string, home = clientHome()) {
     this.path = join(home, 'journals', `${createHash('sha256').update(sourceKey).digest('hex').slice(0, 32)}.json`)
@@ -113,7 +116,7 @@ export class FileJournal implements UploadJournal {
     }
     this.#header = JSON.stringify(header)
     this.#written.clear()
-    for (const s of Object.keys(done)) this.#written.add(s)
+    for (const [s, seg] of Object.entries(done)) this.#written.set(s, seg)
     return { ...header, done }
   }
 
@@ -127,8 +130,8 @@ export class FileJournal implements UploadJournal {
     }
     const lines: string[] = []
     for (const [s, seg] of Object.entries(done)) {
-      if (this.#written.has(s)) continue
-      this.#written.add(s)
+      if (this.#written.get(s) === seg) continue
+      this.#written.set(s, seg)
       lines.push(JSON.stringify({ s: Number(s), ...seg }))
     }
     const text = lines.map(l => l + '\n').join('')

@@ -131,10 +131,11 @@ async function send (ports: { transport: FragmentTransport, directory: FarmerDir
   const disperser = new Disperser({ transport: ports.transport, placement, byId, owner, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
   // Segments an earlier drain sent whose holders have lost fragments since go again, but only those.
   const sent = job.segments.map((seg, s) => job.holders[s] === undefined ? undefined : { ...seg, holders: job.holders[s] })
+  // (Their old holders stay recorded until they are sent again: a drain interrupted before then
+  // still knows which farmers kept which fragments.)
   const restore = await recheckStored(ports.transport, sent, policy, byId, options.signal)
-  for (const s of restore.keys()) delete job.holders[s]
   for (const [s, seg] of job.segments.entries()) {
-    if (job.holders[s] !== undefined) continue
+    if (job.holders[s] !== undefined && !restore.has(s)) continue
     const frags: Uint8Array[] = []
     for (let i = 0; i < seg.fragments.length; i++) {
       const f = await outbox.getFragment(job.id, s, i)

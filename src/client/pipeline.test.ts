@@ -265,6 +265,56 @@ describe('upload → download pipelines', () => {
     expect(sha(await get(grid, second.link))).toBe(sha(bytes))
   })
 
+  it('a resumed upload refuses a file that changed under the same size and date, and drops its journal', async () => {
+    const grid = FakeGrid.make(7)
+    const bytes = randomBytes(6 * segPlain)
+    let saved: JournalState | undefined
+    const journal: UploadJournal = {
+      load: async () => saved === undefined ? undefined : structuredClone(saved),
+      save: async s => { saved = structuredClone(s) },
+      clear: async () => { saved = undefined }
+    }
+    const ctl = new AbortController()
+    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:3', signal: ctl.signal, concurrency: 1 })
+    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 3 * segPlain) ctl.abort() })
+    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
+    // Segment 0 lost a fragment, so it is sealed again: from bytes that are not the ones stored.
+    grid.stores.set(saved!.done[0]!.entry.holders[0]![0]!, new MemoryFragmentStore({ quota: 1e9 }))
+    const changed = Buffer.from(bytes)
+    changed[10] = changed[10]! ^ 0xff
+    await expect(new Upload(grid.ports(), source(changed), { shardSize: SHARD, journal, sourceKey: 'f:3' }).run())
+      .rejects.toMatchObject({ name: 'SourceChangedError', code: 'SOURCE_CHANGED', details: { segment: 0 } })
+    expect(saved).toBeUndefined()
+    const fresh = await new Upload(grid.ports(), source(changed), { shardSize: SHARD, journal, sourceKey: 'f:3' }).run()
+    expect(sha(await get(grid, fresh.link))).toBe(sha(changed))
+  })
+
+  it('a resume interrupted again still knows which holders kept which fragments', async () => {
+    const grid = FakeGrid.make(8)
+    const bytes = randomBytes(4 * segPlain)
+    let saved: JournalState | undefined
+    const journal: UploadJournal = {
+      load: async () => saved === undefined ? undefined : structuredClone(saved),
+      save: async s => { saved = structuredClone(s) },
+      clear: async () => { saved = undefined }
+    }
+    const ctl = new AbortController()
+    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:4', signal: ctl.signal, concurrency: 1 })
+    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 2 * segPlain) ctl.abort() })
+    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
+    const before = structuredClone(saved!.done)
+    // Every farmer is unreachable while the next attempt checks: nothing is confirmed, nothing stored.
+    for (const f of grid.farmers) grid.down.add(f.peerId)
+    const ports = { ...grid.ports(), directory: { list: async () => grid.farmers } }
+    await expect(new Upload(ports, source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:4' }).run()).rejects.toThrow()
+    expect(saved!.done).toEqual(before) // the journal forgot nothing
+    grid.down.clear()
+    const third = await new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:4' }).run()
+    expect(third.restoredSegments).toBe(0)
+    expect(third.sentBytes).toBeLessThanOrEqual((4 - Object.keys(before).length) * 6 * SHARD)
+    expect(sha(await get(grid, third.link))).toBe(sha(bytes))
+  })
+
   it('frees each segment as soon as the pipeline is done with it, and still round-trips', async () => {
     const grid = FakeGrid.make(6)
     const shard = 64 * 1024 // segment buffers above RELEASE_MIN_BYTES

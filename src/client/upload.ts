@@ -9,7 +9,7 @@ import { place, type Placement } from '../core/placement.ts'
 import { releaseBytes } from '../core/release.ts'
 import { normalizePolicy, type StoragePolicy } from '../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, type SegmentLayout } from '../core/segments.ts'
-import { describe, FragmentUndeliverableError } from './errors.ts'
+import { describe, FragmentUndeliverableError, SourceChangedError } from './errors.ts'
 import { segmentsHealth } from './file-ops.ts'
 import { sealSegment, SegmentBuffers, type SealedSegment } from './seal.ts'
 import type { ByteSource, ErasureCoder, Farmer, FarmerDirectory, FragmentTransport, JournalState, UploadJournal } from './ports.ts'
@@ -148,15 +148,22 @@ export class Upload extends EventTarget {
       while (next < layout.count) {
         const s = next++
         const done = state.done[s]
-        if (done !== undefined) {
+        const kept = restore.get(s)
+        if (done !== undefined && kept === undefined) {
           entries[s] = done.entry
           digests[s] = done.digest
           this.#advance(segmentRange(layout, s).length, 'skip', s)
           continue
         }
         const { shards, frags, ids, digest, ciphertextLength, shardLength } = await prepareInTurn(s)
+        if (done !== undefined && digest !== done.digest) {
+          // Same key, nonce and associated data over other plaintext must never be stored, and the
+          // kept fragments would not fit the new ones: this upload cannot go on.
+          await journal?.clear()
+          throw new SourceChangedError(s)
+        }
         digests[s] = digest
-        const holders = await disperser.storeSegment(s, frags, ids, resuming, restore.get(s))
+        const holders = await disperser.storeSegment(s, frags, ids, resuming, kept)
         this.#buffers.give(shards) // every fragment is on a farmer: the next segment is sealed into this buffer
         entries[s] = { ciphertextLength, shardLength, fragments: ids, holders }
         state.done[s] = { digest: digests[s], entry: entries[s] }
@@ -178,15 +185,15 @@ export class Upload extends EventTarget {
     return { capability, link, manifest, ownerSeed: fromBase64(state.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restore.size }
   }
 
-  /** `recheckStored` over the journal's finished segments; those that go again leave the journal. */
+  /**
+   * `recheckStored` over the journal's finished segments. Their entries stay in the journal until
+   * they are stored again and replaced: an upload interrupted before that still knows, next time,
+   * which holders kept which fragments.
+   */
   async #recheck (state: JournalState, policy: StoragePolicy, byId: ReadonlyMap<string, Farmer>): Promise<Map<number, string[][]>> {
-    const { signal, journal } = this.#opts
     const finished: Array<SegmentEntry | undefined> = []
     for (const [s, d] of Object.entries(state.done)) finished[Number(s)] = d.entry
-    const restore = await recheckStored(this.#ports.transport, finished, policy, byId, signal)
-    for (const s of restore.keys()) delete state.done[s]
-    if (restore.size > 0) await journal?.save(state)
-    return restore
+    return await recheckStored(this.#ports.transport, finished, policy, byId, this.#opts.signal)
   }
 
   /**

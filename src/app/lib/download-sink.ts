@@ -50,8 +50,16 @@ export async function openSink (name: string): Promise<DownloadSink> {
   }
   const file = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}-${name.replace(/[^\w.-]/g, '_').slice(0, 100)}`
   const release = await hold(LOCK + file)
-  const fh = await dir.getFileHandle(file, { create: true })
-  let w: Writable | undefined = await fh.createWritable() as Writable
+  let fh: FileSystemFileHandle
+  let w: Writable | undefined
+  try {
+    fh = await dir.getFileHandle(file, { create: true })
+    w = await fh.createWritable() as Writable
+  } catch (err) {
+    await dir.removeEntry(file).catch(() => {})
+    release()
+    throw err
+  }
   let gone = false
   return {
     write: async b => { await w!.write(b as Uint8Array<ArrayBuffer>) },

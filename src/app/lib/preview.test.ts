@@ -14,7 +14,7 @@ describe('previewKind', () => {
   })
 
   it('never previews what could run as a page of this origin, or an unknown type', () => {
-    for (const t of ['text/html', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'application/octet-stream', '', 'audio/', 'video/<script>']) {
+    for (const t of ['text/html', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'application/octet-stream', '', 'audio/', 'video/<script>', 'video/x+xml', 'audio/html', 'video/svg']) {
       expect(previewKind(t, 10)).toBeUndefined()
     }
   })

@@ -26,9 +26,9 @@ export function previewKind (mime: string, size: number): PreviewKind | undefine
     ? 'image'
     : type === 'application/pdf'
       ? 'pdf'
-      : /^audio\/[\w.+-]+$/.test(type)
+      : /^audio\/[\w.+-]+$/.test(type) && !MARKUP.test(type)
         ? 'audio'
-        : /^video\/[\w.+-]+$/.test(type) ? 'video' : undefined
+        : /^video\/[\w.+-]+$/.test(type) && !MARKUP.test(type) ? 'video' : undefined
   return kind !== undefined && size <= PREVIEW_LIMITS[kind] ? kind : undefined
 }
 
@@ -40,5 +40,8 @@ export function previewKind (mime: string, size: number): PreviewKind | undefine
 export function savedType (mime: string, size: number): string {
   return previewKind(mime, size) === undefined ? 'application/octet-stream' : baseType(mime)
 }
+
+/** Subtypes some engines render as documents (`video/x+xml` is XML to WebKit): never previewed. */
+const MARKUP = /xml|html|svg/
 
 const baseType = (mime: string): string => mime.split(';')[0]!.trim().toLowerCase()

@@ -8,6 +8,8 @@ import { session } from './session.svelte.ts'
 
 /** Previewable files up to this size are fetched as soon as the link opens. */
 const AUTO_PREVIEW = 16 * 1024 * 1024
+/** How long a saved file outlives its link in the page (see `reset`). */
+const HANDOVER_GRACE_MS = 10 * 60_000
 
 export type DownloadStatus = 'idle' | 'opening' | 'ready' | 'downloading' | 'done' | 'failed'
 
@@ -30,6 +32,8 @@ export class DownloadState {
   #sink: DownloadSink | undefined
   /** Bumped by every open, save, cancel and reset: late results of an older one are dropped. */
   #turn = 0
+  /** The person clicked Save: the browser may still be copying the file when another link opens. */
+  #handedOver = false
 
   async open (link: string): Promise<void> {
     this.reset()
@@ -88,12 +92,29 @@ export class DownloadState {
     this.status = 'ready'
   }
 
-  /** Forgets the open link: stops its download and removes the downloaded file from disk. */
+  /** The Save link was clicked: the browser is copying the file out of the page's storage. */
+  handedOver (): void {
+    this.#handedOver = true
+  }
+
+  /**
+   * Forgets the open link: stops its download and removes the downloaded file from disk. A file
+   * the person clicked Save on stays (under its lock) for HANDOVER_GRACE_MS first, so a large copy
+   * into their Downloads folder is not cut off by opening the next link; if the tab closes before,
+   * the next page's sweep removes it.
+   */
   reset (): void {
     this.#turn++
     this.#ctl?.abort()
-    if (this.url !== undefined) URL.revokeObjectURL(this.url)
-    void this.#sink?.discard()
+    const url = this.url
+    const sink = this.#sink
+    const retire = (): void => {
+      if (url !== undefined) URL.revokeObjectURL(url)
+      void sink?.discard()
+    }
+    if (this.#handedOver && sink !== undefined) setTimeout(retire, HANDOVER_GRACE_MS)
+    else retire()
+    this.#handedOver = false
     this.#sink = undefined
     this.status = 'idle'; this.manifest = undefined; this.progress = 0; this.error = undefined; this.url = undefined; this.preview = undefined
     this.#opened = undefined; this.#cap = undefined

@@ -28,7 +28,7 @@ export async function fileHealth (ports: Ports, cap: Capability, options: { sign
 /**
  * The health of `segments` (a sparse array: holes are skipped), asking every holder once for all
  * of its fragments. A holder that `resolve` does not know (gone from the directory), or that does
- * not answer, holds none.
+ * not answer twice, holds none.
  */
 export async function segmentsHealth (
   transport: Pick<FragmentTransport, 'has'>, segments: ReadonlyArray<SegmentEntry | undefined>, policy: { k: number, m: number },
@@ -42,7 +42,9 @@ export async function segmentsHealth (
   const held = new Map<string, Set<string>>()
   await Promise.all([...byHolder].map(async ([peer, ids]) => {
     const ref = resolve(peer)
-    const answer = ref === undefined ? [] : await transport.has(ref, ids, options).catch(() => ids.map(() => false))
+    const ask = async (): Promise<boolean[]> => ref === undefined ? [] : await transport.has(ref, ids, options)
+    // One more try after a failed HAS (a reset connection, a busy farmer) before "holds nothing".
+    const answer = await ask().catch(async () => options.signal?.aborted === true ? [] : await ask()).catch(() => [])
     held.set(peer, new Set(ids.filter((_, i) => answer[i] === true)))
   }))
   const out: SegmentHealth[] = []

@@ -152,6 +152,19 @@ describe('upload → download pipelines', () => {
     // Six farmers, 4 + 2: each holds one fragment of every segment, so all three lose one.
     expect(one.segments.map(s => [s.status, s.available])).toEqual([['degraded', 5], ['degraded', 5], ['degraded', 5]])
     grid.down.clear()
+    // A HAS that fails once (a reset connection) is asked again before the holder counts as empty.
+    const flaky = up.manifest.segments[0]!.holders[2]![0]!
+    let failures = 0
+    const transport: FragmentTransport = {
+      get: grid.get.bind(grid), put: grid.put.bind(grid), delete: grid.delete.bind(grid),
+      has: async (f, ids) => {
+        if (f.peerId === flaky && failures++ === 0) throw new Error('connection reset')
+        return await grid.has(f, ids)
+      }
+    }
+    const once = { ...grid.ports(), transport }
+    expect((await fileHealth(once, cap)).segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
+    expect(failures).toBe(2)
 
     const { deleted, failed } = await deleteFile(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed))
     expect(failed).toBe(0)

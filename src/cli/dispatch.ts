@@ -12,7 +12,7 @@ export interface Command { run: (argv: string[]) => Promise<void>, usage: string
 /** Subcommands by name, each loaded on demand. */
 export type CommandTable = Record<string, () => Promise<Command>>
 
-type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'lsCommand'
+type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'repairCommand' | 'lsCommand'
 /** A one-shot file command: the process exits as soon as it is done (see `exitWhenFlushed`). */
 const file = (fn: FileCommand) => async (): Promise<Command> => {
   const m = await import('./files.ts')
@@ -30,6 +30,7 @@ export const FILE_COMMANDS: CommandTable = {
   get: file('getCommand'),
   stat: file('statCommand'),
   rm: file('rmCommand'),
+  repair: file('repairCommand'),
   ls: file('lsCommand')
 }
 

@@ -13,7 +13,7 @@ import { parseCapability } from '../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { normalizePolicy } from '../core/policy.ts'
 import { Download, fetchManifest } from '../client/download.ts'
-import { deleteFile, fileHealth } from '../client/file-ops.ts'
+import { deleteFile, fileHealth, repairFile } from '../client/file-ops.ts'
 import { Upload, type UploadProgress } from '../client/upload.ts'
 import { fileSource, FileJournal, LocalIndex } from '../client/local.node.ts'
 import { UsageError } from './args.ts'
@@ -26,6 +26,7 @@ export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|mixed|POLI
 shardfarm get LINK [-o FILE|-] [--relay ADDR]
 shardfarm stat LINK [--relay ADDR] [--json]
 shardfarm rm LINK [--relay ADDR]
+shardfarm repair LINK [--relay ADDR] [--json]
 shardfarm ls [--json]`
 
 const EXIT: Record<string, number> = {
@@ -188,6 +189,34 @@ export async function rmCommand (argv: string[]): Promise<void> {
     if (failed === 0) await index.remove(cap.manifestId)
     process.stderr.write(`removed ${deleted} fragments${failed > 0 ? `, ${failed} could not be removed (farmer down?); run rm again later` : ''}\n`)
     if (failed > 0) process.exitCode = 3
+  })
+}
+
+/**
+ * Rebuilds the fragments a file lost and stores them on other farmers, and its manifest back to
+ * m + 1 copies. Links keep working (ids do not change). Only the machine that put the file can,
+ * like `rm`: the new copies carry its owner key. Exit 3 when some segment is lost or still short.
+ */
+export async function repairCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { relay: { type: 'string' }, json: { type: 'boolean' } })
+  if (positionals.length !== 1) throw new UsageError('repair takes exactly one LINK')
+  const cap = parseCapability(positionals[0]!)
+  const entry = await new LocalIndex().find(cap.manifestId)
+  if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can repair it)')
+  await withSession(values.relay, async (s, signal) => {
+    const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
+    let bar: ProgressBar | undefined
+    const r = await repairFile(s, cap, owner, {
+      signal,
+      onProgress: (done, total, size) => { (bar ??= new ProgressBar('repair', size)).update(Math.round(size * done / total), `seg ${done}/${total}`) }
+    })
+    bar?.done()
+    if (r.lost.length > 0 || r.short.length > 0) process.exitCode = 3
+    if (values.json === true) { process.stdout.write(JSON.stringify(r) + '\n'); return }
+    process.stderr.write(`${r.segments} segments: ${r.repaired} repaired (${r.fragmentsStored} fragments rebuilt and stored), ` +
+      `${r.manifestCopiesStored} manifest copies added` +
+      (r.short.length > 0 ? `; segments ${r.short.join(', ')} still short of farmers, run repair again later` : '') +
+      (r.lost.length > 0 ? `; segments ${r.lost.join(', ')} are lost (fewer than k fragments left)` : '') + '\n')
   })
 }
 

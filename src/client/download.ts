@@ -8,6 +8,7 @@ import { openManifest, type Manifest } from '../core/manifest.ts'
 import { segmentsForRange } from '../core/segments.ts'
 import { ContentMismatchError, describe, FileNotFoundError, ManifestUnavailableError, SegmentUnavailableError } from './errors.ts'
 import { SegmentBuffers } from './seal.ts'
+import { discoverHolders } from './file-ops.ts'
 import type { ErasureCoder, FarmerDirectory, FarmerRef, FragmentTransport } from './ports.ts'
 
 export interface DownloadPorts {
@@ -98,10 +99,23 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
       : tried.length > 0 && tried.every(t => t.error === 'NOT_FOUND')
         ? new FileNotFoundError(tried)
         : new ManifestUnavailableError(tried)
+    // When every holder the link names has failed, the directory's farmers are asked who has a
+    // copy (`repair` may have put one elsewhere), once.
+    const holders = [...cap.holders]
+    let lookedUp = false
+    const exhausted = (): void => {
+      if (lookedUp || options.signal?.aborted === true) { finish(() => { reject(options.signal?.aborted === true ? new AbortError() : unavailable()) }); return }
+      lookedUp = true
+      void discoverHolders(ports, [cap.manifestId], options).catch(() => new Map<string, string[]>()).then(found => {
+        if (settled) return
+        holders.push(...(found.get(cap.manifestId) ?? []).filter(p => !holders.includes(p)))
+        if (next < holders.length) launch(); else exhausted()
+      })
+    }
     const launch = (): void => {
       clearTimeout(timer)
-      if (settled || next >= cap.holders.length) return
-      const peerId = cap.holders[next++]!
+      if (settled || next >= holders.length) return
+      const peerId = holders[next++]!
       running++
       timer = setTimeout(launch, MANIFEST_HEDGE_MS)
       fromHolder(peerId).then(opened => { if (!settled) finish(() => { resolve(opened) }) }, (err: unknown) => {
@@ -110,11 +124,11 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
         if (options.signal?.aborted === true) { finish(() => { reject(new AbortError()) }); return }
         if ((err as Error).name === 'AuthenticationError') { finish(() => { reject(err) }); return }
         tried.push({ peerId, error: describe(err) })
-        if (next < cap.holders.length) launch()
-        else if (running === 0) finish(() => { reject(unavailable()) })
+        if (next < holders.length) launch()
+        else if (running === 0) exhausted()
       })
     }
-    if (cap.holders.length === 0) finish(() => { reject(unavailable()) })
+    if (holders.length === 0) exhausted()
     else launch()
   })
 }
@@ -151,6 +165,9 @@ export class Download extends EventTarget {
    * with them (`releaseChunks`), for the next segments: fresh 10 MiB buffers cost their zero-fill and
    * first-touch page faults every time (see README). One of each is kept; more are freed.
    */
+  /** Holders of the file's fragments found by asking the directory (see `#lookUp`), once per download. */
+  #found: Promise<Map<string, string[]>> | undefined
+  #manifest: Manifest | undefined
   readonly #cts = new SegmentBuffers(1)
   readonly #plains = new SegmentBuffers(1)
   manifest?: Manifest
@@ -181,6 +198,7 @@ export class Download extends EventTarget {
     const hasher = new ContentHasher()
     const recycle = this.#opts.releaseChunks === true
     const fetchSeg = async (s: number): Promise<Uint8Array> => {
+      this.#manifest = manifest
       const { ct, reusable } = await this.#fetchSegment(manifest, s, resolve, progress)
       const into = recycle ? this.#plains.take(ct.length - TAG_BYTES) : undefined
       try {
@@ -302,8 +320,26 @@ export class Download extends EventTarget {
     return Math.min(HEDGE_MAX_MS, Math.max(HEDGE_MIN_MS, 2 * sorted[sorted.length >> 1]!))
   }
 
+  /**
+   * Farmers of the directory that hold `id` besides `listed`: asked (for every fragment of the file
+   * at once) the first time a fragment's listed holders all fail, say after `repair` put it elsewhere.
+   */
+  async #lookUp (id: string, listed: string[], signal: AbortSignal): Promise<string[]> {
+    if (this.#manifest === undefined || signal.aborted) return []
+    const ids = this.#manifest.segments.flatMap(seg => seg.fragments)
+    this.#found ??= discoverHolders(this.#ports, ids, this.#opts.signal !== undefined ? { signal: this.#opts.signal } : {}).catch(() => new Map())
+    return ((await this.#found).get(id) ?? []).filter(p => !listed.includes(p))
+  }
+
   /** One fragment from any of its holders; undefined when none gives bytes that hash to `id`. */
-  async #fetchFragment (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
+  async #fetchFragment (id: string, listed: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
+    tried: Array<{ peerId: string, error: string }>, into?: Uint8Array): Promise<Uint8Array | undefined> {
+    const fromListed = await this.#fetchFrom(id, listed, resolve, signal, tried, into)
+    if (fromListed !== undefined || signal.aborted) return fromListed
+    return await this.#fetchFrom(id, await this.#lookUp(id, listed, signal), resolve, signal, tried, into)
+  }
+
+  async #fetchFrom (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
     tried: Array<{ peerId: string, error: string }>, into?: Uint8Array): Promise<Uint8Array | undefined> {
     for (const peerId of holders) {
       if (signal.aborted) return undefined

@@ -9,7 +9,7 @@ import { createNodeCodecPool } from '../codec/pool.node.ts'
 import type { CodecPool } from '../codec/pool.ts'
 import { Upload, type UploadOptions } from './upload.ts'
 import { Download } from './download.ts'
-import { deleteFile, fileHealth } from './file-ops.ts'
+import { deleteFile, fileHealth, repairFile } from './file-ops.ts'
 import { ownerKeyFromSeed } from '../core/owner-key.ts'
 import { nodeSegmentCipher } from './cipher.node.ts'
 import { drainJob, sealToOutbox, type OutboxJob, type OutboxStore } from './outbox.ts'
@@ -242,6 +242,52 @@ describe('upload → download pipelines', () => {
     expect(second.sentBytes).toBeLessThanOrEqual(full / 2)
     expect(saved).toBeUndefined()
     expect(sha(await get(grid, second.link))).toBe(sha(bytes))
+  })
+
+  it('repair rebuilds what two farmers took away onto others; old links still read it, and rm finds every copy', async () => {
+    const grid = FakeGrid.make(8)
+    const [n0, n1] = grid.farmers.slice(6).map(f => f.peerId)
+    grid.down.add(n0!); grid.down.add(n1!) // not there yet: the file goes to the other six
+    const bytes = randomBytes(3 * segPlain - 100)
+    const up = await put(grid, bytes)
+    grid.down.clear()
+    const cap = parseCapability(up.link)
+    // Six farmers, 4 + 2: each of them holds one fragment of every segment; three hold the manifest.
+    const others = grid.farmers.slice(0, 6).map(f => f.peerId).filter(p => !cap.holders.includes(p))
+    const gone = [cap.holders[0]!, cap.holders[1]!]
+    for (const h of gone) grid.down.add(h) // left the grid for good
+    expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['degraded', 'degraded', 'degraded'])
+    const owner = await ownerKeyFromSeed(up.ownerSeed)
+    const r = await repairFile(grid.ports(), cap, owner)
+    expect(r).toEqual({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
+    for (const n of [n0!, n1!]) expect((await grid.stores.get(n)!.has(up.manifest.segments.flatMap(s => s.fragments))).filter(Boolean)).toHaveLength(3)
+    const copies = await Promise.all([...grid.stores].filter(([p]) => !gone.includes(p)).map(async ([, st]) => (await st.has([cap.manifestId]))[0]))
+    expect(copies.filter(Boolean)).toHaveLength(3) // m + 1 again
+    expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
+    expect(await repairFile(grid.ports(), cap, owner)).toMatchObject({ repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0 })
+
+    // Two more go down, among them the last manifest holder the link names: each segment keeps its
+    // 2 rebuilt fragments and 2 originals (k = 4). The link is the one from before the repair; its
+    // manifest lists none of the new copies, which the download finds through the directory.
+    grid.down.add(cap.holders[2]!); grid.down.add(others[0]!)
+    expect(sha(await get(grid, up.link))).toBe(sha(bytes))
+    grid.down.clear()
+
+    const { failed } = await deleteFile(grid.ports(), cap, owner)
+    expect(failed).toBe(0)
+    expect((await Promise.all([...grid.stores.values()].map(async st => (await st.stat()).count))).every(n => n === 0)).toBe(true)
+  })
+
+  it('repair names the segments below k, which nothing can bring back', async () => {
+    const grid = FakeGrid.make(6)
+    const up = await put(grid, randomBytes(segPlain))
+    const cap = parseCapability(up.link)
+    // The three farmers without a copy of the manifest lose their disks: 3 fragments left of 4 + 2.
+    const emptied = grid.farmers.map(f => f.peerId).filter(p => !cap.holders.includes(p))
+    expect(emptied).toHaveLength(3)
+    for (const h of emptied) grid.stores.set(h, new MemoryFragmentStore({ quota: 1e9 }))
+    expect(await repairFile(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed)))
+      .toMatchObject({ lost: [0], repaired: 0, fragmentsStored: 0, short: [] })
   })
 
   it('a resumed upload stores again the finished segments whose holders lost fragments meanwhile', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 // @ts-expect-error plain JavaScript without declarations (it runs before any TypeScript loads)
 import { BUNDLED_COMMANDS, freshBundle } from '../../bin/cli-bundle.js'
+import { FILE_COMMANDS } from '../../src/cli/dispatch.ts'
 
 type Fresh = (root: string, dir?: string, why?: (r: string) => void) => string | undefined
 const fresh = freshBundle as Fresh
@@ -32,8 +33,9 @@ beforeEach(async () => {
 afterEach(async () => { await rm(root, { recursive: true, force: true }) })
 
 describe('freshBundle', () => {
-  it('serves the file commands only', () => {
-    expect([...BUNDLED_COMMANDS as Set<string>].sort()).toEqual(['get', 'ls', 'put', 'rm', 'stat'])
+  it('serves the file commands only, every one of them', () => {
+    expect([...BUNDLED_COMMANDS as Set<string>].sort()).toEqual(Object.keys(FILE_COMMANDS).sort())
+    expect([...BUNDLED_COMMANDS as Set<string>].sort()).toEqual(['get', 'ls', 'put', 'repair', 'rm', 'stat'])
   })
 
   it('uses a bundle whose sources are unchanged', async () => {

@@ -1,7 +1,7 @@
 import { openDB, type IDBPDatabase } from 'idb'
 import { parseCapability } from '../../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed } from '../../core/owner-key.ts'
-import { deleteFile, fileHealth, type SegmentHealth } from '../../client/file-ops.ts'
+import { deleteFile, fileHealth, repairFile, type RepairResult, type SegmentHealth } from '../../client/file-ops.ts'
 import { errorOf, type HumanError } from '../lib/handle-error.ts'
 import { session } from './session.svelte.ts'
 
@@ -18,7 +18,9 @@ export interface MyFile {
 
 /** What the page last learnt about one file on the grid (health check or delete). */
 export interface FileCheck {
-  busy: 'health' | 'delete' | undefined
+  busy: 'health' | 'delete' | 'repair' | undefined
+  /** The last repair's outcome (followed by a fresh health check). */
+  repaired?: RepairResult
   /** Per segment: fragments reachable out of k + m, and the verdict. */
   segments?: SegmentHealth[]
   k?: number
@@ -61,6 +63,24 @@ export class Files {
     try {
       const { manifest, segments } = await fileHealth(await session.connectedPorts(), parseCapability(f.link))
       this.checks[f.manifestId] = { busy: undefined, segments, k: manifest.policy.k, m: manifest.policy.m }
+    } catch (err) {
+      this.checks[f.manifestId] = { busy: undefined, ...errorOf(err) }
+    }
+  }
+
+  /**
+   * Rebuilds the fragments the file lost onto other farmers, and its manifest copies, then checks
+   * its health again. Links to it keep working (see `repairFile`).
+   */
+  async repair (f: MyFile): Promise<void> {
+    const prev = this.checks[f.manifestId]
+    this.checks[f.manifestId] = { ...prev, busy: 'repair' }
+    try {
+      const owner = await ownerKeyFromSeed(fromBase64(f.ownerSeed))
+      const ports = await session.connectedPorts()
+      const repaired = await repairFile(ports, parseCapability(f.link), owner)
+      const { manifest, segments } = await fileHealth(ports, parseCapability(f.link))
+      this.checks[f.manifestId] = { busy: undefined, segments, k: manifest.policy.k, m: manifest.policy.m, repaired }
     } catch (err) {
       this.checks[f.manifestId] = { busy: undefined, ...errorOf(err) }
     }

@@ -106,7 +106,7 @@ export async function fetchManifest (ports: Pick<DownloadPorts, 'transport' | 'd
     const exhausted = (): void => {
       if (lookedUp || options.signal?.aborted === true) { finish(() => { reject(options.signal?.aborted === true ? new AbortError() : unavailable()) }); return }
       lookedUp = true
-      void discoverHolders(ports, [cap.manifestId], options).catch(() => new Map<string, string[]>()).then(found => {
+      void discoverHolders(ports, [cap.manifestId], options).catch(() => ({ found: new Map<string, string[]>() })).then(({ found }) => {
         if (settled) return
         holders.push(...(found.get(cap.manifestId) ?? []).filter(p => !holders.includes(p)))
         if (next < holders.length) launch(); else exhausted()
@@ -165,9 +165,6 @@ export class Download extends EventTarget {
    * with them (`releaseChunks`), for the next segments: fresh 10 MiB buffers cost their zero-fill and
    * first-touch page faults every time (see README). One of each is kept; more are freed.
    */
-  /** Holders of the file's fragments found by asking the directory (see `#lookUp`), once per download. */
-  #found: Promise<Map<string, string[]>> | undefined
-  #manifest: Manifest | undefined
   readonly #cts = new SegmentBuffers(1)
   readonly #plains = new SegmentBuffers(1)
   manifest?: Manifest
@@ -198,7 +195,6 @@ export class Download extends EventTarget {
     const hasher = new ContentHasher()
     const recycle = this.#opts.releaseChunks === true
     const fetchSeg = async (s: number): Promise<Uint8Array> => {
-      this.#manifest = manifest
       const { ct, reusable } = await this.#fetchSegment(manifest, s, resolve, progress)
       const into = recycle ? this.#plains.take(ct.length - TAG_BYTES) : undefined
       try {
@@ -264,6 +260,10 @@ export class Download extends EventTarget {
     let inFlight = 0
     let extra = 0 // hedged requests allowed: none until the segment is late
     let hedgeTimer: ReturnType<typeof setTimeout> | undefined
+    // Where the manifest's holders could not give k fragments, the directory's farmers are asked
+    // (once per segment, for its missing ids only) who has a copy: `repair` puts them elsewhere.
+    const elsewhere = new Map<number, string[]>()
+    let lookedUp = false
     await new Promise<void>((resolveAll, reject) => {
       const pump = (): void => {
         if (got.size >= k) { ctl.abort(); resolveAll(); return }
@@ -271,7 +271,7 @@ export class Download extends EventTarget {
           const i = queue.shift()!
           inFlight++
           const t0 = performance.now()
-          void this.#fetchFragment(seg.fragments[i]!, seg.holders[i] ?? [], resolve, signal, tried, slot(i)).then(bytes => {
+          void this.#fetchFragment(seg.fragments[i]!, elsewhere.get(i) ?? seg.holders[i] ?? [], resolve, signal, tried, slot(i)).then(bytes => {
             inFlight--
             if (bytes !== undefined) {
               got.set(i, bytes)
@@ -281,8 +281,20 @@ export class Download extends EventTarget {
           })
         }
         if (inFlight === 0 && got.size < k) {
-          if (this.#opts.signal?.aborted === true) reject(new AbortError())
-          else reject(new SegmentUnavailableError(s, k, got.size, tried))
+          if (this.#opts.signal?.aborted === true) { reject(new AbortError()); return }
+          if (lookedUp) { reject(new SegmentUnavailableError(s, k, got.size, tried)); return }
+          lookedUp = true
+          const missing = seg.fragments.map((id, i) => ({ id, i })).filter(f => !got.has(f.i))
+          inFlight++ // the lookup holds the segment open
+          void discoverHolders(this.#ports, missing.map(f => f.id), { signal }).catch(() => ({ found: new Map<string, string[]>() })).then(({ found }) => {
+            inFlight--
+            for (const { id, i } of missing) {
+              const more = (found.get(id) ?? []).filter(p => !(seg.holders[i] ?? []).includes(p))
+              if (more.length > 0) { elsewhere.set(i, more); queue.push(i) }
+            }
+            extra = k + m // everything found may go at once: the segment is late already
+            pump()
+          })
         }
       }
       const hedge = this.#opts.hedge ?? 1
@@ -320,26 +332,8 @@ export class Download extends EventTarget {
     return Math.min(HEDGE_MAX_MS, Math.max(HEDGE_MIN_MS, 2 * sorted[sorted.length >> 1]!))
   }
 
-  /**
-   * Farmers of the directory that hold `id` besides `listed`: asked (for every fragment of the file
-   * at once) the first time a fragment's listed holders all fail, say after `repair` put it elsewhere.
-   */
-  async #lookUp (id: string, listed: string[], signal: AbortSignal): Promise<string[]> {
-    if (this.#manifest === undefined || signal.aborted) return []
-    const ids = this.#manifest.segments.flatMap(seg => seg.fragments)
-    this.#found ??= discoverHolders(this.#ports, ids, this.#opts.signal !== undefined ? { signal: this.#opts.signal } : {}).catch(() => new Map())
-    return ((await this.#found).get(id) ?? []).filter(p => !listed.includes(p))
-  }
-
   /** One fragment from any of its holders; undefined when none gives bytes that hash to `id`. */
-  async #fetchFragment (id: string, listed: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
-    tried: Array<{ peerId: string, error: string }>, into?: Uint8Array): Promise<Uint8Array | undefined> {
-    const fromListed = await this.#fetchFrom(id, listed, resolve, signal, tried, into)
-    if (fromListed !== undefined || signal.aborted) return fromListed
-    return await this.#fetchFrom(id, await this.#lookUp(id, listed, signal), resolve, signal, tried, into)
-  }
-
-  async #fetchFrom (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
+  async #fetchFragment (id: string, holders: string[], resolve: (id: string) => FarmerRef, signal: AbortSignal,
     tried: Array<{ peerId: string, error: string }>, into?: Uint8Array): Promise<Uint8Array | undefined> {
     for (const peerId of holders) {
       if (signal.aborted) return undefined

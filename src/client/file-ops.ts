@@ -25,16 +25,28 @@ export interface FileHealth { manifest: Manifest, segments: SegmentHealth[] }
 
 /**
  * Asks every holder of the file, once each, which of its fragments it holds (a farmer that does not
- * answer holds none). Holders are those the manifest lists and any farmer of the directory that
- * has a copy (one `repair` put there).
+ * answer holds none). Fragments none of their listed holders has are then looked for among the
+ * directory's farmers (`repair` puts copies there); a healthy file costs no such lookup.
  */
 export async function fileHealth (ports: Ports, cap: Capability, options: { signal?: AbortSignal } = {}): Promise<FileHealth> {
   const { manifest, resolve } = await fetchManifest(ports, cap, options)
-  const found = await discoverHolders(ports, manifest.segments.flatMap(seg => seg.fragments), options)
-  const known = manifest.segments.map(seg => ({
-    ...seg, holders: seg.fragments.map((id, i) => [...new Set([...(seg.holders[i] ?? []), ...(found.get(id) ?? [])])])
-  }))
-  return { manifest, segments: await segmentsHealth(ports.transport, known, manifest.policy, resolve, options) }
+  const listed = await segmentsHealth(ports.transport, manifest.segments, manifest.policy, resolve, options)
+  const missing = listed.flatMap(s => s.fragments.filter(f => f.reachable.length === 0).map(f => f.id))
+  if (missing.length === 0) return { manifest, segments: listed }
+  const { found } = await discoverHolders(ports, missing, options)
+  return { manifest, segments: withCopies(listed, found, manifest.policy) }
+}
+
+/** `health` with the copies `found` elsewhere counted as reachable (and as holders). */
+function withCopies (health: SegmentHealth[], found: ReadonlyMap<string, string[]>, policy: { k: number, m: number }): SegmentHealth[] {
+  return health.map(seg => {
+    const fragments = seg.fragments.map(f => {
+      const more = (found.get(f.id) ?? []).filter(p => !f.reachable.includes(p))
+      return more.length === 0 ? f : { id: f.id, holders: [...new Set([...f.holders, ...more])], reachable: [...f.reachable, ...more] }
+    })
+    const available = fragments.filter(f => f.reachable.length > 0).length
+    return { index: seg.index, available, status: available === policy.k + policy.m ? 'healthy' : available >= policy.k ? 'degraded' : 'lost', fragments }
+  })
 }
 
 /**
@@ -69,21 +81,35 @@ export async function segmentsHealth (
   return out
 }
 
+/** Farmers asked at once by `discoverHolders`. */
+const DISCOVERY_CONCURRENCY = 16
+
 /**
- * Which farmers of the directory hold which of `ids`: every listed farmer is asked once (HAS, in
- * batches). Fragments and manifests are named by their hash, so a copy anywhere is as good as one
- * where the manifest says: this is how a download finds fragments that `repair` put on new farmers,
- * and how `rm` finds every copy.
+ * Which farmers of the directory hold which of `ids`: every listed farmer is asked (HAS, in
+ * batches; once more if that fails), at most DISCOVERY_CONCURRENCY at a time. Fragments and
+ * manifests are named by their hash, so a copy anywhere is as good as one where the manifest says:
+ * this is how downloads find fragments `repair` put on other farmers, and how `rm` finds copies.
+ * `answered` holds the farmers that answered (those that did not are neither holders nor, for
+ * `repair`, places to put anything).
  */
-export async function discoverHolders (ports: Ports, ids: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, string[]>> {
+export async function discoverHolders (ports: Ports, ids: readonly string[], options: { signal?: AbortSignal } = {}): Promise<{ found: Map<string, string[]>, answered: Set<string>, farmers: Farmer[] }> {
   const found = new Map<string, string[]>()
-  if (ids.length === 0) return found
+  const answered = new Set<string>()
+  if (ids.length === 0) return { found, answered, farmers: [] }
   const farmers = await ports.directory.list(options).catch(() => [])
-  await Promise.all(farmers.map(async f => {
-    const answer = await ports.transport.has(f, [...ids], options).catch(() => [])
-    ids.forEach((id, i) => { if (answer[i] === true) found.set(id, [...(found.get(id) ?? []), f.peerId]) })
-  }))
-  return found
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < farmers.length) {
+      const f = farmers[next++]!
+      const ask = async (): Promise<boolean[]> => await ports.transport.has(f, [...ids], options)
+      const answer = await ask().catch(async () => options.signal?.aborted === true ? undefined : await ask()).catch(() => undefined)
+      if (answer === undefined) continue
+      answered.add(f.peerId)
+      ids.forEach((id, i) => { if (answer[i] === true) found.set(id, [...(found.get(id) ?? []), f.peerId]) })
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(DISCOVERY_CONCURRENCY, farmers.length) }, worker))
+  return { found, answered, farmers }
 }
 
 export interface RepairResult {
@@ -102,30 +128,38 @@ export interface RepairResult {
 
 /**
  * Puts back what a file lost: for every segment with at least k of its k + m fragments somewhere
- * on the grid, the missing ones are rebuilt (Reed-Solomon, from k that hash to their ids) and
- * stored on eligible farmers that hold no other fragment of that segment; the manifest gets back
- * to m + 1 copies. Fragment and manifest ids do not change, so every link to the file keeps
- * working: downloads look a fragment up in the directory when its listed holders fail.
- * New copies carry `owner`'s key, so `rm` can remove them.
+ * on the grid, the missing ones (and any whose holders fail to hand them over intact) are rebuilt
+ * (Reed-Solomon, from k that hash to their ids) and stored on farmers the policy allows that hold
+ * no fragment of that segment, preferring regions the segment lacks; the manifest gets back to
+ * m + 1 copies. Fragment and manifest ids do not change, so every link to the file keeps working:
+ * downloads look a fragment up in the directory when its listed holders fail. New copies carry
+ * `owner`'s key, so `rm` can remove them. Only farmers that answered the lookup are written to,
+ * and one whose PUT fails is not tried again. One segment at a time: about 2 (k + m) shards of memory.
  */
 export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: Capability, owner: OwnerKey,
   options: { signal?: AbortSignal, onProgress?: (done: number, segments: number, fileSize: number) => void } = {}): Promise<RepairResult> {
   const { signal } = options
-  const { manifest } = await fetchManifest(ports, cap, options)
+  const { manifest, resolve } = await fetchManifest(ports, cap, options)
   const policy = normalizePolicy(manifest.policy)
   const { k, m } = policy
-  const ids = manifest.segments.flatMap(seg => seg.fragments)
-  const found = await discoverHolders(ports, [...ids, cap.manifestId], options)
+  const listed = await segmentsHealth(ports.transport, manifest.segments, policy, resolve, options)
+  // The fragments no listed holder has, and the manifest, are asked of the whole directory, which
+  // also tells which farmers answer at all.
+  const missing = listed.flatMap(seg => seg.fragments.filter(f => f.reachable.length === 0).map(f => f.id))
+  const { found, answered, farmers } = await discoverHolders(ports, [...missing, cap.manifestId], options)
   throwIfAborted(signal)
-  const farmers = await ports.directory.list(options)
+  const health = withCopies(listed, found, policy)
   const byId = new Map(farmers.map(f => [f.peerId, f]))
-  const eligible = (f: Farmer, dataFragment: boolean): boolean =>
+  const refOf = (peer: string): FarmerRef => byId.get(peer) ?? resolve(peer)
+  const failed = new Set<string>()
+  const eligible = (f: Farmer, dataFragment: boolean): boolean => answered.has(f.peerId) && !failed.has(f.peerId) &&
     (policy.regions.length === 0 || policy.regions.includes(f.region)) && policy.tiers.includes(f.tier) &&
     (f.kind === 'full' || (policy.kinds === 'mixed' && !dataFragment))
-  // New copies spread over the grid: the farmer with the most room that has taken the fewest so far.
+  // New copies spread: a region the segment lacks first, then whoever has taken fewest, then room.
   const given = new Map<string, number>()
-  const pick = (candidates: Farmer[], bytes: number): Farmer[] => candidates.filter(f => f.free >= bytes)
-    .sort((a, b) => (given.get(a.peerId) ?? 0) - (given.get(b.peerId) ?? 0) || b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
+  const pick = (candidates: Farmer[], bytes: number, regions: ReadonlySet<string>): Farmer[] => candidates.filter(f => f.free >= bytes)
+    .sort((a, b) => Number(regions.has(a.region)) - Number(regions.has(b.region)) ||
+      (given.get(a.peerId) ?? 0) - (given.get(b.peerId) ?? 0) || b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
   const put = async (f: Farmer, id: string, bytes: Uint8Array): Promise<boolean> => {
     try {
       await ports.transport.put(f, id, bytes, { signal, owner })
@@ -133,68 +167,74 @@ export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: C
       return true
     } catch {
       if (signal?.aborted === true) throw new AbortError()
+      failed.add(f.peerId) // not tried again in this repair
       return false
     }
   }
+  /** The first copy of `id` among `peers` that hashes to it. */
+  const fetchGood = async (id: string, peers: string[], length?: number): Promise<Uint8Array | undefined> => {
+    for (const peer of peers) {
+      const bytes = await ports.transport.get(refOf(peer), id, { signal }).catch(() => undefined)
+      throwIfAborted(signal)
+      if (bytes !== undefined && (length === undefined || bytes.length === length) && await sha256Hex(bytes) === id) return bytes
+    }
+    return undefined
+  }
 
   const result: RepairResult = { segments: manifest.segments.length, repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0, lost: [], short: [] }
-  for (const [s, seg] of manifest.segments.entries()) {
+  for (const seg of health) {
     throwIfAborted(signal)
-    const holders = seg.fragments.map(id => found.get(id) ?? [])
-    const present = holders.map(h => h.length > 0)
-    const have = present.filter(Boolean).length
-    if (have < k) { result.lost.push(s); continue }
-    if (have === k + m) { options.onProgress?.(s + 1, manifest.segments.length, manifest.size); continue }
-    const len = seg.shardLength
+    const s = seg.index
+    const entry = manifest.segments[s]!
+    const done = (): void => { options.onProgress?.(s + 1, manifest.segments.length, manifest.size) }
+    if (seg.available < k) { result.lost.push(s); done(); continue }
+    if (seg.available === k + m) { done(); continue }
+    const len = entry.shardLength
     const shards = new Uint8Array((k + m) * len)
-    const got = present.map(() => false)
+    const got = seg.fragments.map(() => false)
+    const unusable = seg.fragments.map(f => f.reachable.length === 0) // nobody has it, or nobody handed it over intact
     let count = 0
     for (let i = 0; i < k + m && count < k; i++) {
-      for (const peer of holders[i]!) {
-        const bytes = await ports.transport.get(byId.get(peer) ?? { peerId: peer, addrs: [] }, seg.fragments[i]!, { signal }).catch(() => undefined)
-        if (bytes !== undefined && bytes.length === len && await sha256Hex(bytes) === seg.fragments[i]) {
-          shards.set(bytes, i * len)
-          got[i] = true
-          count++
-          break
-        }
-      }
+      const frag = seg.fragments[i]!
+      if (unusable[i]) continue
+      const bytes = await fetchGood(frag.id, frag.reachable, len)
+      if (bytes !== undefined) { shards.set(bytes, i * len); got[i] = true; count++ } else unusable[i] = true
     }
-    if (count < k) { result.short.push(s); continue } // holders that answered HAS but not GET
-    const rebuilt = await ports.coder.reconstruct(k, m, shards, got, { signal })
-    const taken = new Set(holders.flat())
-    let missing = 0
+    if (count < k) { result.short.push(s); done(); continue } // holders that answered HAS but did not hand over
+    const rebuilt = await ports.coder.reconstruct(k, m, shards, got, signal !== undefined ? { signal } : {})
+    // Never a second fragment of the segment on a farmer: every listed holder (whatever it
+    // answered) and every farmer found with a copy is out.
+    const taken = new Set([...entry.holders.flat(), ...seg.fragments.flatMap(f => f.reachable)])
+    const regions = new Set(seg.fragments.flatMap(f => f.reachable).map(p => byId.get(p)?.region).filter((r): r is string => r !== undefined))
+    let short = 0
     for (let i = 0; i < k + m; i++) {
-      if (present[i] === true) continue
+      if (!unusable[i]) continue
       const frag = rebuilt.subarray(i * len, (i + 1) * len)
-      if (await sha256Hex(frag) !== seg.fragments[i]) { missing++; continue } // never store what is not the fragment
+      if (await sha256Hex(frag) !== seg.fragments[i]!.id) { short++; continue } // never store what is not the fragment
       let stored = false
-      for (const f of pick(farmers.filter(f => !taken.has(f.peerId) && eligible(f, i < k)), len)) {
-        taken.add(f.peerId) // one fragment of a segment per farmer, even if this PUT fails
-        if (await put(f, seg.fragments[i]!, frag)) { stored = true; break }
+      for (const f of pick(farmers.filter(f => !taken.has(f.peerId) && eligible(f, i < k)), len, regions)) {
+        taken.add(f.peerId)
+        if (await put(f, seg.fragments[i]!.id, frag)) { stored = true; regions.add(f.region); break }
       }
-      if (stored) result.fragmentsStored++; else missing++
+      if (stored) result.fragmentsStored++; else short++
     }
-    if (missing === 0) result.repaired++; else result.short.push(s)
-    options.onProgress?.(s + 1, manifest.segments.length, manifest.size)
+    if (short === 0) result.repaired++; else result.short.push(s)
+    done()
   }
 
   // The manifest back to m + 1 copies, on farmers the policy allows (its rules cover the metadata too).
-  const manifestHolders = found.get(cap.manifestId) ?? []
-  if (manifestHolders.length < m + 1) {
-    let sealed: Uint8Array | undefined
-    for (const peer of manifestHolders) {
-      const bytes = await ports.transport.get(byId.get(peer) ?? { peerId: peer, addrs: [] }, cap.manifestId, { signal }).catch(() => undefined)
-      if (bytes !== undefined && await sha256Hex(bytes) === cap.manifestId) { sealed = bytes; break }
-    }
+  const copies = found.get(cap.manifestId) ?? []
+  if (copies.length < m + 1) {
+    const sealed = await fetchGood(cap.manifestId, copies)
     if (sealed !== undefined) {
-      let copies = manifestHolders.length
-      for (const f of pick(farmers.filter(f => !manifestHolders.includes(f.peerId) && eligible(f, true)), sealed.length)) {
-        if (copies >= m + 1) break
-        if (await put(f, cap.manifestId, sealed)) { copies++; result.manifestCopiesStored++ }
+      let have = copies.length
+      for (const f of pick(farmers.filter(f => !copies.includes(f.peerId) && eligible(f, true)), sealed.length, new Set())) {
+        if (have >= m + 1) break
+        if (await put(f, cap.manifestId, sealed)) { have++; result.manifestCopiesStored++ }
       }
     }
   }
+  throwIfAborted(signal)
   return result
 }
 
@@ -208,7 +248,7 @@ export async function deleteFile (ports: Ports, cap: Capability, owner: OwnerKey
   jobs.push(...cap.holders.map(h => ({ id: cap.manifestId, h })))
   // Copies elsewhere too (put there by `repair`): every one the directory's farmers say they hold.
   const listed = new Set(jobs.map(j => `${j.id}@${j.h}`))
-  const found = await discoverHolders(ports, [...manifest.segments.flatMap(seg => seg.fragments), cap.manifestId], options)
+  const { found } = await discoverHolders(ports, [...manifest.segments.flatMap(seg => seg.fragments), cap.manifestId], options)
   for (const [id, peers] of found) for (const h of peers) if (!listed.has(`${id}@${h}`)) jobs.push({ id, h })
   let deleted = 0
   let failed = 0

@@ -66,6 +66,23 @@ describe('FileJournal (append-only JSON lines)', () => {
     expect((await new FileJournal('/f:10:1', h).load())!.done[1]!.entry.holders).toEqual([['peer-elsewhere']])
   })
 
+  it('once cleared, a save still on its way does not bring the journal back', async () => {
+    const h = await home()
+    const j = new FileJournal('/f:10:1', h)
+    const st = state()
+    st.done[0] = seg(0)
+    await j.save(st)
+    await j.clear()
+    st.done[1] = seg(1)
+    await j.save(st) // another worker, late
+    expect(await new FileJournal('/f:10:1', h).load()).toBeUndefined()
+    // The next upload of the same file starts a journal again.
+    const next = new FileJournal('/f:10:1', h)
+    expect(await next.load()).toBeUndefined()
+    await next.save(state())
+    expect(await new FileJournal('/f:10:1', h).load()).toEqual(state())
+  })
+
   it('ignores a torn last line, reads the old single-object format, and starts over on an unreadable header', async () => {
     const h = await home()
     const j = new FileJournal('/f:10:1', h)

@@ -84,12 +84,15 @@ export class FileJournal implements UploadJournal {
    */
   #header: string | undefined
   readonly #written = new Map<string, DoneSegment>()
+  /** Set by `clear` until the next `load`: the upload it described is over. */
+  #cleared = false
 
   constructor (sourceKey: string, home = clientHome()) {
     this.path = join(home, 'journals', `${createHash('sha256').update(sourceKey).digest('hex').slice(0, 32)}.json`)
   }
 
   async load (): Promise<JournalState | undefined> {
+    this.#cleared = false
     let text: string
     try {
       text = await readFile(this.path, 'utf8')
@@ -121,6 +124,7 @@ export class FileJournal implements UploadJournal {
   }
 
   async save (state: JournalState): Promise<void> {
+    if (this.#cleared) return
     const { done, ...header } = state
     const head = JSON.stringify(header satisfies JournalHeader)
     const fresh = head !== this.#header
@@ -150,6 +154,7 @@ export class FileJournal implements UploadJournal {
   }
 
   async clear (): Promise<void> {
+    this.#cleared = true // a save still on its way from another worker must not bring it back
     await this.#writes
     this.#header = undefined
     this.#written.clear()
@@ -157,7 +162,11 @@ export class FileJournal implements UploadJournal {
   }
 }
 
-/** A file as a `ByteSource`, plus the identity used to key its journal (path, size, mtime). */
+/**
+ * A file as a `ByteSource`, plus the identity used to key its journal: path, size, mtime and ctime.
+ * The ctime changes with any write, even one that puts the old mtime back (`cp -p`, `touch -r`),
+ * so a changed file never resumes an upload sealed under the same key and nonces.
+ */
 export async function fileSource (path: string): Promise<{ source: ByteSource, sourceKey: string, close: () => Promise<void> }> {
   const fh = await open(path, 'r')
   const st = await fh.stat()
@@ -179,5 +188,5 @@ export async function fileSource (path: string): Promise<{ source: ByteSource, s
     },
     readInto: readFully
   }
-  return { source, sourceKey: `${resolve(path)}:${st.size}:${st.mtimeMs}`, close: async () => { await fh.close() } }
+  return { source, sourceKey: `${resolve(path)}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, close: async () => { await fh.close() } }
 }

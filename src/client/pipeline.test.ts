@@ -258,7 +258,19 @@ describe('upload → download pipelines', () => {
     for (const h of gone) grid.down.add(h) // left the grid for good
     expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['degraded', 'degraded', 'degraded'])
     const owner = await ownerKeyFromSeed(up.ownerSeed)
-    const r = await repairFile(grid.ports(), cap, owner)
+    // The directory still lists the departed (as a relay does until their record expires): they do
+    // not answer the lookup, so nothing is sent to them.
+    let putsToGone = 0
+    const stale = {
+      ...grid.ports(),
+      directory: { list: async () => grid.farmers },
+      transport: {
+        put: async (...a: Parameters<FakeGrid['put']>) => { if (gone.includes(a[0].peerId)) putsToGone++; await grid.put(...a) },
+        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid)
+      }
+    }
+    const r = await repairFile(stale, cap, owner)
+    expect(putsToGone).toBe(0)
     expect(r).toEqual({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
     for (const n of [n0!, n1!]) expect((await grid.stores.get(n)!.has(up.manifest.segments.flatMap(s => s.fragments))).filter(Boolean)).toHaveLength(3)
     const copies = await Promise.all([...grid.stores].filter(([p]) => !gone.includes(p)).map(async ([, st]) => (await st.has([cap.manifestId]))[0]))

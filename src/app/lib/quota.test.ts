@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MIN_OFFER, nearestStep, quotaSteps } from './quota.ts'
+import { MIN_OFFER, nearestStep, quotaSteps, offerMax } from './quota.ts'
 
 const MiB = 1024 * 1024
 
@@ -36,5 +36,15 @@ describe('nearestStep', () => {
     expect(nearestStep(steps, 90 * MiB)).toBe(2)
     expect(nearestStep(steps, 1)).toBe(0)
     expect(nearestStep(steps, 10_000 * MiB)).toBe(4)
+  })
+})
+
+describe('offerMax', () => {
+  it('keeps a tenth of the room for the app itself, counting what the farm already holds as room', () => {
+    expect(offerMax(1000 * 2 ** 20, 0)).toBe(900 * 2 ** 20)
+    expect(offerMax(600 * 2 ** 20, 400 * 2 ** 20)).toBe(900 * 2 ** 20)
+    expect(offerMax(undefined, 5)).toBeUndefined()
+    // 70 MiB of room: 63 MiB is below the smallest offer, so the slider offers nothing.
+    expect(quotaSteps(offerMax(70 * 2 ** 20, 0), 0)).toEqual([])
   })
 })

@@ -6,6 +6,17 @@ export const MIN_OFFER = 64 * MiB
 const UNKNOWN_CEILING = 4096 * MiB
 
 /**
+ * Of the room the browser gives this site, the share a farm may offer: the rest stays for the app's
+ * own downloads (OPFS) and its offline outbox, which would otherwise fail with the quota full.
+ */
+export const OFFER_SHARE = 0.9
+
+/** The largest offer: `OFFER_SHARE` of what the site may still store plus what the farm holds. */
+export function offerMax (available: number | undefined, used: number): number | undefined {
+  return available === undefined ? undefined : Math.floor((available + used) * OFFER_SHARE)
+}
+
+/**
  * The quotas the Farm slider moves through: four steps per doubling from 64 MiB (64, 76, 91,
  * 108, 128 MiB, …, whole MiB), so each notch changes the offer by about a fifth at any size, up to
  * `max` (what `navigator.storage.estimate()` leaves, plus what the farm already holds), and `max`

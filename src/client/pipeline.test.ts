@@ -7,7 +7,7 @@ import { parseCapability } from '../core/capability.ts'
 import { MemoryFragmentStore } from '../stores/memory.ts'
 import { createNodeCodecPool } from '../codec/pool.node.ts'
 import type { CodecPool } from '../codec/pool.ts'
-import { Upload, type UploadOptions } from './upload.ts'
+import { Upload, type UploadOptions, type UploadProgress } from './upload.ts'
 import { Download } from './download.ts'
 import { deleteFile, fileHealth, repairFile } from './file-ops.ts'
 import { ownerKeyFromSeed } from '../core/owner-key.ts'
@@ -79,6 +79,25 @@ async function get (grid: FakeGrid, link: string, range?: { start: number, end: 
 
 describe('upload → download pipelines', () => {
   const segPlain = 4 * SHARD - 16 // live policy: k = 4
+
+  /** A journal in memory; `state()` is what it holds (undefined once cleared). */
+  const memoryJournal = (): UploadJournal & { state: () => JournalState | undefined } => {
+    let saved: JournalState | undefined
+    return {
+      load: async () => saved === undefined ? undefined : structuredClone(saved),
+      save: async s => { saved = structuredClone(s) },
+      clear: async () => { saved = undefined },
+      state: () => saved
+    }
+  }
+
+  /** Runs an upload with `journal` and stops it (AbortError) once `segments` segments are stored. */
+  const interruptedUpload = async (grid: FakeGrid, bytes: Uint8Array, journal: UploadJournal, sourceKey: string, segments: number): Promise<void> => {
+    const ctl = new AbortController()
+    const up = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey, signal: ctl.signal, concurrency: 1 })
+    up.addEventListener('progress', e => { if ((e as CustomEvent<UploadProgress>).detail.stored >= segments * segPlain) ctl.abort() })
+    await expect(up.run()).rejects.toMatchObject({ name: 'AbortError' })
+  }
   for (const size of [0, 1, segPlain, segPlain + 1, 3 * segPlain + 777]) {
     it(`round-trips ${size} bytes byte-identically`, async () => {
       const grid = FakeGrid.make(6)
@@ -226,21 +245,13 @@ describe('upload → download pipelines', () => {
   it('an interrupted upload resumes from its journal without re-sending stored segments', async () => {
     const grid = FakeGrid.make(6)
     const bytes = randomBytes(6 * segPlain)
-    let saved: JournalState | undefined
-    const journal: UploadJournal = {
-      load: async () => saved === undefined ? undefined : structuredClone(saved),
-      save: async s => { saved = structuredClone(s) },
-      clear: async () => { saved = undefined }
-    }
-    const ctl = new AbortController()
-    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:1', signal: ctl.signal, concurrency: 1 })
-    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 3 * segPlain) ctl.abort() })
-    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
-    expect(Object.keys(saved!.done).length).toBeGreaterThanOrEqual(3)
+    const journal = memoryJournal()
+    await interruptedUpload(grid, bytes, journal, 'f:1', 3)
+    expect(Object.keys(journal.state()!.done).length).toBeGreaterThanOrEqual(3)
     const full = 6 * 6 * SHARD
     const second = await new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:1' }).run()
     expect(second.sentBytes).toBeLessThanOrEqual(full / 2)
-    expect(saved).toBeUndefined()
+    expect(journal.state()).toBeUndefined()
     expect(sha(await get(grid, second.link))).toBe(sha(bytes))
   })
 
@@ -305,17 +316,9 @@ describe('upload → download pipelines', () => {
   it('a resumed upload stores again the finished segments whose holders lost fragments meanwhile', async () => {
     const grid = FakeGrid.make(8)
     const bytes = randomBytes(6 * segPlain)
-    let saved: JournalState | undefined
-    const journal: UploadJournal = {
-      load: async () => saved === undefined ? undefined : structuredClone(saved),
-      save: async s => { saved = structuredClone(s) },
-      clear: async () => { saved = undefined }
-    }
-    const ctl = new AbortController()
-    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:2', signal: ctl.signal, concurrency: 1 })
-    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 3 * segPlain) ctl.abort() })
-    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
-    const finished = Object.values(saved!.done).map(d => d.entry)
+    const journal = memoryJournal()
+    await interruptedUpload(grid, bytes, journal, 'f:2', 3)
+    const finished = Object.values(journal.state()!.done).map(d => d.entry)
     expect(finished.length).toBeGreaterThanOrEqual(3)
     // While the upload waited, the holder of segment 0's first fragment restarted with an empty
     // disk, and the holder of segment 1's last fragment left the grid.
@@ -339,23 +342,15 @@ describe('upload → download pipelines', () => {
   it('a resumed upload refuses a file that changed under the same size and date, and drops its journal', async () => {
     const grid = FakeGrid.make(7)
     const bytes = randomBytes(6 * segPlain)
-    let saved: JournalState | undefined
-    const journal: UploadJournal = {
-      load: async () => saved === undefined ? undefined : structuredClone(saved),
-      save: async s => { saved = structuredClone(s) },
-      clear: async () => { saved = undefined }
-    }
-    const ctl = new AbortController()
-    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:3', signal: ctl.signal, concurrency: 1 })
-    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 3 * segPlain) ctl.abort() })
-    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
+    const journal = memoryJournal()
+    await interruptedUpload(grid, bytes, journal, 'f:3', 3)
     // Segment 0 lost a fragment, so it is sealed again: from bytes that are not the ones stored.
-    grid.stores.set(saved!.done[0]!.entry.holders[0]![0]!, new MemoryFragmentStore({ quota: 1e9 }))
+    grid.stores.set(journal.state()!.done[0]!.entry.holders[0]![0]!, new MemoryFragmentStore({ quota: 1e9 }))
     const changed = Buffer.from(bytes)
     changed[10] = changed[10]! ^ 0xff
     await expect(new Upload(grid.ports(), source(changed), { shardSize: SHARD, journal, sourceKey: 'f:3' }).run())
       .rejects.toMatchObject({ name: 'SourceChangedError', code: 'SOURCE_CHANGED', details: { segment: 0 } })
-    expect(saved).toBeUndefined()
+    expect(journal.state()).toBeUndefined()
     const fresh = await new Upload(grid.ports(), source(changed), { shardSize: SHARD, journal, sourceKey: 'f:3' }).run()
     expect(sha(await get(grid, fresh.link))).toBe(sha(changed))
   })
@@ -363,22 +358,14 @@ describe('upload → download pipelines', () => {
   it('a resume interrupted again still knows which holders kept which fragments', async () => {
     const grid = FakeGrid.make(8)
     const bytes = randomBytes(4 * segPlain)
-    let saved: JournalState | undefined
-    const journal: UploadJournal = {
-      load: async () => saved === undefined ? undefined : structuredClone(saved),
-      save: async s => { saved = structuredClone(s) },
-      clear: async () => { saved = undefined }
-    }
-    const ctl = new AbortController()
-    const first = new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:4', signal: ctl.signal, concurrency: 1 })
-    first.addEventListener('progress', e => { if ((e as CustomEvent).detail.stored >= 2 * segPlain) ctl.abort() })
-    await expect(first.run()).rejects.toMatchObject({ name: 'AbortError' })
-    const before = structuredClone(saved!.done)
+    const journal = memoryJournal()
+    await interruptedUpload(grid, bytes, journal, 'f:4', 2)
+    const before = structuredClone(journal.state()!.done)
     // Every farmer is unreachable while the next attempt checks: nothing is confirmed, nothing stored.
     for (const f of grid.farmers) grid.down.add(f.peerId)
     const ports = { ...grid.ports(), directory: { list: async () => grid.farmers } }
     await expect(new Upload(ports, source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:4' }).run()).rejects.toThrow()
-    expect(saved!.done).toEqual(before) // the journal forgot nothing
+    expect(journal.state()!.done).toEqual(before) // the journal forgot nothing
     grid.down.clear()
     const third = await new Upload(grid.ports(), source(bytes), { shardSize: SHARD, journal, sourceKey: 'f:4' }).run()
     expect(third.restoredSegments).toBe(0)

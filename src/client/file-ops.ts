@@ -190,21 +190,28 @@ export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: C
     if (seg.available < k) { result.lost.push(s); done(); continue }
     if (seg.available === k + m) { done(); continue }
     const len = entry.shardLength
+    // Never a second fragment of the segment on a farmer: every listed holder (whatever it
+    // answered) and every farmer found with a copy is out. Too few others: nothing to fetch for.
+    const taken = new Set([...entry.holders.flat(), ...seg.fragments.flatMap(f => f.reachable)])
+    const room = farmers.filter(f => !taken.has(f.peerId) && eligible(f, false) && f.free >= len).length
+    if (room < k + m - seg.available) { result.short.push(s); done(); continue }
     const shards = new Uint8Array((k + m) * len)
     const got = seg.fragments.map(() => false)
     const unusable = seg.fragments.map(f => f.reachable.length === 0) // nobody has it, or nobody handed it over intact
+    // k fetches at once, data fragments first; one that fails hands over to the next untried.
+    const order = seg.fragments.map((_, i) => i).filter(i => !unusable[i])
+    let next = 0
     let count = 0
-    for (let i = 0; i < k + m && count < k; i++) {
-      const frag = seg.fragments[i]!
-      if (unusable[i]) continue
-      const bytes = await fetchGood(frag.id, frag.reachable, len)
-      if (bytes !== undefined) { shards.set(bytes, i * len); got[i] = true; count++ } else unusable[i] = true
-    }
+    await Promise.all(Array.from({ length: k }, async () => {
+      while (count < k && next < order.length) {
+        const i = order[next++]!
+        const bytes = await fetchGood(seg.fragments[i]!.id, seg.fragments[i]!.reachable, len)
+        if (bytes === undefined) unusable[i] = true
+        else if (count < k) { shards.set(bytes, i * len); got[i] = true; count++ }
+      }
+    }))
     if (count < k) { result.short.push(s); done(); continue } // holders that answered HAS but did not hand over
     const rebuilt = await ports.coder.reconstruct(k, m, shards, got, signal !== undefined ? { signal } : {})
-    // Never a second fragment of the segment on a farmer: every listed holder (whatever it
-    // answered) and every farmer found with a copy is out.
-    const taken = new Set([...entry.holders.flat(), ...seg.fragments.flatMap(f => f.reachable)])
     const regions = new Set(seg.fragments.flatMap(f => f.reachable).map(p => byId.get(p)?.region).filter((r): r is string => r !== undefined))
     let short = 0
     for (let i = 0; i < k + m; i++) {

@@ -185,7 +185,7 @@ export async function rmCommand (argv: string[]): Promise<void> {
   if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can remove it)')
   await withSession(values.relay, async (s) => {
     const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
-    const { deleted, failed } = await deleteFile(s, cap, owner)
+    const { deleted, failed } = await deleteFile(s, cap, owner, { copies: entry.copies ?? [] })
     if (failed === 0) await index.remove(cap.manifestId)
     process.stderr.write(`removed ${deleted} fragments${failed > 0 ? `, ${failed} could not be removed (farmer down?); run rm again later` : ''}\n`)
     if (failed > 0) process.exitCode = 3
@@ -201,7 +201,8 @@ export async function repairCommand (argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { relay: { type: 'string' }, json: { type: 'boolean' } })
   if (positionals.length !== 1) throw new UsageError('repair takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
-  const entry = await new LocalIndex().find(cap.manifestId)
+  const index = new LocalIndex()
+  const entry = await index.find(cap.manifestId)
   if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can repair it)')
   await withSession(values.relay, async (s, signal) => {
     const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
@@ -211,6 +212,7 @@ export async function repairCommand (argv: string[]): Promise<void> {
       onProgress: (done, total, size) => { (bar ??= new ProgressBar('repair', size)).update(Math.round(size * done / total), `seg ${done}/${total}`) }
     })
     bar?.done()
+    if (r.placed.length > 0) await index.add({ ...entry, copies: [...entry.copies ?? [], ...r.placed] })
     if (r.lost.length > 0 || r.short.length > 0) process.exitCode = 3
     if (values.json === true) { process.stdout.write(JSON.stringify(r) + '\n'); return }
     process.stderr.write(`${r.segments} segments: ${r.repaired} repaired (${r.fragmentsStored} fragments rebuilt and stored), ` +

@@ -124,6 +124,11 @@ export interface RepairResult {
   lost: number[]
   /** Segments still short of k + m (too few eligible farmers, or their PUTs failed): run again later. */
   short: number[]
+  /**
+   * Where the new copies went (fragment or manifest id, farmer). The owner keeps these, so that
+   * `deleteFile` reaches them even when those farmers are offline as it runs.
+   */
+  placed: Array<{ id: string, peer: string }>
 }
 
 /**
@@ -164,6 +169,7 @@ export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: C
     try {
       await ports.transport.put(f, id, bytes, { signal, owner })
       given.set(f.peerId, (given.get(f.peerId) ?? 0) + 1)
+      result.placed.push({ id, peer: f.peerId })
       return true
     } catch {
       if (signal?.aborted === true) throw new AbortError()
@@ -181,7 +187,7 @@ export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: C
     return undefined
   }
 
-  const result: RepairResult = { segments: manifest.segments.length, repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0, lost: [], short: [] }
+  const result: RepairResult = { segments: manifest.segments.length, repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0, lost: [], short: [], placed: [] }
   for (const seg of health) {
     throwIfAborted(signal)
     const s = seg.index
@@ -246,21 +252,41 @@ export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: C
 }
 
 /**
- * Sends a signed delete for every fragment of the file and every copy of its manifest. Returns how
- * many were removed and how many could not be (a farmer down): running it again later finishes.
+ * Sends a signed delete for every fragment of the file and every copy of its manifest: those the
+ * manifest lists, those in `copies` (where repairs put some), and any the directory's farmers say
+ * they hold. Returns how many were removed and how many could not be (a farmer down); the manifest
+ * stays until every fragment is gone, so running it again later finishes.
  */
-export async function deleteFile (ports: Ports, cap: Capability, owner: OwnerKey, options: { signal?: AbortSignal } = {}): Promise<{ deleted: number, failed: number }> {
+export async function deleteFile (ports: Ports, cap: Capability, owner: OwnerKey,
+  options: { signal?: AbortSignal, copies?: ReadonlyArray<{ id: string, peer: string }> } = {}): Promise<{ deleted: number, failed: number }> {
   const { manifest, resolve } = await fetchManifest(ports, cap, options)
-  const jobs = manifest.segments.flatMap(seg => seg.fragments.flatMap((id, i) => (seg.holders[i] ?? []).map(h => ({ id, h }))))
-  jobs.push(...cap.holders.map(h => ({ id: cap.manifestId, h })))
-  // Copies elsewhere too (put there by `repair`): every one the directory's farmers say they hold.
-  const listed = new Set(jobs.map(j => `${j.id}@${j.h}`))
+  const jobs = new Map<string, { id: string, h: string }>()
+  const add = (id: string, h: string): void => { jobs.set(`${id}@${h}`, { id, h }) }
+  manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => { for (const h of seg.holders[i] ?? []) add(id, h) }))
+  for (const h of cap.holders) add(cap.manifestId, h)
+  // The copies repairs placed (the owner kept where): a farmer that is offline now counts as failed.
+  for (const c of options.copies ?? []) add(c.id, c.peer)
+  // And any other copy the directory's farmers say they hold.
   const { found } = await discoverHolders(ports, [...manifest.segments.flatMap(seg => seg.fragments), cap.manifestId], options)
-  for (const [id, peers] of found) for (const h of peers) if (!listed.has(`${id}@${h}`)) jobs.push({ id, h })
+  for (const [id, peers] of found) for (const h of peers) add(id, h)
   let deleted = 0
   let failed = 0
-  for (const { id, h } of jobs) {
-    try { await ports.transport.delete(resolve(h), id, owner, options); deleted++ } catch { failed++ }
+  const run = async (list: Array<{ id: string, h: string }>): Promise<void> => {
+    for (const { id, h } of list) {
+      try {
+        await ports.transport.delete(resolve(h), id, owner, options)
+        deleted++
+      } catch (err) {
+        // A farmer that answers that it has no such fragment (it lost it, or an earlier rm took it)
+        // leaves nothing to remove there.
+        if ((err as { code?: string }).code !== 'NOT_FOUND') failed++
+      }
+    }
   }
+  // Fragments first; the manifest only once they are all gone, so that running rm again after a
+  // farmer was down can still read which fragments to remove.
+  const all = [...jobs.values()]
+  await run(all.filter(j => j.id !== cap.manifestId))
+  if (failed === 0) await run(all.filter(j => j.id === cap.manifestId))
   return { deleted, failed }
 }

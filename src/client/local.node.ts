@@ -20,6 +20,8 @@ export interface IndexEntry {
   ownerSeed: string
   policy: string
   createdAt: number
+  /** Where repairs put copies (see `RepairResult.placed`), so that `rm` reaches them. */
+  copies?: Array<{ id: string, peer: string }>
 }
 
 let tmpSeq = 0

@@ -282,7 +282,7 @@ describe('upload → download pipelines', () => {
     }
     const r = await repairFile(stale, cap, owner)
     expect(putsToGone).toBe(0)
-    expect(r).toEqual({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
+    expect(r).toMatchObject({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
     for (const n of [n0!, n1!]) expect((await grid.stores.get(n)!.has(up.manifest.segments.flatMap(s => s.fragments))).filter(Boolean)).toHaveLength(3)
     const copies = await Promise.all([...grid.stores].filter(([p]) => !gone.includes(p)).map(async ([, st]) => (await st.has([cap.manifestId]))[0]))
     expect(copies.filter(Boolean)).toHaveLength(3) // m + 1 again
@@ -296,8 +296,14 @@ describe('upload → download pipelines', () => {
     expect(sha(await get(grid, up.link))).toBe(sha(bytes))
     grid.down.clear()
 
-    const { failed } = await deleteFile(grid.ports(), cap, owner)
-    expect(failed).toBe(0)
+    expect(r.placed).toHaveLength(6 + 2) // where the copies went, for the owner to keep
+    // One farmer holding repaired copies is offline while the owner deletes: without the recorded
+    // places nothing would say those copies exist, and the delete would look complete.
+    grid.down.add(n0!)
+    expect((await deleteFile(grid.ports(), cap, owner, { copies: r.placed })).failed).toBeGreaterThan(0)
+    grid.down.delete(n0!)
+    // Run again once it is back: what the first run removed answers NOT_FOUND or nothing, and the rest goes.
+    expect((await deleteFile(grid.ports(), cap, owner, { copies: r.placed })).failed).toBe(0)
     expect((await Promise.all([...grid.stores.values()].map(async st => (await st.stat()).count))).every(n => n === 0)).toBe(true)
   })
 

@@ -39,6 +39,9 @@ describe('repair', () => {
     const r = JSON.parse(repaired.out) as { segments: number, repaired: number, fragmentsStored: number, manifestCopiesStored: number, lost: number[], short: number[] }
     expect(r).toMatchObject({ segments: 3, lost: [], short: [], manifestCopiesStored: 2 })
     expect(r.fragmentsStored).toBeGreaterThanOrEqual(r.repaired)
+    // This machine keeps where the new copies went, so that rm reaches them even while they are offline.
+    const listed = JSON.parse((await g.cli(['ls', '--json'])).out) as Array<{ link: string, copies?: unknown[] }>
+    expect(listed.find(e => e.link === link)?.copies).toHaveLength(r.fragmentsStored + r.manifestCopiesStored)
     const after = JSON.parse((await g.cli(['stat', link, '--json'])).out) as StatJson
     expect(after.segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
 

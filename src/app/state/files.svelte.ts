@@ -14,6 +14,8 @@ export interface MyFile {
   policy: string
   ownerSeed: string
   createdAt: number
+  /** Where repairs put copies (see `RepairResult.placed`), so that a delete reaches them. */
+  copies?: Array<{ id: string, peer: string }>
 }
 
 /** What the page last learnt about one file on the grid (health check or delete). */
@@ -79,6 +81,10 @@ export class Files {
       const owner = await ownerKeyFromSeed(fromBase64(f.ownerSeed))
       const ports = await session.connectedPorts()
       const repaired = await repairFile(ports, parseCapability(f.link), owner)
+      if (repaired.placed.length > 0) {
+        const plain = $state.snapshot(f) // IndexedDB clones plain objects, not the list's proxies
+        await this.add({ ...plain, copies: [...plain.copies ?? [], ...repaired.placed] })
+      }
       const { manifest, segments } = await fileHealth(ports, parseCapability(f.link))
       this.checks[f.manifestId] = { busy: undefined, segments, k: manifest.policy.k, m: manifest.policy.m, repaired }
     } catch (err) {
@@ -94,7 +100,7 @@ export class Files {
     this.checks[f.manifestId] = { busy: 'delete' }
     try {
       const owner = await ownerKeyFromSeed(fromBase64(f.ownerSeed))
-      const { failed } = await deleteFile(await session.connectedPorts(), parseCapability(f.link), owner)
+      const { failed } = await deleteFile(await session.connectedPorts(), parseCapability(f.link), owner, { copies: f.copies ?? [] })
       if (failed === 0) {
         delete this.checks[f.manifestId]
         await this.remove(f.manifestId)

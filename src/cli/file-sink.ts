@@ -54,12 +54,8 @@ class BufferedSink implements FileSink {
   constructor (fh: FileHandle) { this.fh = fh }
 
   async write (chunk: Uint8Array): Promise<void> {
-    let off = 0
-    while (off < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.#pos)
-      off += bytesWritten
-      this.#pos += bytesWritten
-    }
+    await writeAll(this.fh, chunk, chunk.length, this.#pos)
+    this.#pos += chunk.length
   }
 
   async close (): Promise<void> { await this.fh.close() }
@@ -90,8 +86,7 @@ class DirectSink implements FileSink {
   async write (chunk: Uint8Array): Promise<void> {
     let off = 0
     while (off < chunk.length) {
-      const fallback = this.#fallback()
-      if (fallback !== undefined) { await fallback.write(chunk.subarray(off)); return }
+      if (this.#buffered !== undefined) { await this.#buffered.write(chunk.subarray(off)); return }
       const n = Math.min(chunk.length - off, STAGE_BYTES - this.#fill)
       this.#stages[this.#cur]!.set(chunk.subarray(off, off + n), this.#fill)
       this.#fill += n
@@ -99,9 +94,6 @@ class DirectSink implements FileSink {
       if (this.#fill === STAGE_BYTES) await this.#flush(STAGE_BYTES)
     }
   }
-
-  /** The buffered sink that took over, if O_DIRECT was refused. */
-  #fallback (): BufferedSink | undefined { return this.#buffered }
 
   /** Starts writing the current stage (`len` bytes, block-aligned) and moves on to the other one. */
   async #flush (len: number): Promise<void> {
@@ -132,13 +124,12 @@ class DirectSink implements FileSink {
 
   async close (): Promise<void> {
     const size = this.#base + this.#fill
-    if (this.#fill > 0 && this.#fallback() === undefined) {
+    if (this.#fill > 0 && this.#buffered === undefined) {
       const padded = Math.ceil(this.#fill / BLOCK) * BLOCK
       this.#stages[this.#cur]!.fill(0, this.#fill, padded)
       await this.#flush(padded)
     }
-    const fallback = this.#fallback()
-    if (fallback !== undefined) { await fallback.close(); return }
+    if (this.#buffered !== undefined) { await this.#buffered.close(); return }
     await this.#inflight
     await this.#fh.truncate(size) // drop the last block's padding
     await this.#fh.close()

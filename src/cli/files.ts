@@ -15,7 +15,7 @@ import { normalizePolicy } from '../core/policy.ts'
 import { Download, fetchManifest } from '../client/download.ts'
 import { deleteFile, fileHealth, repairFile } from '../client/file-ops.ts'
 import { Upload, type UploadProgress } from '../client/upload.ts'
-import { fileSource, FileJournal, LocalIndex } from '../client/local.node.ts'
+import { fileSource, FileJournal, LocalIndex, type IndexEntry } from '../client/local.node.ts'
 import { UsageError } from './args.ts'
 import { openFileSink } from './file-sink.ts'
 import { ProgressBar } from './progress.ts'
@@ -176,13 +176,19 @@ export async function statCommand (argv: string[]): Promise<void> {
   })
 }
 
+/** This machine's index entry (with the owner key) of a file it put, or a usage error naming `verb`. */
+async function ownEntry (manifestId: string, verb: string): Promise<{ index: LocalIndex, entry: IndexEntry }> {
+  const index = new LocalIndex()
+  const entry = await index.find(manifestId)
+  if (entry === undefined) throw new UsageError(`this machine has no owner key for that file (only the machine that put it can ${verb} it)`)
+  return { index, entry }
+}
+
 export async function rmCommand (argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { relay: { type: 'string' } })
   if (positionals.length !== 1) throw new UsageError('rm takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
-  const index = new LocalIndex()
-  const entry = await index.find(cap.manifestId)
-  if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can remove it)')
+  const { index, entry } = await ownEntry(cap.manifestId, 'remove')
   await withSession(values.relay, async (s) => {
     const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
     const { deleted, failed } = await deleteFile(s, cap, owner, { copies: entry.copies ?? [] })
@@ -201,9 +207,7 @@ export async function repairCommand (argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { relay: { type: 'string' }, json: { type: 'boolean' } })
   if (positionals.length !== 1) throw new UsageError('repair takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
-  const index = new LocalIndex()
-  const entry = await index.find(cap.manifestId)
-  if (entry === undefined) throw new UsageError('this machine has no owner key for that file (only the machine that put it can repair it)')
+  const { index, entry } = await ownEntry(cap.manifestId, 'repair')
   await withSession(values.relay, async (s, signal) => {
     const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
     let bar: ProgressBar | undefined

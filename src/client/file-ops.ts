@@ -8,6 +8,7 @@ import { AbortError, throwIfAborted } from '../core/errors.ts'
 import { sha256Hex } from '../core/hash.ts'
 import type { Manifest, SegmentEntry } from '../core/manifest.ts'
 import type { OwnerKey } from '../core/owner-key.ts'
+import { admits } from '../core/placement.ts'
 import { normalizePolicy } from '../core/policy.ts'
 import { fetchManifest } from './download.ts'
 import type { DownloadPorts } from './download.ts'
@@ -44,9 +45,20 @@ function withCopies (health: SegmentHealth[], found: ReadonlyMap<string, string[
       const more = (found.get(f.id) ?? []).filter(p => !f.reachable.includes(p))
       return more.length === 0 ? f : { id: f.id, holders: [...new Set([...f.holders, ...more])], reachable: [...f.reachable, ...more] }
     })
-    const available = fragments.filter(f => f.reachable.length > 0).length
-    return { index: seg.index, available, status: available === policy.k + policy.m ? 'healthy' : available >= policy.k ? 'degraded' : 'lost', fragments }
+    return healthOf(seg.index, fragments, policy)
   })
+}
+
+/** A segment's verdict from its fragments: all k + m reachable, k or more, or fewer. */
+function healthOf (index: number, fragments: FragmentHealth[], policy: { k: number, m: number }): SegmentHealth {
+  const available = fragments.filter(f => f.reachable.length > 0).length
+  return { index, available, status: available === policy.k + policy.m ? 'healthy' : available >= policy.k ? 'degraded' : 'lost', fragments }
+}
+
+/** A HAS, asked once more if it fails (a reset connection, a busy farmer); undefined if both fail. */
+async function askTwice (transport: Pick<FragmentTransport, 'has'>, farmer: FarmerRef, ids: string[], options: { signal?: AbortSignal }): Promise<boolean[] | undefined> {
+  const ask = async (): Promise<boolean[]> => await transport.has(farmer, ids, options)
+  return await ask().catch(async () => options.signal?.aborted === true ? undefined : await ask()).catch(() => undefined)
 }
 
 /**
@@ -58,7 +70,6 @@ export async function segmentsHealth (
   transport: Pick<FragmentTransport, 'has'>, segments: ReadonlyArray<SegmentEntry | undefined>, policy: { k: number, m: number },
   resolve: (peer: string) => FarmerRef | undefined, options: { signal?: AbortSignal } = {}
 ): Promise<SegmentHealth[]> {
-  const { k, m } = policy
   const byHolder = new Map<string, string[]>()
   segments.forEach(seg => seg?.fragments.forEach((id, i) => {
     for (const h of seg.holders[i] ?? []) byHolder.set(h, [...(byHolder.get(h) ?? []), id])
@@ -66,17 +77,14 @@ export async function segmentsHealth (
   const held = new Map<string, Set<string>>()
   await Promise.all([...byHolder].map(async ([peer, ids]) => {
     const ref = resolve(peer)
-    const ask = async (): Promise<boolean[]> => ref === undefined ? [] : await transport.has(ref, ids, options)
-    // One more try after a failed HAS (a reset connection, a busy farmer) before "holds nothing".
-    const answer = await ask().catch(async () => options.signal?.aborted === true ? [] : await ask()).catch(() => [])
-    held.set(peer, new Set(ids.filter((_, i) => answer[i] === true)))
+    const answer = ref === undefined ? undefined : await askTwice(transport, ref, ids, options)
+    held.set(peer, new Set(ids.filter((_, i) => answer?.[i] === true)))
   }))
   const out: SegmentHealth[] = []
   segments.forEach((seg, index) => {
     if (seg === undefined) return
     const fragments = seg.fragments.map((id, i) => ({ id, holders: seg.holders[i] ?? [], reachable: (seg.holders[i] ?? []).filter(h => held.get(h)?.has(id) === true) }))
-    const available = fragments.filter(f => f.reachable.length > 0).length
-    out.push({ index, available, status: available === k + m ? 'healthy' : available >= k ? 'degraded' : 'lost', fragments })
+    out.push(healthOf(index, fragments, policy))
   })
   return out
 }
@@ -97,12 +105,12 @@ export async function discoverHolders (ports: Ports, ids: readonly string[], opt
   const answered = new Set<string>()
   if (ids.length === 0) return { found, answered, farmers: [] }
   const farmers = await ports.directory.list(options).catch(() => [])
+  const asked = [...ids]
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < farmers.length) {
       const f = farmers[next++]!
-      const ask = async (): Promise<boolean[]> => await ports.transport.has(f, [...ids], options)
-      const answer = await ask().catch(async () => options.signal?.aborted === true ? undefined : await ask()).catch(() => undefined)
+      const answer = await askTwice(ports.transport, f, asked, options)
       if (answer === undefined) continue
       answered.add(f.peerId)
       ids.forEach((id, i) => { if (answer[i] === true) found.set(id, [...(found.get(id) ?? []), f.peerId]) })
@@ -158,8 +166,7 @@ export async function repairFile (ports: Ports & { coder: ErasureCoder }, cap: C
   const refOf = (peer: string): FarmerRef => byId.get(peer) ?? resolve(peer)
   const failed = new Set<string>()
   const eligible = (f: Farmer, dataFragment: boolean): boolean => answered.has(f.peerId) && !failed.has(f.peerId) &&
-    (policy.regions.length === 0 || policy.regions.includes(f.region)) && policy.tiers.includes(f.tier) &&
-    (f.kind === 'full' || (policy.kinds === 'mixed' && !dataFragment))
+    admits(policy, f) && (f.kind === 'full' || !dataFragment)
   // New copies spread: a region the segment lacks first, then whoever has taken fewest, then room.
   const given = new Map<string, number>()
   const pick = (candidates: Farmer[], bytes: number, regions: ReadonlySet<string>): Farmer[] => candidates.filter(f => f.free >= bytes)

@@ -257,10 +257,6 @@ export class Upload extends EventTarget {
 }
 
 /**
- * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
- * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
- */
-/**
  * Before a resumed upload (or outbox drain) trusts what it recorded as stored, every holder of a
  * finished segment is asked, once for all its fragments, whether it still has them: while the
  * upload waited, a farmer may have left the grid, restarted empty or lost a file. Returns, for each
@@ -301,6 +297,10 @@ export async function publishManifest (disperser: Disperser, fields: ManifestFie
   return { capability, link: formatCapability(capability), manifest }
 }
 
+/**
+ * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
+ * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
+ */
 export function eligibleFarmers (farmers: Farmer[], placement: Placement): Farmer[] {
   const ok = new Set([...placement.segments[0] ?? [], ...placement.spares[0] ?? []])
   return farmers.filter(f => ok.has(f.peerId))

@@ -43,16 +43,23 @@ export interface PlaceOptions {
  * Throws `PlacementError` naming the unmet rule: too few eligible farmers, too few regions, or (for
  * mixed policies) too few full farmers to hold k fragments.
  */
+/**
+ * Whether `policy` lets farmer `f` hold fragments of a file at all: its region, its tier, and its
+ * kind (light farmers only with `mixed`, and then only parity; see `place`).
+ */
+export function admits (policy: Required<StoragePolicy>, f: FarmerInfo): boolean {
+  return (policy.regions.length === 0 || policy.regions.includes(f.region)) && policy.tiers.includes(f.tier) &&
+    (f.kind === 'full' || policy.kinds === 'mixed')
+}
+
 export function place (policy: Required<StoragePolicy>, farmers: FarmerInfo[], options: PlaceOptions): Placement {
   const n = policy.k + policy.m
   const excluded = new Set(options.exclude ?? [])
-  const regionOk = (f: FarmerInfo): boolean => policy.regions.length === 0 || policy.regions.includes(f.region)
   const seen = new Set<string>()
   const eligible = farmers.filter(f => {
     if (seen.has(f.peerId)) return false
     seen.add(f.peerId)
-    return !excluded.has(f.peerId) && regionOk(f) && policy.tiers.includes(f.tier) &&
-      (f.kind === 'full' || policy.kinds === 'mixed') && f.free >= options.fragmentSize
+    return !excluded.has(f.peerId) && admits(policy, f) && f.free >= options.fragmentSize
   })
   // Most free space first; peer id breaks ties so the order is total and placement deterministic.
   eligible.sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : 1))

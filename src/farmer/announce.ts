@@ -41,6 +41,8 @@ export class Announcer {
   readonly #init: AnnouncerInit
   readonly #relay: Multiaddr
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** The heartbeat in progress, if any (it never rejects). */
+  #beating: Promise<void> | undefined
   #running = false
   #lastSeq = 0
   #retryMs = RETRY_MIN_MS
@@ -61,13 +63,18 @@ export class Announcer {
   /** Announces once now (without failing when the relay is down: it retries) and starts the heartbeat. */
   async start (): Promise<void> {
     this.#running = true
-    await this.#beat()
+    await (this.#beating = this.#beat())
   }
 
-  /** Stops the heartbeat and tells the relay to forget this farmer (best effort, 2 s at most). */
+  /**
+   * Stops the heartbeat and tells the relay to forget this farmer (best effort, 2 s at most). A
+   * heartbeat already on its way is waited for first: landing after the leave, it would list the
+   * farmer again until the TTL.
+   */
   async stop (): Promise<void> {
     this.#running = false
     clearTimeout(this.#timer)
+    await this.#beating
     await leaveDirectory(this.#libp2p, this.#relay, { timeoutMs: 2_000 }).catch(() => {})
   }
 
@@ -107,6 +114,6 @@ export class Announcer {
       this.#retryMs = Math.min(this.#retryMs * 2, interval, this.#ttlMs > 0 ? Math.floor(this.#ttlMs / 3) : interval)
     }
     if (!this.#running) return
-    this.#timer = setTimeout(() => { void this.#beat() }, next)
+    this.#timer = setTimeout(() => { this.#beating = this.#beat() }, next)
   }
 }

@@ -113,4 +113,24 @@ describe('directory protocol', () => {
     expect(listed.map(l => l.free)).toEqual([60])
     expect((await queryDirectory(farmers[0]!.node, relayAddr, { regions: ['us-east'] })).length).toBe(0)
   })
+
+  it('an Announcer stopped while a heartbeat is on its way stays removed', async () => {
+    const [, , c] = farmers as [typeof farmers[0], typeof farmers[0], typeof farmers[0]]
+    let release: () => void = () => {}
+    const hold = new Promise<void>(resolve => { release = resolve })
+    let holding = false
+    let entered: () => void = () => {}
+    const inBeat = new Promise<void>(resolve => { entered = resolve })
+    const announcer = new Announcer(
+      { libp2p: c.node, privateKey: c.key, stat: async () => { if (holding) { entered(); await hold } return { capacity: 100, used: 40, free: 60, count: 2 } } },
+      { relay: relayAddr, region: 'us-east', tier: 'live', kind: 'full', version: '0.1.0', intervalMs: 50 })
+    await announcer.start()
+    holding = true
+    await inBeat // the next heartbeat has begun, and waits here before it announces
+    const stopped = announcer.stop()
+    setTimeout(release, 50)
+    await stopped
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect((await queryDirectory(farmers[0]!.node, relayAddr, { regions: ['us-east'] })).map(l => l.peerId)).not.toContain(c.node.peerId.toString())
+  })
 })

@@ -29,6 +29,16 @@ export class FileNotFoundError extends ShardfarmError {
   }
 }
 
+/**
+ * A farmer answered with a manifest whose bytes do not hash to the id the link names: it holds
+ * other bytes than were stored (changed, or never the right ones).
+ */
+export class ManifestHashMismatchError extends ShardfarmError {
+  constructor () {
+    super('ManifestHashMismatchError', 'HASH_MISMATCH', 'The manifest does not hash to its id')
+  }
+}
+
 /** A fragment could not be stored on any eligible farmer. */
 export class FragmentUndeliverableError extends ShardfarmError {
   constructor (segment: number, fragment: number, tried: Array<{ peerId: string, error: string }>) {

@@ -1,8 +1,10 @@
 /**
- * The ports the upload and download pipelines run on. The pipelines know nothing of libp2p,
- * workers or files: Node and the browser each wire real adapters in (`wiring.node.ts`, later a
- * browser twin), and unit tests wire in-memory ones.
+ * The ports every client operation runs on. The operations know nothing of libp2p, workers or
+ * files: Node and the browser each assemble real adapters (`session.node.ts`,
+ * `session.browser.ts`), and unit tests wire in-memory ones.
  */
+import type { AbortOptions } from '../core/errors.ts'
+import type { SegmentCipher } from '../core/envelope.ts'
 import type { OwnerKey } from '../core/owner-key.ts'
 import type { FarmerInfo } from '../core/placement.ts'
 
@@ -16,9 +18,8 @@ export interface FarmerRef {
 /** A farmer from the directory: placement facts plus how to reach it. */
 export interface Farmer extends FarmerInfo, FarmerRef {}
 
-export interface CallOptions {
-  signal?: AbortSignal
-}
+/** Options of every port call. */
+export type CallOptions = AbortOptions
 
 /** Moves fragments to and from farmers. */
 export interface FragmentTransport {
@@ -74,25 +75,14 @@ export interface ByteSource {
   readInto?(offset: number, target: Uint8Array): Promise<void>
 }
 
-/** What an interrupted upload needs to go on where it stopped. */
-export interface JournalState {
-  version: 1
-  /** Identifies the source (path + size + mtime, or a File's name + size + lastModified). */
-  sourceKey: string
-  fileIdHex: string
-  /** Base64 raw file key. Journals live on the uploader's machine only, like the owner key. */
-  keyB64: string
-  ownerSeedB64: string
-  policy: unknown
-  shardSize: number
-  /** Per finished segment: its plaintext digest (hex) and its manifest entry. */
-  done: Record<number, { digest: string, entry: import('../core/manifest.ts').SegmentEntry }>
-  createdAt: number
+/** Everything an operation may need; each takes the part it uses (`Pick<ClientPorts, …>`). */
+export interface ClientPorts {
+  transport: FragmentTransport
+  directory: FarmerDirectory
+  coder: ErasureCoder
+  /** AES-GCM engine for segments. @default webCryptoCipher */
+  cipher?: SegmentCipher
 }
 
-/** Where an upload keeps its journal (a file in Node, IndexedDB in browsers). */
-export interface UploadJournal {
-  load(): Promise<JournalState | undefined>
-  save(state: JournalState): Promise<void>
-  clear(): Promise<void>
-}
+/** The ports of operations that only talk to farmers (stat, delete, opening a manifest). */
+export type GridPorts = Pick<ClientPorts, 'transport' | 'directory'>

@@ -1,5 +1,5 @@
 import { wrap, transfer, releaseProxy, type Endpoint, type Remote } from 'comlink'
-import { AbortError } from '../core/errors.ts'
+import { AbortError, type AbortOptions } from '../core/errors.ts'
 import { WorkerCrashedError } from './errors.ts'
 import type { CodecService, CodecVariantName } from './service.ts'
 
@@ -22,10 +22,8 @@ export interface CodecPoolInit {
   size: number
 }
 
-export interface JobOptions {
-  /** Aborting rejects the job with `AbortError`; a running job's worker is terminated and replaced. */
-  signal?: AbortSignal
-}
+/** Aborting rejects the job with `AbortError`; a running job's worker is terminated and replaced. */
+export type JobOptions = AbortOptions
 
 interface Slot {
   handle: WorkerHandle

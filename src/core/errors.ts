@@ -19,6 +19,12 @@ export class ShardfarmError extends Error {
   }
 }
 
+/** Options of every long or remote operation. */
+export interface AbortOptions {
+  /** Aborting rejects the call with `AbortError`; an operation aborted before it commits changes nothing. */
+  signal?: AbortSignal
+}
+
 /** The operation was aborted through its `AbortSignal`. Same name as the DOM's `AbortError`. */
 export class AbortError extends ShardfarmError {
   constructor (message = 'The operation was aborted') {

@@ -3,7 +3,7 @@
  * files on disk, IndexedDB) and all of them pass `runFragmentStoreTests` from
  * `src/stores/conformance.ts`. This module is pure: validation and hashing only, no I/O.
  */
-import { throwIfAborted } from './errors.ts'
+import { throwIfAborted, type AbortOptions } from './errors.ts'
 import { sha256Hex } from './hash.ts'
 import {
   EmptyFragmentError, HashMismatchError, InvalidFragmentIdError, InvalidFragmentMetaError
@@ -38,11 +38,7 @@ export interface StoreStat {
   count: number
 }
 
-/** Options every operation accepts. */
-export interface AbortOptions {
-  /** Aborting rejects the call with `AbortError`; a put aborted before it commits stores nothing. */
-  signal?: AbortSignal
-}
+export type { AbortOptions } from './errors.ts'
 
 /**
  * A content-addressed fragment store with a quota. Every method validates ids first and throws

@@ -29,7 +29,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { ShardfarmError } from '../../core/errors.ts'
+import { ShardfarmError, type AbortOptions } from '../../core/errors.ts'
 import { toHex } from '../../core/hash.ts'
 import type { FarmerKind, Tier } from '../../core/policy.ts'
 
@@ -218,8 +218,7 @@ export class DirectoryService {
 }
 
 /** Options of the dialer-side calls. */
-export interface DirectoryCallOptions {
-  signal?: AbortSignal
+export interface DirectoryCallOptions extends AbortOptions {
   /** @default DIRECTORY_TIMEOUT_MS */
   timeoutMs?: number
 }

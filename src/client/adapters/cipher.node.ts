@@ -11,7 +11,7 @@
  * segment against 7–9 ms in slices (measured in Node 22, see README).
  */
 import { createCipheriv, createDecipheriv, KeyObject } from 'node:crypto'
-import { TAG_BYTES, type SegmentCipher } from '../core/envelope.ts'
+import { TAG_BYTES, type SegmentCipher } from '../../core/envelope.ts'
 
 const keys = new WeakMap<CryptoKey, KeyObject>()
 function keyObject (key: CryptoKey): KeyObject {

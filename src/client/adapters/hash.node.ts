@@ -3,7 +3,7 @@
  * it lies, SharedArrayBuffer included, where WebCrypto's digest first copies it.
  */
 import { createHash } from 'node:crypto'
-import { useSha256Engine } from '../core/hash.ts'
+import { useSha256Engine } from '../../core/hash.ts'
 
 export function nodeSha256 (bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest()) // its own 32 bytes, not a view of Buffer's pool

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decryptSegment, encryptSegment, generateFileId, generateFileKey, importFileKey } from '../core/envelope.ts'
+import { decryptSegment, encryptSegment, generateFileId, generateFileKey, importFileKey } from '../../core/envelope.ts'
 import { nodeSegmentCipher } from './cipher.node.ts'
 
 describe('the Node segment cipher (node:crypto)', () => {

@@ -1,10 +1,10 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { queryDirectory } from '../net/protocols/directory.ts'
+import { queryDirectory } from '../../net/protocols/directory.ts'
 import { FarmerClient, type FarmerClientInit, type GetOptions } from './farmer-client.ts'
-import type { CallOptions, Farmer, FarmerDirectory, FarmerRef, FragmentTransport } from './ports.ts'
-import type { OwnerKey } from '../core/owner-key.ts'
+import type { CallOptions, Farmer, FarmerDirectory, FarmerRef, FragmentTransport } from '../ports.ts'
+import type { OwnerKey } from '../../core/owner-key.ts'
 
 /**
  * The pipelines' ports over libp2p: fragments through `FarmerClient`, farmers from the relay's

@@ -6,12 +6,12 @@
  */
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { FRAGMENT_PROTOCOL, MAX_HEADER_BYTES } from '../net/protocols/fragment-constants.ts'
-import type { Op } from '../net/protocols/fragment-constants.ts'
-import { FarmerError } from '../net/protocols/fragment-errors.ts'
-import { encodeFrame, parseHeaderObject, parseResponse } from '../net/protocols/frames.ts'
-import type { OkResponses, RequestHeader, ResponseHeader } from '../net/protocols/frames.ts'
-import { FrameReader, sendAll, streamSource } from '../net/protocols/stream-io.ts'
+import { FRAGMENT_PROTOCOL, MAX_HEADER_BYTES } from '../../net/protocols/fragment-constants.ts'
+import type { Op } from '../../net/protocols/fragment-constants.ts'
+import { FarmerError } from '../../net/protocols/fragment-errors.ts'
+import { encodeFrame, parseHeaderObject, parseResponse } from '../../net/protocols/frames.ts'
+import type { OkResponses, RequestHeader, ResponseHeader } from '../../net/protocols/frames.ts'
+import { FrameReader, sendAll, streamSource } from '../../net/protocols/stream-io.ts'
 
 /** A request to make: its header and, for PUT and HAS, its body. */
 export interface Exchange<O extends Op = Op> {

@@ -8,23 +8,23 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { isPeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { AbortError, ShardfarmError } from '../core/errors.ts'
-import { assertFragmentId, EmptyFragmentError } from '../core/fragment-store.ts'
-import { sha256Hex } from '../core/hash.ts'
-import { newNonce, signDelete } from '../core/owner-key.ts'
-import type { OwnerKey } from '../core/owner-key.ts'
+import { AbortError, ShardfarmError, type AbortOptions } from '../../core/errors.ts'
+import { assertFragmentId, EmptyFragmentError } from '../../core/fragment-store.ts'
+import { sha256Hex } from '../../core/hash.ts'
+import { newNonce, signDelete } from '../../core/owner-key.ts'
+import type { OwnerKey } from '../../core/owner-key.ts'
 import {
   CLIENT_MAX_STREAMS_PER_FARMER, CLIENT_TIMEOUT_MS, MAX_FRAGMENT_BYTES, MAX_HAS_IDS
-} from '../net/protocols/fragment-constants.ts'
-import type { Op } from '../net/protocols/fragment-constants.ts'
-import { FarmerError } from '../net/protocols/fragment-errors.ts'
-import { encodeIds } from '../net/protocols/frames.ts'
-import type { FarmerStat, RequestHeader } from '../net/protocols/frames.ts'
+} from '../../net/protocols/fragment-constants.ts'
+import type { Op } from '../../net/protocols/fragment-constants.ts'
+import { FarmerError } from '../../net/protocols/fragment-errors.ts'
+import { encodeIds } from '../../net/protocols/frames.ts'
+import type { FarmerStat, RequestHeader } from '../../net/protocols/frames.ts'
 import { KeyedLimiter } from './limiter.ts'
 import { exchange } from './exchange.ts'
 import type { Exchange, ExchangeResults } from './exchange.ts'
 
-export type { FarmerStat } from '../net/protocols/frames.ts'
+export type { FarmerStat } from '../../net/protocols/frames.ts'
 
 /** A farmer: its multiaddr (with `/p2p/<id>` for DELETE) or its peer id when libp2p knows its addresses. */
 export type FarmerTarget = Multiaddr | PeerId
@@ -50,11 +50,8 @@ export interface FarmerClientInit {
   maxFragmentBytes?: number
 }
 
-/** Options of every call. */
-export interface CallOptions {
-  /** Aborting rejects the call with `AbortError` and resets its stream; the farmer keeps serving. */
-  signal?: AbortSignal
-}
+/** Options of every call: aborting rejects it with `AbortError` and resets its stream; the farmer keeps serving. */
+type CallOptions = AbortOptions
 
 /** Options of `get`. */
 export interface GetOptions extends CallOptions {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { sha256, sha256Hex, useSha256Engine } from '../core/hash.ts'
+import { sha256, sha256Hex, useSha256Engine } from '../../core/hash.ts'
 import { installNodeSha256, nodeSha256 } from './hash.node.ts'
 
 const webcrypto = async (b: Uint8Array): Promise<Uint8Array> =>

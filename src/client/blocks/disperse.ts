@@ -1,0 +1,127 @@
+/**
+ * Dispersing a segment: its k + m fragments PUT to the farmers placement chose, with failover to
+ * spares; and the sealed manifest replicated. Shared by every upload, streaming or from the outbox.
+ */
+import { AbortError, throwIfAborted } from '../../core/errors.ts'
+import type { OwnerKey } from '../../core/owner-key.ts'
+import type { Placement } from '../../core/placement.ts'
+import { describe, FragmentUndeliverableError } from '../errors.ts'
+import type { Farmer, FragmentTransport } from '../ports.ts'
+
+/** Retry a fragment on this many other farmers before giving up. */
+const MAX_ALTERNATES = 4
+
+/**
+ * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
+ * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
+ */
+export function eligibleFarmers (farmers: Farmer[], placement: Placement): Farmer[] {
+  const ok = new Set([...placement.segments[0] ?? [], ...placement.spares[0] ?? []])
+  return farmers.filter(f => ok.has(f.peerId))
+}
+
+/** What a `Disperser` needs: where fragments go and who owns them. */
+export interface DisperserInit {
+  transport: FragmentTransport
+  placement: Placement
+  byId: Map<string, Farmer>
+  owner: OwnerKey
+  signal?: AbortSignal
+  /** Called with the size of every fragment actually sent. */
+  onSent?: (bytes: number) => void
+}
+
+/**
+ * Puts fragments on farmers with failover; shared by the streaming upload and the offline outbox.
+ */
+export class Disperser {
+  readonly #c: DisperserInit
+  readonly #failed = new Set<string>()
+  /** Fragment bytes sent so far. */
+  sent = 0
+
+  constructor (init: DisperserInit) {
+    this.#c = init
+  }
+
+  /** The owner whose public key every stored fragment carries. */
+  get owner (): OwnerKey {
+    return this.#c.owner
+  }
+
+  /**
+   * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
+   * moves to the next spare not yet used by this segment. Farmers that failed once are skipped for
+   * the rest of the upload. On a resumed upload, a farmer already holding a fragment is not sent it.
+   * `kept[i]`, when not empty, lists farmers known to hold fragment i already: it is not sent, and
+   * those farmers get no other fragment of the segment.
+   */
+  async storeSegment (s: number, frags: Uint8Array[], ids: string[], resuming: boolean, kept: string[][] = []): Promise<string[][]> {
+    const { signal, placement, byId, owner } = this.#c
+    const keeping = new Set(kept.flat())
+    const placed = placement.segments[s]!
+    const sending = (i: number): boolean => (kept[i]?.length ?? 0) === 0
+    const inUse = new Set([...placed.filter((_, i) => sending(i)), ...keeping])
+    // The farmers placed for kept fragments are free to take a lost one.
+    const spares = [...placed.filter((_, i) => !sending(i)), ...placement.spares[s] ?? []].filter(p => !this.#failed.has(p))
+    const putOne = async (i: number): Promise<string[]> => {
+      if (!sending(i)) return kept[i]!
+      const tried: Array<{ peerId: string, error: string }> = []
+      let target: string | undefined = placement.segments[s]![i]!
+      if (this.#failed.has(target) || keeping.has(target)) target = this.#takeSpare(spares, inUse)
+      while (target !== undefined && tried.length <= MAX_ALTERNATES) {
+        const farmer = byId.get(target)!
+        try {
+          throwIfAborted(signal)
+          const held = resuming && (await this.#c.transport.has(farmer, [ids[i]!], { signal }))[0] === true
+          if (!held) {
+            await this.#c.transport.put(farmer, ids[i]!, frags[i]!, { signal, owner })
+            this.sent += frags[i]!.length
+            this.#c.onSent?.(frags[i]!.length)
+          }
+          return [target]
+        } catch (err) {
+          if (signal?.aborted === true) throw new AbortError()
+          tried.push({ peerId: target, error: describe(err) })
+          this.#failed.add(target)
+          target = this.#takeSpare(spares, inUse)
+        }
+      }
+      throw new FragmentUndeliverableError(s, i, tried)
+    }
+    return await Promise.all(frags.map(async (_, i) => await putOne(i)))
+  }
+
+  #takeSpare (spares: string[], inUse: Set<string>): string | undefined {
+    while (spares.length > 0) {
+      const p = spares.shift()!
+      if (!inUse.has(p) && !this.#failed.has(p)) {
+        inUse.add(p)
+        return p
+      }
+    }
+    return undefined
+  }
+
+  /** Replicates the sealed manifest on `copies` farmers (losing any m of them loses nothing). */
+  async storeManifest (sealed: Uint8Array, id: string, farmers: Farmer[], copies: number): Promise<string[]> {
+    const { signal, owner } = this.#c
+    const candidates = farmers.filter(f => !this.#failed.has(f.peerId) && f.free >= sealed.length)
+      .sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
+    const holders: string[] = []
+    const tried: Array<{ peerId: string, error: string }> = []
+    for (const f of candidates) {
+      if (holders.length >= copies) break
+      try {
+        await this.#c.transport.put(f, id, sealed, { signal, owner })
+        holders.push(f.peerId)
+      } catch (err) {
+        if (signal?.aborted === true) throw new AbortError()
+        tried.push({ peerId: f.peerId, error: describe(err) })
+      }
+    }
+    if (holders.length === 0) throw new FragmentUndeliverableError(-1, 0, tried)
+    return holders
+  }
+
+}

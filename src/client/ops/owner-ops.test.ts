@@ -1,0 +1,121 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { parseCapability } from '../../core/capability.ts'
+import { MemoryFragmentStore } from '../../stores/memory.ts'
+import { createNodeCodecPool } from '../../codec/pool.node.ts'
+import type { CodecPool } from '../../codec/pool.ts'
+import { FakeGrid, getFile, putFile, sha, source } from '../../../test/support/fake-grid.ts'
+import { Download } from './download.ts'
+import { fileHealth } from './stat.ts'
+import { repairFile } from './repair.ts'
+import { deleteFile } from './delete.ts'
+import { ownerKeyFromSeed } from '../../core/owner-key.ts'
+import type { FragmentTransport } from '../ports.ts'
+
+const SHARD = 4096
+let pool: CodecPool
+beforeAll(() => { pool = createNodeCodecPool({ size: 1 }) })
+afterAll(() => pool.terminate())
+const makeGrid = (n: number, regions?: string[]): FakeGrid => FakeGrid.make(n, pool, regions)
+
+describe('stat, repair and delete', () => {
+  const segPlain = 4 * SHARD - 16 // live policy: k = 4
+
+  it('the owner sees health per segment, and after a delete the file is gone for everyone', async () => {
+    const grid = makeGrid(6)
+    const up = await putFile(grid.ports(), source(randomBytes(2 * segPlain + 1)), { shardSize: SHARD })
+    const cap = parseCapability(up.link)
+    const before = await fileHealth(grid.ports(), cap)
+    expect(before.segments.map(s => [s.status, s.available])).toEqual([['healthy', 6], ['healthy', 6], ['healthy', 6]])
+    grid.down.add(up.manifest.segments[1]!.holders[0]![0]!)
+    const one = await fileHealth(grid.ports(), cap)
+    // Six farmers, 4 + 2: each holds one fragment of every segment, so all three lose one.
+    expect(one.segments.map(s => [s.status, s.available])).toEqual([['degraded', 5], ['degraded', 5], ['degraded', 5]])
+    grid.down.clear()
+    // A HAS that fails once (a reset connection) is asked again before the holder counts as empty.
+    const flaky = up.manifest.segments[0]!.holders[2]![0]!
+    let failures = 0
+    const transport: FragmentTransport = {
+      get: grid.get.bind(grid), put: grid.put.bind(grid), delete: grid.delete.bind(grid),
+      has: async (f, ids) => {
+        if (f.peerId === flaky && failures++ === 0) throw new Error('connection reset')
+        return await grid.has(f, ids)
+      }
+    }
+    const once = { ...grid.ports(), transport }
+    expect((await fileHealth(once, cap)).segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
+    expect(failures).toBe(2)
+
+    const { deleted, failed } = await deleteFile(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed))
+    expect(failed).toBe(0)
+    expect(deleted).toBe(3 * 6 + cap.holders.length) // every fragment, and every copy of the manifest
+    await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'FileNotFoundError' })
+    // A holder that is down is not "not found": that stays an availability error.
+    grid.down.add(cap.holders[0]!)
+    await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'ManifestUnavailableError' })
+  })
+
+  it('repair rebuilds what two farmers took away onto others; old links still read it, and rm finds every copy', async () => {
+    const grid = makeGrid(8)
+    const [n0, n1] = grid.farmers.slice(6).map(f => f.peerId)
+    grid.down.add(n0!); grid.down.add(n1!) // not there yet: the file goes to the other six
+    const bytes = randomBytes(3 * segPlain - 100)
+    const up = await putFile(grid.ports(), source(bytes), { shardSize: SHARD })
+    grid.down.clear()
+    const cap = parseCapability(up.link)
+    // Six farmers, 4 + 2: each of them holds one fragment of every segment; three hold the manifest.
+    const others = grid.farmers.slice(0, 6).map(f => f.peerId).filter(p => !cap.holders.includes(p))
+    const gone = [cap.holders[0]!, cap.holders[1]!]
+    for (const h of gone) grid.down.add(h) // left the grid for good
+    expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['degraded', 'degraded', 'degraded'])
+    const owner = await ownerKeyFromSeed(up.ownerSeed)
+    // The directory still lists the departed (as a relay does until their record expires): they do
+    // not answer the lookup, so nothing is sent to them.
+    let putsToGone = 0
+    const stale = {
+      ...grid.ports(),
+      directory: { list: async () => grid.farmers },
+      transport: {
+        put: async (...a: Parameters<FakeGrid['put']>) => { if (gone.includes(a[0].peerId)) putsToGone++; await grid.put(...a) },
+        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid)
+      }
+    }
+    const r = await repairFile(stale, cap, owner)
+    expect(putsToGone).toBe(0)
+    expect(r).toMatchObject({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
+    for (const n of [n0!, n1!]) expect((await grid.stores.get(n)!.has(up.manifest.segments.flatMap(s => s.fragments))).filter(Boolean)).toHaveLength(3)
+    const copies = await Promise.all([...grid.stores].filter(([p]) => !gone.includes(p)).map(async ([, st]) => (await st.has([cap.manifestId]))[0]))
+    expect(copies.filter(Boolean)).toHaveLength(3) // m + 1 again
+    expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
+    expect(await repairFile(grid.ports(), cap, owner)).toMatchObject({ repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0 })
+
+    // Two more go down, among them the last manifest holder the link names: each segment keeps its
+    // 2 rebuilt fragments and 2 originals (k = 4). The link is the one from before the repair; its
+    // manifest lists none of the new copies, which the download finds through the directory.
+    grid.down.add(cap.holders[2]!); grid.down.add(others[0]!)
+    expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
+    grid.down.clear()
+
+    expect(r.placed).toHaveLength(6 + 2) // where the copies went, for the owner to keep
+    // One farmer holding repaired copies is offline while the owner deletes: without the recorded
+    // places nothing would say those copies exist, and the delete would look complete.
+    grid.down.add(n0!)
+    expect((await deleteFile(grid.ports(), cap, owner, { copies: r.placed })).failed).toBeGreaterThan(0)
+    grid.down.delete(n0!)
+    // Run again once it is back: what the first run removed answers NOT_FOUND or nothing, and the rest goes.
+    expect((await deleteFile(grid.ports(), cap, owner, { copies: r.placed })).failed).toBe(0)
+    expect((await Promise.all([...grid.stores.values()].map(async st => (await st.stat()).count))).every(n => n === 0)).toBe(true)
+  })
+
+  it('repair names the segments below k, which nothing can bring back', async () => {
+    const grid = makeGrid(6)
+    const up = await putFile(grid.ports(), source(randomBytes(segPlain)), { shardSize: SHARD })
+    const cap = parseCapability(up.link)
+    // The three farmers without a copy of the manifest lose their disks: 3 fragments left of 4 + 2.
+    const emptied = grid.farmers.map(f => f.peerId).filter(p => !cap.holders.includes(p))
+    expect(emptied).toHaveLength(3)
+    for (const h of emptied) grid.stores.set(h, new MemoryFragmentStore({ quota: 1e9 }))
+    expect(await repairFile(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed)))
+      .toMatchObject({ lost: [0], repaired: 0, fragmentsStored: 0, short: [] })
+  })
+})

@@ -1,0 +1,355 @@
+/**
+ * The one upload engine, for the CLI and the app alike. An upload is a job (`UploadJobRecord`)
+ * saved through a `JobStore`: sealing → queued → sending → published, or failed / cancelled.
+ * - `run` is the streaming put: each segment is sent as soon as it is sealed.
+ * - `seal` is the offline outbox: every segment is sealed and its fragments kept in the store.
+ * - `send` sends a sealed job's kept fragments once the grid is back.
+ * All three walk the same segment loop and record each segment as it lands, so an interrupted
+ * job goes on where it stopped: after a crash, a reload or a lost connection.
+ */
+import type { Capability } from '../../core/capability.ts'
+import { throwIfAborted, type AbortOptions } from '../../core/errors.ts'
+import { generateFileId, generateFileKey, importFileKey } from '../../core/envelope.ts'
+import { fromHex, toHex } from '../../core/hash.ts'
+import type { Manifest } from '../../core/manifest.ts'
+import { fromBase64, ownerKeyFromSeed, toBase64 } from '../../core/owner-key.ts'
+import { place, type Placement } from '../../core/placement.ts'
+import { normalizePolicy, type StoragePolicy } from '../../core/policy.ts'
+import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, type SegmentLayout } from '../../core/segments.ts'
+import { Disperser } from '../blocks/disperse.ts'
+import { recheckStored } from '../blocks/fragment-health.ts'
+import { publishManifest } from '../blocks/publish.ts'
+import { SegmentSealer } from '../blocks/seal.ts'
+import { SourceChangedError } from '../errors.ts'
+import type { JobState, JobStore, SegmentRecord, UploadJobRecord } from '../job-store.ts'
+import type { ByteSource, ClientPorts, Farmer, GridPorts } from '../ports.ts'
+
+/** What a new job is made of; a job already in the store under `id` resumes instead when it matches. */
+export interface UploadJobInit {
+  /** Key-safe id. @default random */
+  id?: string
+  /** Identifies the source: a stored job resumes only for the same one. @default '' */
+  sourceKey?: string
+  size: number
+  name?: string
+  /** @default 'application/octet-stream' */
+  mime?: string
+  /** Preset name or policy. @default 'live' */
+  policy?: string | StoragePolicy
+  /** @default DEFAULT_SHARD_SIZE (1 MiB) */
+  shardSize?: number
+}
+
+export interface UploadRunOptions extends AbortOptions {
+  /**
+   * Segments in flight at once. One of them at a time is being prepared (about (2k + m) × shard
+   * size); the others hold only their k + m fragments. @default 2
+   */
+  concurrency?: number
+}
+
+/** Progress of a job, carried by its `progress` events (`CustomEvent<UploadProgress>`). */
+export interface UploadProgress {
+  state: JobState
+  total: number
+  read: number
+  encoded: number
+  /** Plaintext bytes whose every fragment is on a farmer. */
+  stored: number
+  /** Fragment bytes actually sent over the network (skipped ones, on resume, are not counted). */
+  sent: number
+  segment: number
+  segments: number
+}
+
+export interface UploadResult {
+  capability: Capability
+  /** `shardfarm:r1:…` text of the read capability. */
+  link: string
+  manifest: Manifest
+  /** The owner key that may delete the fragments; keep it with the uploader, never in a link. */
+  ownerSeed: Uint8Array
+  /** Fragment bytes sent (lower on a resumed upload). */
+  sentBytes: number
+  /**
+   * Segments recorded as sent whose fragments were no longer all on their holders (a farmer left
+   * or lost them while the job waited), and so were sent again.
+   */
+  restoredSegments: number
+}
+
+/** Where a segment's fragments come from, and where they go. */
+interface Pass {
+  fragmentsOf: (s: number, recorded: SegmentRecord | undefined) => Promise<{ frags: Uint8Array[], record: SegmentRecord, release?: () => void }>
+  deliver: (s: number, frags: Uint8Array[], record: SegmentRecord) => Promise<SegmentRecord>
+  /** Whether a recorded segment is done for this pass. */
+  done: (s: number, recorded: SegmentRecord) => boolean
+  concurrency: number
+}
+
+export class UploadJob extends EventTarget {
+  readonly store: JobStore
+  record: UploadJobRecord
+  readonly #layout: SegmentLayout
+  readonly #progress: UploadProgress
+  /** Set once the job is removed from its store: a save still on its way must not bring it back. */
+  #dropped = false
+
+  private constructor (store: JobStore, record: UploadJobRecord) {
+    super()
+    this.store = store
+    this.record = record
+    this.#layout = segmentLayout(record.size, record.policy.k, record.shardSize)
+    this.#progress = { state: record.state, total: record.size, read: 0, encoded: 0, stored: 0, sent: 0, segment: 0, segments: this.#layout.count }
+  }
+
+  /**
+   * The job under `init.id` when the store has one for the same source, policy and shard size that
+   * is not published yet; else a new job (replacing any other under that id) with fresh keys.
+   */
+  static async open (store: JobStore, init: UploadJobInit): Promise<UploadJob> {
+    const policy = normalizePolicy(init.policy ?? 'live')
+    const shardSize = init.shardSize ?? DEFAULT_SHARD_SIZE
+    const sourceKey = init.sourceKey ?? ''
+    const saved = init.id === undefined ? undefined : await store.getJob(init.id)
+    // Resume only the same upload: the same file asked for under another policy (say, after the
+    // grid refused the first one) starts over instead of inheriting the old policy.
+    if (saved !== undefined && saved.state !== 'published' && saved.sourceKey === sourceKey && saved.size === init.size &&
+      saved.shardSize === shardSize && JSON.stringify(normalizePolicy(saved.policy)) === JSON.stringify(policy)) return new UploadJob(store, saved)
+    if (saved !== undefined) await store.deleteJob(saved.id)
+    const record: UploadJobRecord = {
+      version: 2, id: init.id ?? toHex(crypto.getRandomValues(new Uint8Array(8))), sourceKey, name: init.name ?? '',
+      mime: init.mime ?? 'application/octet-stream', size: init.size, policy, shardSize, createdAt: Date.now(),
+      fileIdHex: toHex(generateFileId()), keyB64: toBase64(generateFileKey()), ownerSeedB64: toBase64(crypto.getRandomValues(new Uint8Array(32))),
+      state: 'sealing', keeps: false
+    }
+    await store.putJob(record)
+    return new UploadJob(store, record)
+  }
+
+  /** A job already in the store (an outbox entry), or undefined. */
+  static async load (store: JobStore, id: string): Promise<UploadJob | undefined> {
+    const record = await store.getJob(id)
+    return record === undefined ? undefined : new UploadJob(store, record)
+  }
+
+  get id (): string { return this.record.id }
+  get state (): JobState { return this.record.state }
+
+  /** The streaming put: seals each segment and sends it at once, then publishes the manifest. */
+  async run (ports: ClientPorts, source: ByteSource, options: UploadRunOptions = {}): Promise<UploadResult> {
+    return await this.#guard(options, async () => {
+      const sealer = await this.#sealer(ports, source, options)
+      const { disperser, farmers, placement, restore, resuming } = await this.#dispersal(ports, options)
+      await this.#setState('sending')
+      const sent = await this.#walk(this.#sendingPass(disperser, restore, resuming, {
+        async fragmentsOf (s) {
+          const p = await sealer.prepare(s)
+          return { frags: p.frags, record: recordOf(p), release: () => { sealer.give(p.shards) } }
+        }
+      }, options), () => { sealer.clear() })
+      return await this.#publish(disperser, sent, farmers, placement, restore.size)
+    })
+  }
+
+  /** The offline half: seals every segment into the store, fragments and all; the job is then queued. */
+  async seal (ports: Pick<ClientPorts, 'coder' | 'cipher'>, source: ByteSource, options: AbortOptions = {}): Promise<void> {
+    await this.#guard(options, async () => {
+      if (!this.record.keeps) await this.#save({ ...this.record, keeps: true })
+      const sealer = await this.#sealer(ports, source, options)
+      await this.#walk({
+        concurrency: 1,
+        done: () => true,
+        fragmentsOf: async s => {
+          const p = await sealer.prepare(s)
+          return { frags: p.frags, record: recordOf(p), release: () => { sealer.give(p.shards) } }
+        },
+        deliver: async (s, frags, record) => {
+          for (const [i, f] of frags.entries()) await this.store.putFragment(this.id, s, i, f)
+          this.#advance('stored', segmentRange(this.#layout, s).length, s)
+          return record
+        }
+      }, () => { sealer.clear() })
+      await this.#setState('queued')
+    })
+  }
+
+  /** The online half of an outbox job: sends its kept fragments, then publishes the manifest. */
+  async send (ports: GridPorts, options: AbortOptions = {}): Promise<UploadResult> {
+    if (!this.record.keeps || this.record.state === 'sealing') throw new TypeError(`Job ${this.id} has no sealed fragments to send`)
+    return await this.#guard(options, async () => {
+      const { disperser, farmers, placement, restore, resuming } = await this.#dispersal(ports, options)
+      await this.#setState('sending')
+      const sent = await this.#walk(this.#sendingPass(disperser, restore, resuming, {
+        fragmentsOf: async (s, recorded) => {
+          const frags: Uint8Array[] = []
+          for (let i = 0; i < recorded!.fragments.length; i++) {
+            const f = await this.store.getFragment(this.id, s, i)
+            if (f === undefined) throw new Error(`The outbox lost fragment ${i} of segment ${s}`)
+            frags.push(f)
+          }
+          return { frags, record: recorded! }
+        }
+      }, { concurrency: 1 }))
+      const result = await this.#publish(disperser, sent, farmers, placement, restore.size)
+      await this.store.deleteFragments(this.id)
+      return result
+    })
+  }
+
+  /** Removes the job from its store (once its result is kept elsewhere, or it is given up). */
+  async forget (): Promise<void> {
+    this.#dropped = true
+    await this.store.deleteJob(this.id)
+  }
+
+  /** Runs a phase; a failure leaves the job failed (a queued one stays queued), an abort cancelled. */
+  async #guard<T> (options: AbortOptions, phase: () => Promise<T>): Promise<T> {
+    throwIfAborted(options.signal)
+    try {
+      return await phase()
+    } catch (err) {
+      if (!this.#dropped) {
+        const aborted = options.signal?.aborted === true
+        const e = err as { name?: string, code?: string, message?: string }
+        const state: JobState = aborted ? 'cancelled' : this.record.keeps && this.record.state !== 'sealing' ? 'queued' : 'failed'
+        await this.#save({ ...this.record, state, lastError: { name: e.name ?? 'Error', message: e.message ?? String(err), ...(e.code !== undefined ? { code: e.code } : {}) } }).catch(() => {})
+        this.#emit()
+      }
+      throw err
+    }
+  }
+
+  async #sealer (ports: Pick<ClientPorts, 'coder' | 'cipher'>, source: ByteSource, options: AbortOptions): Promise<SegmentSealer> {
+    return new SegmentSealer({
+      key: await importFileKey(fromBase64(this.record.keyB64)), fileId: fromHex(this.record.fileIdHex), layout: this.#layout,
+      policy: this.record.policy, coder: ports.coder, source, onStep: (step, bytes, s) => { this.#advance(step, bytes, s) },
+      ...(ports.cipher !== undefined ? { cipher: ports.cipher } : {}), ...(options.signal !== undefined ? { signal: options.signal } : {})
+    })
+  }
+
+  /**
+   * Farmers, placement and a disperser for this job; and, for segments recorded as sent, which lost
+   * fragments since (with the holders that still have the others): `recheckStored`.
+   */
+  async #dispersal (ports: GridPorts, options: AbortOptions): Promise<{ disperser: Disperser, farmers: Farmer[], placement: Placement, restore: Map<number, string[][]>, resuming: boolean }> {
+    const { signal } = options
+    const { policy, shardSize } = this.record
+    const farmers = await ports.directory.list({ signal })
+    const placement = place(policy, farmers, { fragmentSize: shardSize, segments: this.#layout.count })
+    const byId = new Map(farmers.map(f => [f.peerId, f]))
+    const recorded = await this.store.segments(this.id)
+    const sent = recorded.map(r => r?.holders === undefined ? undefined : { ...r, holders: r.holders })
+    const restore = sent.some(r => r !== undefined) ? await recheckStored(ports.transport, sent, policy, byId, signal) : new Map<number, string[][]>()
+    const owner = await ownerKeyFromSeed(fromBase64(this.record.ownerSeedB64))
+    const disperser = new Disperser({
+      transport: ports.transport, placement, byId, owner, onSent: n => { this.#progress.sent += n },
+      ...(signal !== undefined ? { signal } : {})
+    })
+    // A job with segments on record was interrupted: a farmer may hold a fragment already, so it
+    // is asked before it is sent one. A fresh put sends at once.
+    return { disperser, farmers, placement, restore, resuming: recorded.some(r => r !== undefined) }
+  }
+
+  /** A pass that sends each segment not yet on farmers (or that lost fragments since) and records its holders. */
+  #sendingPass (disperser: Disperser, restore: Map<number, string[][]>, resuming: boolean, from: Pick<Pass, 'fragmentsOf'>, options: UploadRunOptions): Pass {
+    return {
+      concurrency: Math.max(1, options.concurrency ?? 2),
+      fragmentsOf: from.fragmentsOf,
+      done: (s, recorded) => recorded.holders !== undefined && !restore.has(s),
+      deliver: async (s, frags, record) => {
+        const holders = await disperser.storeSegment(s, frags, record.fragments, resuming, restore.get(s))
+        this.#advance('stored', segmentRange(this.#layout, s).length, s)
+        return { ...record, holders }
+      }
+    }
+  }
+
+  /**
+   * The segment loop every phase shares. Segments done for this pass are skipped; the others get
+   * their fragments (sealed or kept), are delivered and recorded. One segment at a time is sealed;
+   * the others in flight are only their fragments. Sealing is when a segment is largest
+   * (plaintext, ciphertext and parity at once, about 3.4× its size), and with every worker free to
+   * seal, several finishing their PUTs together all swelled at once: a 4 GiB CLI put at 4 segments
+   * peaked at 303–348 MiB, where this bound is one swollen segment plus fragments. Sealing is CPU
+   * work on the main thread and the one codec worker, so serialising it costs no overlap worth having.
+   */
+  async #walk (pass: Pass, cleanup: () => void = () => {}): Promise<SegmentRecord[]> {
+    const recorded = await this.store.segments(this.id)
+    const out: SegmentRecord[] = new Array(this.#layout.count)
+    let preparing: Promise<unknown> = Promise.resolve()
+    const inTurn = async (s: number): ReturnType<Pass['fragmentsOf']> => {
+      const turn = preparing.then(async () => await pass.fragmentsOf(s, recorded[s]))
+      preparing = turn.catch(() => {})
+      return await turn
+    }
+    let next = 0
+    let failed = false
+    const worker = async (): Promise<void> => {
+      while (next < this.#layout.count && !failed) {
+        const s = next++
+        const had = recorded[s]
+        if (had !== undefined && pass.done(s, had)) {
+          out[s] = had
+          this.#advance('skip', segmentRange(this.#layout, s).length, s)
+          continue
+        }
+        const { frags, record, release } = await inTurn(s)
+        if (had !== undefined && record.digest !== had.digest) {
+          // Same key, nonce and associated data over other plaintext must never be stored, and the
+          // kept fragments would not fit the new ones: this job cannot go on.
+          failed = true
+          await this.forget()
+          throw new SourceChangedError(s)
+        }
+        out[s] = await pass.deliver(s, frags, record)
+        release?.() // every fragment is stored: the next segment is sealed into this buffer
+        if (!this.#dropped) await this.store.putSegment(this.id, s, out[s])
+      }
+    }
+    const results = await Promise.allSettled(Array.from({ length: pass.concurrency }, async () => {
+      try { await worker() } catch (err) { failed = true; throw err }
+    }))
+    cleanup()
+    const rejected = results.find(r => r.status === 'rejected')
+    if (rejected !== undefined) throw rejected.reason
+    return out
+  }
+
+  async #publish (disperser: Disperser, segments: SegmentRecord[], farmers: Farmer[], placement: Placement, restored: number): Promise<UploadResult> {
+    const r = this.record
+    const { capability, link, manifest } = await publishManifest(disperser, {
+      fileId: r.fileIdHex, name: r.name, mime: r.mime, size: r.size, createdAt: r.createdAt, policy: r.policy, shardSize: r.shardSize
+    }, segments.map(({ digest: _, ...entry }) => ({ ...entry, holders: entry.holders! })), segments.map(s => s.digest), fromBase64(r.keyB64), farmers, placement)
+    const { lastError: _, ...rest } = this.record
+    await this.#save({ ...rest, state: 'published', link })
+    this.#emit()
+    return { capability, link, manifest, ownerSeed: fromBase64(r.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restored }
+  }
+
+  async #setState (state: JobState): Promise<void> {
+    await this.#save({ ...this.record, state })
+    this.#emit()
+  }
+
+  async #save (record: UploadJobRecord): Promise<void> {
+    this.record = record
+    if (!this.#dropped) await this.store.putJob(record)
+  }
+
+  #advance (what: 'read' | 'encoded' | 'stored' | 'skip', bytes: number, segment: number): void {
+    const p = this.#progress
+    if (what === 'skip') { p.read += bytes; p.encoded += bytes; p.stored += bytes } else p[what] += bytes
+    p.segment = segment
+    this.#emit()
+  }
+
+  #emit (): void {
+    this.#progress.state = this.record.state
+    this.dispatchEvent(new CustomEvent<UploadProgress>('progress', { detail: { ...this.#progress } }))
+  }
+}
+
+function recordOf (p: { ids: string[], digest: string, ciphertextLength: number, shardLength: number }): SegmentRecord {
+  return { digest: p.digest, ciphertextLength: p.ciphertextLength, shardLength: p.shardLength, fragments: p.ids }
+}

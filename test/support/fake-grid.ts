@@ -1,0 +1,85 @@
+/**
+ * Client test fixtures: a grid of in-memory farmers behind the client's ports, and helpers to put
+ * and get files through the real upload job and download. For unit tests of src/client only; the
+ * grid tests run real farmer processes.
+ */
+import { createHash } from 'node:crypto'
+import { parseCapability } from '../../src/core/capability.ts'
+import { MemoryFragmentStore } from '../../src/stores/memory.ts'
+import { MemoryKeyValueStore } from '../../src/stores/kv/memory.ts'
+import { KvJobStore, type JobStore } from '../../src/client/job-store.ts'
+import { UploadJob, type UploadJobInit, type UploadResult, type UploadRunOptions } from '../../src/client/ops/upload.ts'
+import { Download, type DownloadOptions } from '../../src/client/ops/download.ts'
+import type { ByteSource, ClientPorts, ErasureCoder, Farmer, FarmerRef, FragmentTransport } from '../../src/client/ports.ts'
+
+/** A grid of in-memory farmers; `down` ones fail every call, `gets` counts fragment fetches. */
+export class FakeGrid implements FragmentTransport {
+  readonly stores = new Map<string, MemoryFragmentStore>()
+  readonly down = new Set<string>()
+  /** Farmers that answer GETs only after this many ms. */
+  readonly slow = new Map<string, number>()
+  gets = 0
+  readonly farmers: Farmer[]
+  readonly coder: ErasureCoder
+  constructor (farmers: Farmer[], coder: ErasureCoder) {
+    this.farmers = farmers
+    this.coder = coder
+    for (const f of farmers) this.stores.set(f.peerId, new MemoryFragmentStore({ quota: 1e9 }))
+  }
+
+  static make (n: number, coder: ErasureCoder, regions = ['eu', 'us', 'ap']): FakeGrid {
+    return new FakeGrid(Array.from({ length: n }, (_, i) => ({
+      peerId: `12D3KooWFake${'ABCDEFGHJKLMNPQRSTUVWXYZ'[i]!.repeat(40)}`, addrs: [], region: regions[i % regions.length]!, tier: 'live', kind: 'full', free: 1e9
+    })), coder)
+  }
+
+  #store (f: FarmerRef): MemoryFragmentStore {
+    if (this.down.has(f.peerId)) throw Object.assign(new Error('connection refused'), { code: 'UNREACHABLE' })
+    return this.stores.get(f.peerId)!
+  }
+
+  async put (f: FarmerRef, id: string, bytes: Uint8Array, o?: { owner?: { publicKey: string } }): Promise<void> {
+    await this.#store(f).put(id, bytes.slice(), o?.owner === undefined ? {} : { owner: o.owner.publicKey })
+  }
+
+  async get (f: FarmerRef, id: string, o?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    this.gets++
+    const delay = this.slow.get(f.peerId)
+    if (delay !== undefined) {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, delay)
+        o?.signal?.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')) }, { once: true })
+      })
+    }
+    return await this.#store(f).get(id)
+  }
+  async has (f: FarmerRef, ids: string[]): Promise<boolean[]> { return await this.#store(f).has(ids) }
+  async delete (f: FarmerRef, id: string): Promise<void> { await this.#store(f).delete(id) }
+  ports () { return { transport: this, coder: this.coder, directory: { list: async () => this.farmers.filter(f => !this.down.has(f.peerId)) } } }
+}
+
+export const source = (bytes: Uint8Array): ByteSource => ({ size: bytes.length, read: async (o, l) => bytes.slice(o, o + l) })
+export const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** A job store in memory. */
+export const memoryJobs = (): JobStore => new KvJobStore(new MemoryKeyValueStore())
+
+/** Options of `putFile`: a job's and a run's. */
+export type PutOptions = Partial<Omit<UploadJobInit, 'size'>> & UploadRunOptions & { store?: JobStore }
+
+/** Uploads `src` through a job (in `store`, under `sourceKey` as its id when given) and returns the result. */
+export async function putFile (ports: ClientPorts, src: ByteSource, opts: PutOptions = {}): Promise<UploadResult> {
+  const { store = memoryJobs(), signal, concurrency, ...init } = opts
+  const job = await UploadJob.open(store, { ...init, ...(init.sourceKey !== undefined ? { id: jobIdOf(init.sourceKey) } : {}), size: src.size })
+  return await job.run(ports, src, { ...(signal !== undefined ? { signal } : {}), ...(concurrency !== undefined ? { concurrency } : {}) })
+}
+
+/** A key-safe job id for a source key (as the CLI makes one from a file's identity). */
+export const jobIdOf = (sourceKey: string): string => createHash('sha256').update(sourceKey).digest('hex').slice(0, 32)
+
+/** Downloads `link` (or a range of it) into one buffer. */
+export async function getFile (ports: ClientPorts, link: string, options: DownloadOptions = {}): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  await new Download(ports, parseCapability(link), options).run(c => { chunks.push(c.slice()) })
+  return Buffer.concat(chunks)
+}

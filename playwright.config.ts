@@ -1,18 +1,14 @@
 import { defineConfig } from '@playwright/test'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium.ts'
 
 const HARNESS_PORT = Number(process.env.SHARDFARM_E2E_PORT ?? 4317)
 const APP_PORT = Number(process.env.SHARDFARM_APP_PORT ?? 4318)
 
-// Debian's Chromium: a browser download cannot work on these machines (see DESIGN.md). The WebRTC
-// flags let two headless pages connect over loopback; `npm run test:e2e` runs everything inside a
-// loopback-only network namespace (scripts/netns.sh), so no candidate or packet leaves the machine.
-export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic',
-  '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream', '--disable-features=WebRtcHideLocalIpsWithMdns'
-]
+// Debian's Chromium and its flags, shared with the Vitest browser project (vitest.browser.config.ts)
+// and bench/browser.ts. `npm run test:e2e` runs everything inside a loopback-only network namespace.
+export { CHROMIUM_ARGS } from './scripts/chromium.ts'
 
-const chromium = { browserName: 'chromium' as const, launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS } }
+const chromium = { browserName: 'chromium' as const, launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS } }
 
 export default defineConfig({
   testDir: 'e2e',

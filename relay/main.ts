@@ -7,10 +7,10 @@
 import { mkdir } from 'node:fs/promises'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { Libp2p } from '@libp2p/interface'
-import { loadOrCreateIdentity } from '../src/net/identity.node.ts'
+import { loadOrCreateIdentity } from '../src/stores/identity.node.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { DirectoryService } from '../src/net/protocols/directory.ts'
-import type { Logger } from '../src/cli/log.ts'
+import type { Logger } from '../src/core/logger.ts'
 import { MemoryDirectoryStore } from './directory-store.ts'
 import type { MemoryDirectoryStoreInit } from './directory-store.ts'
 

@@ -4,9 +4,11 @@
 // them over the same transport, plain PUTs and GETs of pre-made 1 MiB fragments (the raw figure).
 import type { Libp2p } from '@libp2p/interface'
 import { createBrowserLibp2p } from '../../src/net/libp2p.browser.ts'
-import { Libp2pTransport, RelayDirectory } from '../../src/client/libp2p-ports.ts'
-import { Upload } from '../../src/client/upload.ts'
-import { Download } from '../../src/client/download.ts'
+import { Libp2pTransport, RelayDirectory } from '../../src/client/adapters/libp2p-ports.ts'
+import { KvJobStore } from '../../src/client/job-store.ts'
+import { UploadJob } from '../../src/client/ops/upload.ts'
+import { Download } from '../../src/client/ops/download.ts'
+import { MemoryKeyValueStore } from '../../src/stores/kv/memory.ts'
 import type { ByteSource, Farmer } from '../../src/client/ports.ts'
 import type { Capability } from '../../src/core/capability.ts'
 import { createBrowserCodecPool } from '../../src/codec/pool.browser.ts'
@@ -202,8 +204,9 @@ async function upload (opts: { size: number, seed: number, concurrency?: number 
     digests.set(r.offset, { length: r.length, digest: await sha256Hex(source.readSync(r.offset, r.length)) })
   }
   const t0 = performance.now()
-  const res = await new Upload({ transport: s.transport, directory: s.directory, coder: s.pool }, source,
-    { policy: 'archive', ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}), name: 'bench.bin' }).run()
+  const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: source.size, policy: 'archive', name: 'bench.bin' })
+  const res = await job.run({ transport: s.transport, directory: s.directory, coder: s.pool }, source,
+    opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {})
   const seconds = (performance.now() - t0) / 1000
   s.last = { capability: res.capability, source, digests }
   return {

@@ -1,9 +1,11 @@
 /**
  * Running one `shardfarm` subcommand out of a table: usage errors exit 2 with the usage text; any
- * other startup failure exits 1 after one structured log line. `main.ts` dispatches over every
+ * other startup failure exits with its status from the error catalogue (1 for most) after one
+ * structured log line. `main.ts` dispatches over every
  * command, `file-main.ts` (the bundled CLI's entry) over the file commands only.
  */
-import { installNodeSha256 } from '../client/hash.node.ts'
+import { installNodeSha256 } from '../client/adapters/hash.node.ts'
+import { exitCodeOf } from '../core/error-catalogue.ts'
 import { exitWhenFlushed } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
@@ -58,6 +60,6 @@ export async function dispatch (commands: CommandTable, argv: string[]): Promise
       process.exit(2)
     }
     createLogger(name ?? 'shardfarm').error('failed to start', { err, stack: (err as Error).stack })
-    process.exit(1)
+    process.exit(exitCodeOf(err))
   }
 }

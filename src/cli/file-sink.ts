@@ -1,4 +1,5 @@
 import { constants, open, type FileHandle } from 'node:fs/promises'
+import { ShardfarmError } from '../core/errors.ts'
 
 /**
  * Where `shardfarm get` writes a file: in order, chunk by chunk, memory bounded.
@@ -155,7 +156,14 @@ async function writeAll (fh: FileHandle, buf: Uint8Array, len: number, at: numbe
   let off = 0
   while (off < len) {
     const { bytesWritten } = await fh.write(buf, off, len - off, at + off)
-    if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' })
+    if (bytesWritten === 0) throw new ShortWriteError(at + off, len - off)
     off += bytesWritten
+  }
+}
+
+/** The file system accepted none of a write's bytes; writing again would only loop. */
+export class ShortWriteError extends ShardfarmError {
+  constructor (offset: number, bytes: number) {
+    super('ShortWriteError', 'SHORT_WRITE', `The file system wrote none of ${bytes} bytes at offset ${offset}`, { offset, bytes })
   }
 }

@@ -6,20 +6,26 @@
  * 4 authentication failed (wrong key or tampered data), 5 the policy cannot be placed on this grid,
  * 130 interrupted (Ctrl-C).
  */
+import { createHash } from 'node:crypto'
 import { readFile, rename, rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseCapability } from '../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { normalizePolicy } from '../core/policy.ts'
-import { Download, fetchManifest } from '../client/download.ts'
-import { deleteFile, fileHealth, repairFile } from '../client/file-ops.ts'
-import { Upload, type UploadProgress } from '../client/upload.ts'
-import { fileSource, FileJournal, LocalIndex, type IndexEntry } from '../client/local.node.ts'
+import { fetchManifest } from '../client/blocks/open-manifest.ts'
+import { openFileSource } from '../client/adapters/file-source.node.ts'
+import { deleteFile } from '../client/ops/delete.ts'
+import { Download } from '../client/ops/download.ts'
+import { repairFile } from '../client/ops/repair.ts'
+import { fileHealth } from '../client/ops/stat.ts'
+import { UploadJob, type UploadProgress } from '../client/ops/upload.ts'
+import { LocalIndex, type IndexEntry } from '../client/local.node.ts'
+import { nodeJobStore, openNodeClient, type NodeClient } from '../client/session.node.ts'
 import { UsageError } from './args.ts'
 import { openFileSink } from './file-sink.ts'
 import { ProgressBar } from './progress.ts'
-import { openSession, resolveRelay, type ClientSession } from './session.ts'
+import { resolveRelay } from './relay-address.ts'
 import { CLOSE_GRACE_MS, settlesWithin } from './lifecycle.ts'
 
 export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|mixed|POLICY.json] [--relay ADDR] [--json]
@@ -47,8 +53,8 @@ function args (argv: string[], options: Record<string, { type: 'string' | 'boole
  * aborts `fn` through `signal` (exit 130; an interrupted put resumes from its journal); a second
  * Ctrl-C kills at once.
  */
-async function withSession (relayFlag: unknown, fn: (s: ClientSession, signal: AbortSignal) => Promise<void>): Promise<void> {
-  const session = await openSession(await resolveRelay(typeof relayFlag === 'string' ? relayFlag : undefined))
+async function withSession (relayFlag: unknown, fn: (s: NodeClient, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const session = await openNodeClient(await resolveRelay(typeof relayFlag === 'string' ? relayFlag : undefined))
   const ctl = new AbortController()
   const onSignal = (): void => { ctl.abort() }
   process.once('SIGINT', onSignal)
@@ -96,18 +102,21 @@ export async function putCommand (argv: string[]): Promise<void> {
     // Start the codec worker now (about 0.35 s: a thread, its modules, the wasm), while the
     // directory is asked and the farmers dialled, not when the first segment is ready to encode.
     s.coder.variant().catch(() => {}) // a worker that cannot start fails the first encode, with the reason
-    const { source, sourceKey, close } = await fileSource(path)
+    const { source, sourceKey, close } = await openFileSource(path)
     const bar = new ProgressBar('put', source.size)
     try {
-      const up = new Upload(s, source, { policy, name: basename(path), journal: new FileJournal(sourceKey), sourceKey, signal, concurrency: CLI_UPLOAD_SEGMENTS })
-      up.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; bar.update(p.stored, `seg ${p.segment + 1}/${p.segments}`) })
-      const r = await up.run()
+      // The job is named by the file's identity, so running put again on an unchanged file resumes it.
+      const id = createHash('sha256').update(sourceKey).digest('hex').slice(0, 32)
+      const job = await UploadJob.open(nodeJobStore(), { id, sourceKey, size: source.size, policy, name: basename(path) })
+      job.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; bar.update(p.stored, `seg ${p.segment + 1}/${p.segments}`) })
+      const r = await job.run(s, source, { signal, concurrency: CLI_UPLOAD_SEGMENTS })
       bar.done()
       if (r.restoredSegments > 0) process.stderr.write(`resumed: ${r.restoredSegments} segments stored before had lost fragments since, and were stored again\n`)
       await new LocalIndex().add({
         name: basename(path), size: source.size, link: r.link, manifestId: r.capability.manifestId,
         ownerSeed: toBase64(r.ownerSeed), policy: policy.name, createdAt: r.manifest.createdAt
       })
+      await job.forget() // its result is in the index now
       process.stdout.write(values.json === true
         ? JSON.stringify({ link: r.link, size: source.size, segments: r.manifest.segments.length, policy: policy.name, sentBytes: r.sentBytes, restoredSegments: r.restoredSegments }) + '\n'
         : r.link + '\n')

@@ -9,11 +9,9 @@ import { join } from 'node:path'
 import { parseCount, parseFlags, parseHostPort, parseSize } from './args.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
+import { RELAY_ADDR_FILE } from './relay-address.ts'
 import { spawnShardfarm, stopChild } from './spawn.ts'
 import type { ShardfarmChild } from './spawn.ts'
-
-/** File under the data root holding the relay's address, where the file commands look for a local grid (`session.ts`). */
-export const RELAY_ADDR_FILE = 'relay.addr'
 
 /** Regions the grid's farmers are spread over, round robin, so region policies have something to pick. */
 export const GRID_REGIONS = ['eu-west', 'eu-central', 'us-east'] as const

@@ -4,7 +4,7 @@
  * process was spawned with an IPC channel (as `grid` and the tests do), the channel closing means
  * the parent died, even by SIGKILL, so the child stops too instead of lingering as an orphan.
  */
-import type { Logger } from './log.ts'
+import type { Logger } from '../core/logger.ts'
 
 /** How long a clean stop may take before the process exits anyway. */
 export const STOP_GRACE_MS = 10_000

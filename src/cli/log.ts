@@ -1,21 +1,12 @@
 /**
  * Structured logs for the Shardfarm processes: one JSON object per line on stderr, so stdout stays
  * free for the one line other programs parse (a process's multiaddr), and `grid` can interleave
- * many children's logs without mangling them.
+ * many children's logs without mangling them. This is the CLI's adapter of the `Logger` port.
  */
+import type { Logger } from '../core/logger.ts'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
-
-/** A logger bound to a component name and fixed fields. */
-export interface Logger {
-  debug: (msg: string, fields?: Record<string, unknown>) => void
-  info: (msg: string, fields?: Record<string, unknown>) => void
-  warn: (msg: string, fields?: Record<string, unknown>) => void
-  error: (msg: string, fields?: Record<string, unknown>) => void
-  /** A logger with more fixed fields. */
-  child: (fields: Record<string, unknown>) => Logger
-}
 
 /** Options of `createLogger`. */
 export interface LoggerInit {

@@ -60,6 +60,13 @@ export class WorkerCrashedError extends ShardfarmError {
   }
 }
 
+/** The module reported a code this binding does not know (a newer module, or a bug). */
+export class CodecError extends ShardfarmError {
+  constructor (code: number) {
+    super('CodecError', 'CODEC_ERROR', `Codec failed with unknown code ${code}`, { code })
+  }
+}
+
 /** Maps the module's numeric error (code, fields) to its named class. */
 export function codecError (code: number, f: [number, number, number]): ShardfarmError {
   switch (code) {
@@ -71,6 +78,6 @@ export function codecError (code: number, f: [number, number, number]): Shardfar
     case 6: return new InvalidPointerError(f[0])
     case 7: return new OverlappingShardsError(f[0], f[1])
     case 8: return new CodecOutOfMemoryError(f[0])
-    default: return new ShardfarmError('CodecError', 'CODEC_ERROR', `Codec failed with unknown code ${code}`, { code })
+    default: return new CodecError(code)
   }
 }

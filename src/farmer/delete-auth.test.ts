@@ -2,17 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateOwnerKey, newNonce, signDelete, toBase64 } from '../core/owner-key.ts'
 import type { OwnerKey } from '../core/owner-key.ts'
 import { MemoryFragmentStore } from '../stores/memory.ts'
-import { exchange } from '../client/exchange.ts'
-import type { FarmerClient } from '../client/farmer-client.ts'
 import type { Libp2p } from '@libp2p/interface'
-import { randomFragment, startTestClient, startTestFarmer } from './test-grid.ts'
-import type { TestFarmer } from './test-grid.ts'
+import { exchange, randomFragment, startTestClient, startTestFarmer } from '../../test/support/test-grid.ts'
+import type { TestClient, TestFarmer } from '../../test/support/test-grid.ts'
 
 describe('DELETE authorisation', () => {
   let a: TestFarmer
   let b: TestFarmer
   let node: Libp2p
-  let client: FarmerClient
+  let client: TestClient['client']
   let owner: OwnerKey
 
   beforeAll(async () => {

@@ -10,9 +10,8 @@ import { generateOwnerKey, toBase64 } from '../core/owner-key.ts'
 import { WIRE_CODES } from '../net/protocols/fragment-errors.ts'
 import { encodeFrame } from '../net/protocols/frames.ts'
 import { MemoryFragmentStore } from '../stores/memory.ts'
-import type { FarmerClient } from '../client/farmer-client.ts'
-import { randomFragment, rawCall, sameBytes, startTestClient, startTestFarmer } from './test-grid.ts'
-import type { RawOutcome, TestFarmer } from './test-grid.ts'
+import { randomFragment, rawCall, sameBytes, startTestClient, startTestFarmer } from '../../test/support/test-grid.ts'
+import type { RawOutcome, TestClient, TestFarmer } from '../../test/support/test-grid.ts'
 
 const CASES = 3000
 const BUDGET_MS = 30_000
@@ -32,7 +31,7 @@ function prng (seed: number): () => number {
 
 let farmer: TestFarmer
 let node: Libp2p
-let client: FarmerClient
+let client: TestClient['client']
 const store = new MemoryFragmentStore({ quota: 64 * 1024 * 1024 })
 
 beforeAll(async () => {

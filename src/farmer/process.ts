@@ -10,17 +10,17 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
-import { loadOrCreateIdentity } from '../net/identity.node.ts'
+import { loadOrCreateIdentity } from '../stores/identity.node.ts'
 import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import type { FarmerKind, Tier } from '../net/protocols/directory.ts'
 import { FsFragmentStore } from '../stores/fs.ts'
-import type { Logger } from '../cli/log.ts'
+import type { Logger } from '../core/logger.ts'
 import { Announcer } from './announce.ts'
 import { FarmerService } from './service.ts'
 
 /** Options of `startFarmer`. */
 export interface FarmerProcessInit {
-  /** Holds `identity.key` and the fragment store. */
+  /** Holds the identity (under `state/`, see `loadOrCreateIdentity`) and the fragment store. */
   dataDir: string
   /** Payload bytes the farmer accepts. @default FS_STORE_QUOTA (10 GiB) */
   quota?: number

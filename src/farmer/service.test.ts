@@ -7,9 +7,8 @@ import { generateOwnerKey } from '../core/owner-key.ts'
 import { FsFragmentStore } from '../stores/fs.ts'
 import { HEADER_SIZE } from '../stores/fs-format.ts'
 import { MemoryFragmentStore } from '../stores/memory.ts'
-import type { FarmerClient } from '../client/farmer-client.ts'
-import { randomFragment, sameBytes, startTestClient, startTestFarmer } from './test-grid.ts'
-import type { TestFarmer } from './test-grid.ts'
+import { randomFragment, sameBytes, startTestClient, startTestFarmer } from '../../test/support/test-grid.ts'
+import type { TestClient, TestFarmer } from '../../test/support/test-grid.ts'
 
 const MiB = 1024 * 1024
 
@@ -40,7 +39,7 @@ const adapters: Array<[string, () => Promise<Setup>]> = [
 describe.each(adapters)('FarmerService over %s', (_name, make) => {
   let setup: Setup
   let farmer: TestFarmer
-  let client: FarmerClient
+  let client: TestClient['client']
   let stopClient: () => Promise<void>
 
   beforeAll(async () => {

@@ -1,12 +1,13 @@
 // Puts that do not go smoothly: a farmer SIGKILLed while fragments are flowing to it, and the CLI
 // itself interrupted (Ctrl-C, then SIGKILL) and run again. Relay + 7 farmers, so the live policy
 // (4 + 2) has a spare farmer to move fragments to.
-import { readdir, readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ChildProcess } from 'node:child_process'
 import { CliGrid, LIVE_SEGMENT, MiB, sha256File, writeRandomFile } from './cli-grid.ts'
 import type { Farmer } from './cli-grid.ts'
+import { nodeJobStore } from '../../src/client/session.node.ts'
 
 const g = new CliGrid()
 beforeAll(async () => { await g.start(7) })
@@ -28,13 +29,11 @@ async function until (cond: () => Promise<boolean>, ms = 60_000): Promise<boolea
   return false
 }
 
-/** Segments the unfinished put has recorded in its journal (SHARDFARM_HOME/journals). */
+/** Segments the unfinished put has recorded as sent in its job (the job store under SHARDFARM_HOME). */
 async function journaled (): Promise<number> {
-  const dir = join(g.home, 'journals')
-  const files = (await readdir(dir).catch(() => [])).filter(f => f.endsWith('.json'))
+  const jobs = nodeJobStore(g.home)
   let n = 0
-  // A header line, then a line per stored segment (FileJournal); text after the last newline is torn.
-  for (const f of files) n += (await readFile(join(dir, f), 'utf8')).split('\n').slice(1, -1).length
+  for (const job of await jobs.listJobs()) n += (await jobs.segments(job.id)).filter(r => r?.holders !== undefined).length
   return n
 }
 

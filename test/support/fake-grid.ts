@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { parseCapability } from '../../src/core/capability.ts'
+import { FarmerError } from '../../src/net/protocols/fragment-errors.ts'
 import { MemoryFragmentStore } from '../../src/stores/memory.ts'
 import { MemoryKeyValueStore } from '../../src/stores/kv/memory.ts'
 import { KvJobStore, type JobStore } from '../../src/client/job-store.ts'
@@ -34,7 +35,7 @@ export class FakeGrid implements FragmentTransport {
   }
 
   #store (f: FarmerRef): MemoryFragmentStore {
-    if (this.down.has(f.peerId)) throw Object.assign(new Error('connection refused'), { code: 'UNREACHABLE' })
+    if (this.down.has(f.peerId)) throw new FarmerError('UNREACHABLE', 'Farmer unreachable: connection refused', { remote: false })
     return this.stores.get(f.peerId)!
   }
 

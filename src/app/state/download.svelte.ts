@@ -1,6 +1,7 @@
 import { parseCapability, type Capability } from '../../core/capability.ts'
 import type { Manifest } from '../../core/manifest.ts'
-import { Download, fetchManifest, type DownloadProgress, type OpenedManifest } from '../../client/download.ts'
+import { fetchManifest, type OpenedManifest } from '../../client/blocks/open-manifest.ts'
+import { Download, type DownloadProgress } from '../../client/ops/download.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
 import { previewKind, savedType, type PreviewKind } from '../lib/preview.ts'
 import { openSink, sweep, type DownloadSink } from '../lib/download-sink.ts'

@@ -1,16 +1,19 @@
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { openDB } from 'idb'
 import { createBrowserLibp2p } from '../../net/libp2p.browser.ts'
 import { FarmerService } from '../../farmer/service.ts'
 import { Announcer } from '../../farmer/announce.ts'
+import { NoGridError, NoRelayReservationError, OfflineError } from '../../net/errors.ts'
 import { IdbFragmentStore } from '../../stores/idb.ts'
+import { StoreEvictedError } from '../../stores/idb-schema.ts'
+import { loadFarmerKey } from '../lib/farmer-key.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
 import { session } from './session.svelte.ts'
 
 const SETTINGS = 'shardfarm.farm'
 const VERSION = '0.1.0'
+/** The IndexedDB database of this browser's farm. */
+const FARM_DB = 'shardfarm-farm'
 
 interface FarmSettings { on: boolean, quota: number, region: string }
 
@@ -72,10 +75,10 @@ export class Farm {
     this.on = true
     this.#save()
     try {
-      if (!await session.connect()) throw Object.assign(new Error('offline'), { code: session.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
-      this.#store = await IdbFragmentStore.open('shardfarm-farm', { quota: this.quota, onEvicted: () => { this.evicted = true; this.error = handleError({ code: 'STORAGE_EVICTED' }) } })
+      if (!await session.connect()) throw session.status === 'no-grid' ? new NoGridError() : new OfflineError()
+      this.#store = await IdbFragmentStore.open(FARM_DB, { quota: this.quota, onEvicted: () => { this.evicted = true; this.error = handleError(new StoreEvictedError(FARM_DB)) } })
       void this.#store.persist().then(granted => { this.persisted = granted })
-      const privateKey = await loadKey()
+      const privateKey = await loadFarmerKey()
       this.#libp2p = await createBrowserLibp2p({ privateKey, listen: true })
       this.peerId = this.#libp2p.peerId.toString()
       await this.#libp2p.dial(multiaddr(session.relay))
@@ -129,22 +132,12 @@ export class Farm {
       if (this.#libp2p?.getMultiaddrs().some(a => a.toString().includes('/webrtc')) === true) return
       await new Promise(resolve => setTimeout(resolve, 250))
     }
-    throw Object.assign(new Error('The relay gave this browser no reachable address'), { code: 'NO_RELAY_RESERVATION' })
+    throw new NoRelayReservationError()
   }
 
   get metricsText (): string {
     return this.#service?.metrics.render() ?? ''
   }
-}
-
-/** The farmer's identity, kept in IndexedDB so its peer id (and the fragments' holder id) survive reloads. */
-async function loadKey (): Promise<PrivateKey> {
-  const db = await openDB('shardfarm-identity', 1, { upgrade (d) { d.createObjectStore('keys') } })
-  const raw = await db.get('keys', 'farmer') as Uint8Array | undefined
-  if (raw !== undefined) return privateKeyFromProtobuf(raw)
-  const key = await generateKeyPair('Ed25519')
-  await db.put('keys', privateKeyToProtobuf(key), 'farmer')
-  return key
 }
 
 export const farm = new Farm()

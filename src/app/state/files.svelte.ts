@@ -1,21 +1,27 @@
-import { openDB, type IDBPDatabase } from 'idb'
 import { parseCapability } from '../../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed } from '../../core/owner-key.ts'
-import { deleteFile, fileHealth, repairFile, type RepairResult, type SegmentHealth } from '../../client/file-ops.ts'
+import type { SegmentHealth } from '../../client/blocks/fragment-health.ts'
+import { deleteFile } from '../../client/ops/delete.ts'
+import { repairFile, type RepairResult } from '../../client/ops/repair.ts'
+import { fileHealth } from '../../client/ops/stat.ts'
+import { OwnerIndex, type OwnedFile } from '../../client/owner-index.ts'
 import { errorOf, type HumanError } from '../lib/handle-error.ts'
+import { appStore, takeLegacyDatabase } from '../lib/app-store.ts'
 import { session } from './session.svelte.ts'
 
 /** A file this browser put on the grid. The owner seed (delete right) never leaves this browser. */
-export interface MyFile {
-  manifestId: string
-  name: string
-  size: number
-  link: string
-  policy: string
-  ownerSeed: string
-  createdAt: number
-  /** Where repairs put copies (see `RepairResult.placed`), so that a delete reaches them. */
-  copies?: Array<{ id: string, peer: string }>
+export type MyFile = OwnedFile
+
+/** Where versions before the app's one store kept the list: records keyed by `manifestId`. */
+const LEGACY_DATABASE = 'shardfarm-files'
+
+/** The owner index in the app's store, with the list of an earlier version taken over (once). */
+async function openIndex (): Promise<OwnerIndex> {
+  const index = new OwnerIndex(await appStore())
+  await takeLegacyDatabase(LEGACY_DATABASE,
+    async db => db.objectStoreNames.contains('files') ? await db.getAll('files') : [],
+    async entries => { await index.importEntries(entries) })
+  return index
 }
 
 /** What the page last learnt about one file on the grid (health check or delete). */
@@ -32,30 +38,33 @@ export interface FileCheck {
   error?: HumanError
 }
 
-/** The list of files uploaded from this browser, kept in IndexedDB. */
+/** The list of files uploaded from this browser, kept in the app's store (`OwnerIndex`). */
 export class Files {
   items = $state<MyFile[]>([])
   /** Health and delete results by manifest id. */
   checks = $state<Record<string, FileCheck>>({})
-  #db: Promise<IDBPDatabase> | undefined
+  #index: Promise<OwnerIndex> | undefined
 
-  #open (): Promise<IDBPDatabase> {
-    this.#db ??= openDB('shardfarm-files', 1, { upgrade (db) { db.createObjectStore('files', { keyPath: 'manifestId' }) } })
-    return this.#db
+  #open (): Promise<OwnerIndex> {
+    if (this.#index === undefined) {
+      const opening = openIndex()
+      opening.catch(() => { if (this.#index === opening) this.#index = undefined }) // tried again on the next call
+      this.#index = opening
+    }
+    return this.#index
   }
 
   async load (): Promise<void> {
-    const all = await (await this.#open()).getAll('files') as MyFile[]
-    this.items = all.sort((a, b) => b.createdAt - a.createdAt)
+    this.items = (await (await this.#open()).list()).reverse() // newest first
   }
 
   async add (f: MyFile): Promise<void> {
-    await (await this.#open()).put('files', f)
+    await (await this.#open()).add(f)
     await this.load()
   }
 
   async remove (manifestId: string): Promise<void> {
-    await (await this.#open()).delete('files', manifestId)
+    await (await this.#open()).remove(manifestId)
     await this.load()
   }
 
@@ -82,8 +91,8 @@ export class Files {
       const ports = await session.connectedPorts()
       const repaired = await repairFile(ports, parseCapability(f.link), owner)
       if (repaired.placed.length > 0) {
-        const plain = $state.snapshot(f) // IndexedDB clones plain objects, not the list's proxies
-        await this.add({ ...plain, copies: [...plain.copies ?? [], ...repaired.placed] })
+        await (await this.#open()).addCopies(f.manifestId, repaired.placed)
+        await this.load()
       }
       const { manifest, segments } = await fileHealth(ports, parseCapability(f.link))
       this.checks[f.manifestId] = { busy: undefined, segments, k: manifest.policy.k, m: manifest.policy.m, repaired }

@@ -1,18 +1,20 @@
 import type { Libp2p } from '@libp2p/interface'
-import { createBrowserLibp2p } from '../../net/libp2p.browser.ts'
-import { createBrowserCodecPool } from '../../codec/pool.browser.ts'
 import type { CodecPool } from '../../codec/pool.ts'
-import { Libp2pTransport, RelayDirectory } from '../../client/libp2p-ports.ts'
-import type { Farmer } from '../../client/ports.ts'
+import type { Libp2pTransport, RelayDirectory } from '../../client/adapters/libp2p-ports.ts'
+import type { ClientPorts, Farmer } from '../../client/ports.ts'
+import { browserPorts, createBrowserCoder, findRelay, relayDirectory, saveRelay, startBrowserGrid, type BrowserGrid } from '../../client/session.browser.ts'
+import { NoGridError, OfflineError } from '../../net/errors.ts'
 
 export type SessionStatus = 'idle' | 'connecting' | 'online' | 'offline' | 'no-grid'
 
-const RELAY_KEY = 'shardfarm.relay'
+/** The ports of a connected page. */
+export type SessionPorts = ClientPorts & { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool }
 
 /**
- * The page's connection to the grid: one libp2p node, the codec pool, and the ports the pipelines
- * use. Finds the relay from (in order) the `relay` setting, then `/grid.json` (the local grid that
- * `npm start` runs). Goes `offline` with the browser and reconnects when it comes back.
+ * The page's connection to the grid, as state: its status, relay, the farmers the directory lists
+ * and the throughput graph. The client itself is assembled in `client/session.browser.ts`. Finds
+ * the relay from (in order) the `relay` setting, then `/grid.json` (the local grid that `npm start`
+ * runs). Goes `offline` with the browser and reconnects when it comes back.
  */
 export class Session {
   status = $state<SessionStatus>('idle')
@@ -20,8 +22,7 @@ export class Session {
   farmers = $state<Farmer[]>([])
   /** Bytes/s sent and received, last 60 samples (one per second), for the Network view's graph. */
   throughput = $state<Array<{ t: number, up: number, down: number }>>([])
-  libp2p: Libp2p | undefined
-  transport: Libp2pTransport | undefined
+  #grid: BrowserGrid | undefined
   directory: RelayDirectory | undefined
   readonly coder: CodecPool
   #ready: Promise<void> | undefined
@@ -29,11 +30,9 @@ export class Session {
   #sampler: ReturnType<typeof setInterval> | undefined
   #lastSent = 0
   #lastReceived = 0
-  sentBytes = 0
-  receivedBytes = 0
 
   constructor () {
-    this.coder = createBrowserCodecPool()
+    this.coder = createBrowserCoder()
     globalThis.addEventListener?.('online', () => { void this.connect() })
     globalThis.addEventListener?.('offline', () => { void this.probe() })
   }
@@ -61,10 +60,9 @@ export class Session {
       return
     }
     try {
-      this.libp2p ??= await createBrowserLibp2p()
-      this.transport ??= this.#counting(new Libp2pTransport(this.libp2p))
+      this.#grid ??= await startBrowserGrid()
       this.#sampler ??= setInterval(() => { this.#sample() }, 1000)
-      this.directory = new RelayDirectory(this.libp2p, this.relay)
+      this.directory = relayDirectory(this.#grid, this.relay)
       await this.refreshFarmers()
       this.status = 'online'
       this.#timer ??= setInterval(() => { void this.refreshFarmers().then(() => { this.status = 'online' }, () => { this.status = 'offline' }) }, 5000)
@@ -79,20 +77,12 @@ export class Session {
     this.farmers = await this.directory.list({ signal: AbortSignal.timeout(10_000) })
   }
 
-  /** Counts fragment bytes through the transport, for the throughput graph. */
-  #counting (t: Libp2pTransport): Libp2pTransport {
-    const put = t.put.bind(t)
-    const get = t.get.bind(t)
-    t.put = async (f, id, bytes, o) => { await put(f, id, bytes, o); this.sentBytes += bytes.length }
-    t.get = async (f, id, o) => { const b = await get(f, id, o); this.receivedBytes += b.length; return b }
-    return t
-  }
-
   #sample (): void {
-    const up = this.sentBytes - this.#lastSent
-    const down = this.receivedBytes - this.#lastReceived
-    this.#lastSent = this.sentBytes
-    this.#lastReceived = this.receivedBytes
+    const { sent, received } = this.#grid?.counts ?? { sent: 0, received: 0 }
+    const up = sent - this.#lastSent
+    const down = received - this.#lastReceived
+    this.#lastSent = sent
+    this.#lastReceived = received
     this.throughput = [...this.throughput.slice(-59), { t: Date.now(), up, down }]
   }
 
@@ -114,43 +104,38 @@ export class Session {
     clearInterval(this.#sampler)
     this.#timer = undefined
     this.#sampler = undefined
-    await this.libp2p?.stop()
+    await this.#grid?.libp2p.stop()
   }
 
   /** Remembers a relay address chosen by the person (empty: back to the local grid). */
   setRelay (addr: string): void {
-    if (addr.trim() === '') localStorage.removeItem(RELAY_KEY)
-    else localStorage.setItem(RELAY_KEY, addr.trim())
+    saveRelay(addr)
     this.status = 'idle'
     void this.connect()
   }
 
   /** How this page reaches a farmer right now: 'websockets', 'webrtc', or '' when not connected. */
   transportTo (peerId: string): string {
-    const conns = this.libp2p?.getConnections().filter(c => c.remotePeer.toString() === peerId) ?? []
+    const conns = this.#grid?.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId) ?? []
     const addr = conns[0]?.remoteAddr.toString() ?? ''
     return addr.includes('/webrtc') ? 'webrtc' : addr.includes('/ws') ? 'websockets' : ''
   }
 
   /** Connects if need be and returns the ports; throws the offline (or no-grid) error when that fails. */
-  async connectedPorts (): Promise<ReturnType<Session['ports']>> {
-    if (!await this.connect()) throw Object.assign(new Error('offline'), { name: 'OfflineError', code: this.status === 'no-grid' ? 'NO_GRID' : 'OFFLINE' })
+  async connectedPorts (): Promise<SessionPorts> {
+    if (!await this.connect()) throw this.status === 'no-grid' ? new NoGridError() : new OfflineError()
     return this.ports()
   }
 
-  ports (): { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool } {
-    if (this.transport === undefined || this.directory === undefined) throw Object.assign(new Error('Not connected to a grid'), { name: 'OfflineError', code: 'OFFLINE' })
-    return { transport: this.transport, directory: this.directory, coder: this.coder }
+  ports (): SessionPorts {
+    if (this.#grid === undefined || this.directory === undefined) throw new OfflineError('Not connected to a grid')
+    return browserPorts(this.#grid, this.directory, this.coder)
   }
-}
 
-async function findRelay (): Promise<string> {
-  const saved = globalThis.localStorage?.getItem(RELAY_KEY)
-  if (saved !== null && saved !== undefined && saved !== '') return saved
-  const res = await fetch('/grid.json', { cache: 'no-store' })
-  if (!res.ok) throw new Error('no local grid')
-  const { relay } = await res.json() as { relay: string }
-  return relay
+  /** The page's libp2p node, once connected (the light farmer dials the relay beside it). */
+  get libp2p (): Libp2p | undefined {
+    return this.#grid?.libp2p
+  }
 }
 
 export const session = new Session()

@@ -1,8 +1,11 @@
+import { parseCapability } from '../../core/capability.ts'
 import { toBase64 } from '../../core/owner-key.ts'
-import { Upload, type UploadProgress } from '../../client/upload.ts'
-import { drainJob, sealToOutbox, type OutboxJob } from '../../client/outbox.ts'
-import type { ByteSource } from '../../client/ports.ts'
-import { IdbOutboxStore } from '../../stores/outbox-idb.ts'
+import { blobSource } from '../../client/adapters/blob-source.ts'
+import type { JobStore, UploadJobRecord } from '../../client/job-store.ts'
+import { UploadJob, type UploadProgress } from '../../client/ops/upload.ts'
+import { browserJobStore } from '../../client/session.browser.ts'
+import { MemoryKeyValueStore } from '../../stores/kv/memory.ts'
+import { appStore } from '../lib/app-store.ts'
 import { errorOf, handleError, type HumanError } from '../lib/handle-error.ts'
 import { placementRows, type PlacementRow } from '../lib/placement-rows.ts'
 import { files } from './files.svelte.ts'
@@ -26,26 +29,23 @@ export interface UploadItem {
   placement?: PlacementRow[]
 }
 
-/** A browser `File` as a `ByteSource`: reads slices, never the whole file. */
-export function fileSource (file: Blob): ByteSource {
-  return { size: file.size, fresh: true, read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()) }
-}
-
 /**
- * Uploads in this page. Online, a file streams straight to the grid. Offline (or with no grid in
- * reach) it is sealed into the IndexedDB outbox, which drains when the grid is back: on the
- * `online` event, on Background Sync where the browser has it, on page load, and with backoff.
+ * Uploads in this page, as state. Each is an `UploadJob`. Online, a file streams straight to the
+ * grid (its job kept in memory: a File cannot be read again after a reload). Offline (or with no
+ * grid in reach) it is sealed into the outbox, jobs in IndexedDB that keep their fragments, which
+ * drains when the grid is back: on the `online` event, on Background Sync where the browser has it,
+ * on page load, and with backoff.
  */
 export class Uploads {
   items = $state<UploadItem[]>([])
   readonly #running = new Map<string, AbortController>()
-  #outbox: Promise<IdbOutboxStore> | undefined
+  #outbox: Promise<JobStore> | undefined
   #draining = false
   #retryMs = 2000
   #retryTimer: ReturnType<typeof setTimeout> | undefined
 
-  outbox (): Promise<IdbOutboxStore> {
-    this.#outbox ??= IdbOutboxStore.open()
+  outbox (): Promise<JobStore> {
+    this.#outbox ??= appStore().then(browserJobStore)
     return this.#outbox
   }
 
@@ -53,9 +53,14 @@ export class Uploads {
   async restore (): Promise<void> {
     const outbox = await this.outbox()
     for (const j of await outbox.listJobs()) {
-      // A tab closed while sealing leaves a partial job whose File is gone: it cannot be finished.
-      if (j.status === 'sealing') await outbox.deleteJob(j.id)
-      else if (j.status !== 'done') this.#upsert(itemOfJob(j))
+      if (j.state === 'published' && j.link !== undefined) {
+        // Sent, but the tab closed before the file was listed: list it now.
+        await files.add({ manifestId: parseCapability(j.link).manifestId, name: j.name, size: j.size, link: j.link, policy: j.policy.name, ownerSeed: j.ownerSeedB64, createdAt: j.createdAt })
+        await outbox.deleteJob(j.id)
+      } else if (!j.keeps || j.state === 'sealing' || j.state === 'failed' || j.state === 'cancelled') {
+        // A tab closed (or a failure) while sealing leaves a partial job whose File is gone: it cannot be finished.
+        await outbox.deleteJob(j.id)
+      } else this.#upsert(itemOfJob(j))
     }
     globalThis.addEventListener?.('online', () => { void this.drain() })
     navigator.serviceWorker?.addEventListener('message', e => { if ((e.data as { type?: string })?.type === 'shardfarm-sync') void this.drain() })
@@ -74,15 +79,16 @@ export class Uploads {
     const ctl = new AbortController()
     this.#running.set(key, ctl)
     try {
-      const up = new Upload(session.ports(), fileSource(file), { policy, name: file.name, mime: file.type || 'application/octet-stream', signal: ctl.signal })
+      const source = blobSource(file)
+      const job = await UploadJob.open(browserJobStore(new MemoryKeyValueStore()), { size: source.size, policy, name: file.name, mime: file.type || 'application/octet-stream' })
       const t0 = performance.now()
-      up.addEventListener('progress', e => {
+      job.addEventListener('progress', e => {
         const p = (e as CustomEvent<UploadProgress>).detail
         const seconds = (performance.now() - t0) / 1000
         const rate = seconds > 0.5 && p.stored > 0 ? p.stored / seconds : undefined
         this.#patch(key, { progress: p.total === 0 ? 1 : p.stored / p.total, rate, eta: rate === undefined ? undefined : (p.total - p.stored) / rate })
       })
-      const r = await up.run()
+      const r = await job.run(session.ports(), source, { signal: ctl.signal })
       await files.add({ manifestId: r.capability.manifestId, name: file.name, size: file.size, link: r.link, policy, ownerSeed: toBase64(r.ownerSeed), createdAt: r.manifest.createdAt })
       this.#patch(key, { status: 'done', progress: 1, link: r.link, eta: 0, placement: placementRows(r.manifest.segments.map(s => s.holders), session.farmers) })
     } catch (err) {
@@ -108,12 +114,12 @@ export class Uploads {
   async #seal (key: string, file: File, policy: string): Promise<void> {
     this.#patch(key, { status: 'sealing', progress: 0 })
     try {
-      const job = await sealToOutbox(session.coder, await this.outbox(), fileSource(file), {
-        policy, name: file.name, mime: file.type || 'application/octet-stream',
-        onProgress: n => { this.#patch(key, { progress: file.size === 0 ? 1 : n / file.size }) }
-      })
+      const source = blobSource(file)
+      const job = await UploadJob.open(await this.outbox(), { size: source.size, policy, name: file.name, mime: file.type || 'application/octet-stream' })
+      job.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; this.#patch(key, { progress: p.total === 0 ? 1 : p.stored / p.total }) })
+      await job.seal({ coder: session.coder }, source)
       this.#remove(key)
-      this.#upsert(itemOfJob(job))
+      this.#upsert(itemOfJob(job.record))
       void (navigator.serviceWorker?.ready.then(async r => await (r as unknown as { sync?: { register: (t: string) => Promise<void> } }).sync?.register('shardfarm-outbox')).catch(() => {}))
       this.#scheduleRetry()
     } catch (err) {
@@ -127,15 +133,17 @@ export class Uploads {
     this.#draining = true
     try {
       const outbox = await this.outbox()
-      const queued = (await outbox.listJobs()).filter(j => j.status === 'queued' || j.status === 'sending')
+      const queued = (await outbox.listJobs()).filter(j => j.keeps && (j.state === 'queued' || j.state === 'sending'))
       if (queued.length === 0) return
       if (!await session.connect()) { this.#scheduleRetry(); return }
       for (const job of queued) {
         this.#patch(job.id, { status: 'sending' })
         try {
-          const r = await drainJob(session.ports(), outbox, job.id, { onProgress: (done, all) => { this.#patch(job.id, { progress: done / all }) } })
+          const sending = (await UploadJob.load(outbox, job.id))!
+          sending.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; this.#patch(job.id, { progress: p.total === 0 ? 1 : p.stored / p.total }) })
+          const r = await sending.send(session.ports())
           await files.add({ manifestId: r.capability.manifestId, name: job.name, size: job.size, link: r.link, policy: job.policy.name, ownerSeed: job.ownerSeedB64, createdAt: job.createdAt })
-          await outbox.deleteJob(job.id)
+          await sending.forget()
           this.#patch(job.id, { status: 'done', progress: 1, link: r.link })
           this.#retryMs = 2000
         } catch (err) {
@@ -170,8 +178,8 @@ export class Uploads {
   }
 }
 
-function itemOfJob (j: OutboxJob): UploadItem {
-  const item: UploadItem = { key: j.id, name: j.name, size: j.size, policy: j.policy.name, status: j.status === 'done' ? 'done' : j.status === 'sealing' ? 'sealing' : 'queued', progress: 0 }
+function itemOfJob (j: UploadJobRecord): UploadItem {
+  const item: UploadItem = { key: j.id, name: j.name, size: j.size, policy: j.policy.name, status: j.state === 'published' ? 'done' : j.state === 'sealing' ? 'sealing' : 'queued', progress: 0 }
   if (j.link !== undefined) item.link = j.link
   return item
 }

@@ -6,8 +6,8 @@ import { FRAGMENT_PROTOCOL } from '../../net/protocols/fragment-constants.ts'
 import { encodeFrame } from '../../net/protocols/frames.ts'
 import { FrameReader, streamSource } from '../../net/protocols/stream-io.ts'
 import { MemoryFragmentStore } from '../../stores/memory.ts'
-import { randomFragment, sameBytes, startTestClient, startTestFarmer } from '../../farmer/test-grid.ts'
-import type { TestFarmer } from '../../farmer/test-grid.ts'
+import { randomFragment, sameBytes, startTestClient, startTestFarmer } from '../../../test/support/test-grid.ts'
+import type { TestFarmer } from '../../../test/support/test-grid.ts'
 import type { FarmerClient } from './farmer-client.ts'
 
 const MiB = 1024 * 1024

@@ -1,13 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { parseCapability } from '../../core/capability.ts'
-import { MemoryFragmentStore } from '../../stores/memory.ts'
 import { createNodeCodecPool } from '../../codec/pool.node.ts'
 import type { CodecPool } from '../../codec/pool.ts'
 import { FakeGrid, getFile, putFile, sha, source } from '../../../test/support/fake-grid.ts'
 import { Download } from './download.ts'
 import { nodeSegmentCipher } from '../adapters/cipher.node.ts'
-import type { ErasureCoder } from '../ports.ts'
 
 const SHARD = 4096
 let pool: CodecPool

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { parseCapability } from '../../core/capability.ts'
 import { MemoryFragmentStore } from '../../stores/memory.ts'

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { parseCapability } from '../../core/capability.ts'
 import { MemoryFragmentStore } from '../../stores/memory.ts'
@@ -8,7 +8,6 @@ import { FakeGrid, getFile, putFile, sha, source } from '../../../test/support/f
 import { UploadJob, type UploadProgress } from './upload.ts'
 import { Download } from './download.ts'
 import { fileHealth } from './stat.ts'
-import { nodeSegmentCipher } from '../adapters/cipher.node.ts'
 import { KvJobStore, type JobStore } from '../job-store.ts'
 import { MemoryKeyValueStore } from '../../stores/kv/memory.ts'
 import { jobIdOf, memoryJobs } from '../../../test/support/fake-grid.ts'

@@ -203,7 +203,7 @@ export class UploadJob extends EventTarget {
     await this.store.deleteJob(this.id)
   }
 
-  /** Runs a phase; a failure leaves the job failed (a queued one stays queued), an abort cancelled. */
+  /** Runs a phase; a failure leaves the job failed and an abort cancelled, but a sealed outbox job queued. */
   async #guard<T> (options: AbortOptions, phase: () => Promise<T>): Promise<T> {
     throwIfAborted(options.signal)
     try {
@@ -212,7 +212,8 @@ export class UploadJob extends EventTarget {
       if (!this.#dropped) {
         const aborted = options.signal?.aborted === true
         const e = err as { name?: string, code?: string, message?: string }
-        const state: JobState = aborted ? 'cancelled' : this.record.keeps && this.record.state !== 'sealing' ? 'queued' : 'failed'
+        // A sealed outbox job waits for the next drain whatever stopped this one.
+        const state: JobState = this.record.keeps && this.record.state !== 'sealing' ? 'queued' : aborted ? 'cancelled' : 'failed'
         await this.#save({ ...this.record, state, lastError: { name: e.name ?? 'Error', message: e.message ?? String(err), ...(e.code !== undefined ? { code: e.code } : {}) } }).catch(() => {})
         this.#emit()
       }

@@ -1,45 +1,27 @@
 // The directory protocol between real libp2p nodes on loopback: a relay-side DirectoryService over
-// the relay's MemoryDirectoryStore, and farmers/clients dialing it.
+// the relay's MemoryDirectoryStore (see test/support/test-directory.ts), and farmers/clients dialing it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createNodeLibp2p } from '../libp2p.node.ts'
-import { MemoryDirectoryStore } from '../../../relay/directory-store.ts'
-import { Announcer } from '../../farmer/announce.ts'
+import { recordOf, startDirectoryFarmers, startTestDirectory } from '../../../test/support/test-directory.ts'
+import type { TestDirectory, TestDirectoryFarmer } from '../../../test/support/test-directory.ts'
 import {
-  announceToDirectory, DIRECTORY_PROTOCOL, DirectoryService, leaveDirectory, MAX_REQUEST_BYTES,
-  queryDirectory, signFarmerRecord
+  announceToDirectory, DIRECTORY_PROTOCOL, leaveDirectory, MAX_REQUEST_BYTES, queryDirectory, signFarmerRecord
 } from './directory.ts'
-import type { FarmerRecord } from './directory.ts'
 
 const GiB = 1024 ** 3
-let relay: Libp2p
-let registry: MemoryDirectoryStore
-let relayAddr: ReturnType<typeof multiaddr>
-const farmers: Array<{ node: Libp2p, key: PrivateKey }> = []
-
-function recordOf (f: { node: Libp2p }, over: Partial<FarmerRecord> = {}): FarmerRecord {
-  return {
-    peerId: f.node.peerId.toString(), addrs: ['/ip4/127.0.0.1/tcp/1234/ws'], region: 'eu-west', tier: 'live',
-    kind: 'full', capacity: 10 * GiB, free: 5 * GiB, version: '0.1.0', seq: Date.now(), ...over
-  }
-}
+let directory: TestDirectory
+let relayAddr: Multiaddr
+let farmers: TestDirectoryFarmer[] = []
 
 beforeAll(async () => {
-  relay = await createNodeLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
-  registry = new MemoryDirectoryStore({ ttlMs: 400 })
-  await new DirectoryService({ libp2p: relay, registry }).start()
-  relayAddr = relay.getMultiaddrs()[0]!
-  for (let i = 0; i < 3; i++) {
-    const key = await generateKeyPair('Ed25519')
-    farmers.push({ node: await createNodeLibp2p({ privateKey: key }), key })
-  }
+  directory = await startTestDirectory(400)
+  relayAddr = directory.addr
+  farmers = await startDirectoryFarmers(3)
 })
 
 afterAll(async () => {
-  await Promise.all([relay, ...farmers.map(f => f.node)].map(async n => await n.stop()))
+  await Promise.all([directory.stop(), ...farmers.map(async f => { await f.node.stop() })])
 })
 
 describe('directory protocol', () => {
@@ -98,39 +80,5 @@ describe('directory protocol', () => {
     expect(await ids()).toContain(b.node.peerId.toString())
     await new Promise(resolve => setTimeout(resolve, ttlMs + 50))
     expect(await ids()).not.toContain(b.node.peerId.toString())
-  })
-
-  it('an Announcer keeps a farmer listed past the TTL and removes it on stop', async () => {
-    const [, , c] = farmers as [typeof farmers[0], typeof farmers[0], typeof farmers[0]]
-    const announcer = new Announcer(
-      { libp2p: c.node, privateKey: c.key, stat: async () => ({ capacity: 100, used: 40, free: 60, count: 2 }) },
-      { relay: relayAddr, region: 'us-east', tier: 'live', kind: 'full', version: '0.1.0', intervalMs: 10_000 })
-    await announcer.start()
-    await new Promise(resolve => setTimeout(resolve, 1_000)) // 2.5 TTLs: only the TTL/3 heartbeat keeps it
-    const listed = await queryDirectory(farmers[0]!.node, relayAddr, { regions: ['us-east'] })
-    expect(announcer.ok).toBeGreaterThanOrEqual(3)
-    await announcer.stop()
-    expect(listed.map(l => l.free)).toEqual([60])
-    expect((await queryDirectory(farmers[0]!.node, relayAddr, { regions: ['us-east'] })).length).toBe(0)
-  })
-
-  it('an Announcer stopped while a heartbeat is on its way stays removed', async () => {
-    const [, , c] = farmers as [typeof farmers[0], typeof farmers[0], typeof farmers[0]]
-    let release: () => void = () => {}
-    const hold = new Promise<void>(resolve => { release = resolve })
-    let holding = false
-    let entered: () => void = () => {}
-    const inBeat = new Promise<void>(resolve => { entered = resolve })
-    const announcer = new Announcer(
-      { libp2p: c.node, privateKey: c.key, stat: async () => { if (holding) { entered(); await hold } return { capacity: 100, used: 40, free: 60, count: 2 } } },
-      { relay: relayAddr, region: 'us-east', tier: 'live', kind: 'full', version: '0.1.0', intervalMs: 50 })
-    await announcer.start()
-    holding = true
-    await inBeat // the next heartbeat has begun, and waits here before it announces
-    const stopped = announcer.stop()
-    setTimeout(release, 50)
-    await stopped
-    await new Promise(resolve => setTimeout(resolve, 200))
-    expect((await queryDirectory(farmers[0]!.node, relayAddr, { regions: ['us-east'] })).map(l => l.peerId)).not.toContain(c.node.peerId.toString())
   })
 })

@@ -53,7 +53,10 @@ export const DIRECTORY_TIMEOUT_MS = 10_000
 const SIGNING_DOMAIN = new TextEncoder().encode('shardfarm-directory-record/1:')
 
 export type { FarmerKind, Tier }
-export type DirectoryErrorCode = 'BAD_REQUEST' | 'TOO_LARGE' | 'FORBIDDEN' | 'STALE_RECORD' | 'DIRECTORY_FULL' | 'INTERNAL'
+/** Codes of a directory refusal, on the wire and in `DirectoryError`. */
+export const DIRECTORY_ERROR_CODES = ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'INTERNAL'] as const
+/** One refusal code of the directory protocol. */
+export type DirectoryErrorCode = typeof DIRECTORY_ERROR_CODES[number]
 
 /** What a farmer says about itself. Byte figures are fragment payload bytes. */
 export interface FarmerRecord {
@@ -326,8 +329,7 @@ const bad = (message: string): DirectoryError => new DirectoryError('BAD_REQUEST
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
 const isLabel = (x: unknown): x is string => typeof x === 'string' && /^[\x21-\x7e]{1,64}$/.test(x)
-const isCode = (x: unknown): x is DirectoryErrorCode =>
-  ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'INTERNAL'].includes(x as string)
+const isCode = (x: unknown): x is DirectoryErrorCode => (DIRECTORY_ERROR_CODES as readonly unknown[]).includes(x)
 
 function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.byteLength + b.byteLength)

@@ -1,19 +1,22 @@
 /**
  * Test fixture: a farmer (libp2p over WebSockets on 127.0.0.1 plus `FarmerService`) and a client
  * node in the test process. Multi-process grids are the CLI's tests; this keeps protocol tests fast.
+ * It lives under `test/` because it joins two layers that never import each other: the farmer's
+ * tests drive it through the client's side of the wire, and the client's tests need a farmer.
  */
 import type { Libp2p, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { FragmentStore } from '../core/fragment-store.ts'
-import { sha256Hex } from '../core/hash.ts'
-import { createNodeLibp2p } from '../net/libp2p.node.ts'
-import { FarmerClient } from '../client/farmer-client.ts'
-import type { FarmerClientInit } from '../client/farmer-client.ts'
-import { FRAGMENT_PROTOCOL, MAX_HEADER_BYTES } from '../net/protocols/fragment-constants.ts'
-import { parseHeaderObject } from '../net/protocols/frames.ts'
-import { FrameReader, streamSource } from '../net/protocols/stream-io.ts'
-import { FarmerService } from './service.ts'
-import type { FarmerServiceInit } from './service.ts'
+import type { FragmentStore } from '../../src/core/fragment-store.ts'
+import { sha256Hex } from '../../src/core/hash.ts'
+import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
+import { FarmerClient } from '../../src/client/adapters/farmer-client.ts'
+import type { FarmerClientInit } from '../../src/client/adapters/farmer-client.ts'
+import { exchange } from '../../src/client/adapters/exchange.ts'
+import { FRAGMENT_PROTOCOL, MAX_HEADER_BYTES } from '../../src/net/protocols/fragment-constants.ts'
+import { parseHeaderObject } from '../../src/net/protocols/frames.ts'
+import { FrameReader, streamSource } from '../../src/net/protocols/stream-io.ts'
+import { FarmerService } from '../../src/farmer/service.ts'
+import type { FarmerServiceInit } from '../../src/farmer/service.ts'
 
 /** A running farmer. */
 export interface TestFarmer {
@@ -35,8 +38,14 @@ export async function startTestFarmer (store: FragmentStore, init: Partial<Farme
   return { node, service, store, addr, stop: async () => { await service.stop(); await node.stop() } }
 }
 
+/** A dial-only node and its `FarmerClient`. */
+export interface TestClient { node: Libp2p, client: FarmerClient }
+
+/** The client's one-request exchange, for tests that send a hand-made request (a forged DELETE). */
+export { exchange }
+
 /** A dial-only node with a `FarmerClient`. */
-export async function startTestClient (init: FarmerClientInit = {}): Promise<{ node: Libp2p, client: FarmerClient }> {
+export async function startTestClient (init: FarmerClientInit = {}): Promise<TestClient> {
   const node = await createNodeLibp2p()
   return { node, client: new FarmerClient({ libp2p: node }, init) }
 }

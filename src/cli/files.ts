@@ -17,7 +17,7 @@ import { fetchManifest } from '../client/blocks/open-manifest.ts'
 import { openFileSource } from '../client/adapters/file-source.node.ts'
 import { deleteFile } from '../client/ops/delete.ts'
 import { Download } from '../client/ops/download.ts'
-import { repairFile } from '../client/ops/repair.ts'
+import { Repair, type RepairProgress } from '../client/ops/repair.ts'
 import { fileHealth } from '../client/ops/stat.ts'
 import { UploadJob, type UploadProgress } from '../client/ops/upload.ts'
 import { LocalIndex, type IndexEntry } from '../client/local.node.ts'
@@ -220,10 +220,12 @@ export async function repairCommand (argv: string[]): Promise<void> {
   await withSession(values.relay, async (s, signal) => {
     const owner = await ownerKeyFromSeed(fromBase64(entry.ownerSeed))
     let bar: ProgressBar | undefined
-    const r = await repairFile(s, cap, owner, {
-      signal,
-      onProgress: (done, total, size) => { (bar ??= new ProgressBar('repair', size)).update(Math.round(size * done / total), `seg ${done}/${total}`) }
+    const repair = new Repair(s, cap, owner)
+    repair.addEventListener('progress', e => {
+      const { done, segments, size } = (e as CustomEvent<RepairProgress>).detail;
+      (bar ??= new ProgressBar('repair', size)).update(Math.round(size * done / segments), `seg ${done}/${segments}`)
     })
+    const r = await repair.run({ signal })
     bar?.done()
     if (r.placed.length > 0) await index.add({ ...entry, copies: [...entry.copies ?? [], ...r.placed] })
     if (r.lost.length > 0 || r.short.length > 0) process.exitCode = 3

@@ -2,7 +2,7 @@ import { parseCapability } from '../../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed } from '../../core/owner-key.ts'
 import type { SegmentHealth } from '../../client/blocks/fragment-health.ts'
 import { deleteFile } from '../../client/ops/delete.ts'
-import { repairFile, type RepairResult } from '../../client/ops/repair.ts'
+import { Repair, type RepairResult } from '../../client/ops/repair.ts'
 import { fileHealth } from '../../client/ops/stat.ts'
 import { OwnerIndex, type OwnedFile } from '../../client/owner-index.ts'
 import { errorOf, type HumanError } from '../lib/handle-error.ts'
@@ -81,7 +81,7 @@ export class Files {
 
   /**
    * Rebuilds the fragments the file lost onto other farmers, and its manifest copies, then checks
-   * its health again. Links to it keep working (see `repairFile`).
+   * its health again. Links to it keep working (see `Repair`).
    */
   async repair (f: MyFile): Promise<void> {
     const prev = this.checks[f.manifestId]
@@ -89,7 +89,7 @@ export class Files {
     try {
       const owner = await ownerKeyFromSeed(fromBase64(f.ownerSeed))
       const ports = await session.connectedPorts()
-      const repaired = await repairFile(ports, parseCapability(f.link), owner)
+      const repaired = await new Repair(ports, parseCapability(f.link), owner).run()
       if (repaired.placed.length > 0) {
         await (await this.#open()).addCopies(f.manifestId, repaired.placed)
         await this.load()

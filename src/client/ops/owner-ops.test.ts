@@ -7,7 +7,7 @@ import type { CodecPool } from '../../codec/pool.ts'
 import { FakeGrid, getFile, putFile, sha, source } from '../../../test/support/fake-grid.ts'
 import { Download } from './download.ts'
 import { fileHealth } from './stat.ts'
-import { repairFile } from './repair.ts'
+import { Repair } from './repair.ts'
 import { deleteFile } from './delete.ts'
 import { ownerKeyFromSeed } from '../../core/owner-key.ts'
 import type { FragmentTransport } from '../ports.ts'
@@ -80,14 +80,14 @@ describe('stat, repair and delete', () => {
         get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid)
       }
     }
-    const r = await repairFile(stale, cap, owner)
+    const r = await new Repair(stale, cap, owner).run()
     expect(putsToGone).toBe(0)
     expect(r).toMatchObject({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
     for (const n of [n0!, n1!]) expect((await grid.stores.get(n)!.has(up.manifest.segments.flatMap(s => s.fragments))).filter(Boolean)).toHaveLength(3)
     const copies = await Promise.all([...grid.stores].filter(([p]) => !gone.includes(p)).map(async ([, st]) => (await st.has([cap.manifestId]))[0]))
     expect(copies.filter(Boolean)).toHaveLength(3) // m + 1 again
     expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
-    expect(await repairFile(grid.ports(), cap, owner)).toMatchObject({ repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0 })
+    expect(await new Repair(grid.ports(), cap, owner).run()).toMatchObject({ repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0 })
 
     // Two more go down, among them the last manifest holder the link names: each segment keeps its
     // 2 rebuilt fragments and 2 originals (k = 4). The link is the one from before the repair; its
@@ -115,7 +115,7 @@ describe('stat, repair and delete', () => {
     const emptied = grid.farmers.map(f => f.peerId).filter(p => !cap.holders.includes(p))
     expect(emptied).toHaveLength(3)
     for (const h of emptied) grid.stores.set(h, new MemoryFragmentStore({ quota: 1e9 }))
-    expect(await repairFile(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed)))
+    expect(await new Repair(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed)).run())
       .toMatchObject({ lost: [0], repaired: 0, fragmentsStored: 0, short: [] })
   })
 })

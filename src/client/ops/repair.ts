@@ -2,7 +2,7 @@
  * `shardfarm repair` and the app's Repair: put back the fragments and manifest copies a file lost.
  */
 import type { Capability } from '../../core/capability.ts'
-import { AbortError, throwIfAborted } from '../../core/errors.ts'
+import { AbortError, throwIfAborted, type AbortOptions } from '../../core/errors.ts'
 import { sha256Hex } from '../../core/hash.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import { admits } from '../../core/placement.ts'
@@ -11,6 +11,42 @@ import { fetchManifest } from '../blocks/open-manifest.ts'
 import { segmentsHealth, withCopies } from '../blocks/fragment-health.ts'
 import { discoverHolders } from '../blocks/holder-lookup.ts'
 import type { ClientPorts, Farmer, FarmerRef } from '../ports.ts'
+
+/** The ports a repair runs on. */
+export type RepairPorts = Pick<ClientPorts, 'transport' | 'directory' | 'coder'>
+
+/** Progress of a repair, carried by its `progress` events (`CustomEvent<RepairProgress>`). */
+export interface RepairProgress {
+  /** Segments looked at (and repaired where they needed it) so far. */
+  done: number
+  segments: number
+  /** The file's size in bytes, for a bar in bytes. */
+  size: number
+}
+
+/**
+ * A repair of one file, with the owner's key (new copies carry it, so `rm` can remove them).
+ * `run()` does the work (`repairFile` below) and emits `progress` events per segment.
+ */
+export class Repair extends EventTarget {
+  readonly #ports: RepairPorts
+  readonly #cap: Capability
+  readonly #owner: OwnerKey
+
+  constructor (ports: RepairPorts, cap: Capability, owner: OwnerKey) {
+    super()
+    this.#ports = ports
+    this.#cap = cap
+    this.#owner = owner
+  }
+
+  async run (options: AbortOptions = {}): Promise<RepairResult> {
+    return await repairFile(this.#ports, this.#cap, this.#owner, {
+      ...options,
+      onProgress: (done, segments, size) => { this.dispatchEvent(new CustomEvent<RepairProgress>('progress', { detail: { done, segments, size } })) }
+    })
+  }
+}
 
 export interface RepairResult {
   segments: number
@@ -41,8 +77,8 @@ export interface RepairResult {
  * `owner`'s key, so `rm` can remove them. Only farmers that answered the lookup are written to,
  * and one whose PUT fails is not tried again. One segment at a time: about 2 (k + m) shards of memory.
  */
-export async function repairFile (ports: Pick<ClientPorts, 'transport' | 'directory' | 'coder'>, cap: Capability, owner: OwnerKey,
-  options: { signal?: AbortSignal, onProgress?: (done: number, segments: number, fileSize: number) => void } = {}): Promise<RepairResult> {
+async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
+  options: AbortOptions & { onProgress: (done: number, segments: number, fileSize: number) => void }): Promise<RepairResult> {
   const { signal } = options
   const { manifest, resolve } = await fetchManifest(ports, cap, options)
   const policy = normalizePolicy(manifest.policy)
@@ -91,7 +127,7 @@ export async function repairFile (ports: Pick<ClientPorts, 'transport' | 'direct
     throwIfAborted(signal)
     const s = seg.index
     const entry = manifest.segments[s]!
-    const done = (): void => { options.onProgress?.(s + 1, manifest.segments.length, manifest.size) }
+    const done = (): void => { options.onProgress(s + 1, manifest.segments.length, manifest.size) }
     if (seg.available < k) { result.lost.push(s); done(); continue }
     if (seg.available === k + m) { done(); continue }
     const len = entry.shardLength

@@ -20,7 +20,7 @@ import { Disperser } from '../blocks/disperse.ts'
 import { recheckStored } from '../blocks/fragment-health.ts'
 import { publishManifest } from '../blocks/publish.ts'
 import { SegmentSealer } from '../blocks/seal.ts'
-import { SourceChangedError } from '../errors.ts'
+import { walkSegments, type SegmentPass } from '../blocks/segment-walk.ts'
 import type { JobState, JobStore, SegmentRecord, UploadJobRecord } from '../job-store.ts'
 import type { ByteSource, ClientPorts, Farmer, GridPorts } from '../ports.ts'
 
@@ -76,15 +76,6 @@ export interface UploadResult {
    * or lost them while the job waited), and so were sent again.
    */
   restoredSegments: number
-}
-
-/** Where a segment's fragments come from, and where they go. */
-interface Pass {
-  fragmentsOf: (s: number, recorded: SegmentRecord | undefined) => Promise<{ frags: Uint8Array[], record: SegmentRecord, release?: () => void }>
-  deliver: (s: number, frags: Uint8Array[], record: SegmentRecord) => Promise<SegmentRecord>
-  /** Whether a recorded segment is done for this pass. */
-  done: (s: number, recorded: SegmentRecord) => boolean
-  concurrency: number
 }
 
 export class UploadJob extends EventTarget {
@@ -253,7 +244,7 @@ export class UploadJob extends EventTarget {
   }
 
   /** A pass that sends each segment not yet on farmers (or that lost fragments since) and records its holders. */
-  #sendingPass (disperser: Disperser, restore: Map<number, string[][]>, resuming: boolean, from: Pick<Pass, 'fragmentsOf'>, options: UploadRunOptions): Pass {
+  #sendingPass (disperser: Disperser, restore: Map<number, string[][]>, resuming: boolean, from: Pick<SegmentPass, 'fragmentsOf'>, options: UploadRunOptions): SegmentPass {
     return {
       concurrency: Math.max(1, options.concurrency ?? 2),
       fragmentsOf: from.fragmentsOf,
@@ -266,55 +257,17 @@ export class UploadJob extends EventTarget {
     }
   }
 
-  /**
-   * The segment loop every phase shares. Segments done for this pass are skipped; the others get
-   * their fragments (sealed or kept), are delivered and recorded. One segment at a time is sealed;
-   * the others in flight are only their fragments. Sealing is when a segment is largest
-   * (plaintext, ciphertext and parity at once, about 3.4× its size), and with every worker free to
-   * seal, several finishing their PUTs together all swelled at once: a 4 GiB CLI put at 4 segments
-   * peaked at 303–348 MiB, where this bound is one swollen segment plus fragments. Sealing is CPU
-   * work on the main thread and the one codec worker, so serialising it costs no overlap worth having.
-   */
-  async #walk (pass: Pass, cleanup: () => void = () => {}): Promise<SegmentRecord[]> {
-    const recorded = await this.store.segments(this.id)
-    const out: SegmentRecord[] = new Array(this.#layout.count)
-    let preparing: Promise<unknown> = Promise.resolve()
-    const inTurn = async (s: number): ReturnType<Pass['fragmentsOf']> => {
-      const turn = preparing.then(async () => await pass.fragmentsOf(s, recorded[s]))
-      preparing = turn.catch(() => {})
-      return await turn
+  /** The segment loop (`walkSegments`) over this job's records; a changed source drops the job. */
+  async #walk (pass: SegmentPass, cleanup: () => void = () => {}): Promise<SegmentRecord[]> {
+    try {
+      return await walkSegments(this.#layout.count, await this.store.segments(this.id), pass, {
+        skipped: s => { this.#advance('skip', segmentRange(this.#layout, s).length, s) },
+        changed: async () => { await this.forget() },
+        record: async (s, record) => { if (!this.#dropped) await this.store.putSegment(this.id, s, record) }
+      })
+    } finally {
+      cleanup()
     }
-    let next = 0
-    let failed = false
-    const worker = async (): Promise<void> => {
-      while (next < this.#layout.count && !failed) {
-        const s = next++
-        const had = recorded[s]
-        if (had !== undefined && pass.done(s, had)) {
-          out[s] = had
-          this.#advance('skip', segmentRange(this.#layout, s).length, s)
-          continue
-        }
-        const { frags, record, release } = await inTurn(s)
-        if (had !== undefined && record.digest !== had.digest) {
-          // Same key, nonce and associated data over other plaintext must never be stored, and the
-          // kept fragments would not fit the new ones: this job cannot go on.
-          failed = true
-          await this.forget()
-          throw new SourceChangedError(s)
-        }
-        out[s] = await pass.deliver(s, frags, record)
-        release?.() // every fragment is stored: the next segment is sealed into this buffer
-        if (!this.#dropped) await this.store.putSegment(this.id, s, out[s])
-      }
-    }
-    const results = await Promise.allSettled(Array.from({ length: pass.concurrency }, async () => {
-      try { await worker() } catch (err) { failed = true; throw err }
-    }))
-    cleanup()
-    const rejected = results.find(r => r.status === 'rejected')
-    if (rejected !== undefined) throw rejected.reason
-    return out
   }
 
   async #publish (disperser: Disperser, segments: SegmentRecord[], farmers: Farmer[], placement: Placement, restored: number): Promise<UploadResult> {

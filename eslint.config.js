@@ -60,11 +60,25 @@ function layerBlocks (layer, files = layer.files, extra = []) {
   ]
 }
 
-// ---- Client-internal rules: the client's own folders (blocks, ops, adapters, ...) go here. ----
-// Each entry narrows part of src/client and keeps the client's layer rule, e.g.
-//   ...layerBlocks(LAYERS.find(l => l.name === 'client'), ['src/client/blocks/**'],
-//     [{ group: ['**/ops/**'], message: 'ops compose blocks, never the reverse.' }]),
+// ---- Client-internal rules ----
+// Inside src/client, bottom to top:
+//   ports, errors, job-store  <  blocks (building blocks), adapters (technology)  <  ops (what a
+//   person does: upload, download, stat, repair, delete)  <  session.node / session.browser (wiring)
+// Operations are platform-free: they take ports and never reach for an adapter or a wiring file.
+// Tests may reach across (an ops test wires Node's cipher in), so these apply to shipped code only.
+const CLIENT = LAYERS.find(l => l.name === 'client')
+const WIRING = { group: ['**/session.node*', '**/session.browser*'], message: 'only the platform wiring assembles the client; import the port instead.' }
+const OPS = { group: ['**/ops/**'], message: 'operations compose building blocks, never the reverse.' }
+const BLOCKS = { group: ['**/blocks/**'], message: 'the client base (ports, errors, job store) and adapters sit below the building blocks.' }
+const ADAPTERS = { group: ['**/adapters/**'], message: 'operations and building blocks take ports; only the wiring picks an adapter.' }
+const clientInternal = (files, extra) => layerBlocks(CLIENT, files, extra)[1]
 const CLIENT_INTERNAL = [
+  clientInternal(['src/client/*.ts'], [OPS, BLOCKS, ADAPTERS]),
+  clientInternal(['src/client/adapters/**'], [WIRING, OPS, BLOCKS]),
+  clientInternal(['src/client/blocks/**'], [WIRING, OPS, ADAPTERS]),
+  clientInternal(['src/client/ops/**'], [WIRING, ADAPTERS]),
+  // The wiring files themselves may import anything of the client.
+  clientInternal(['src/client/session.*.ts'], [])
 ]
 // ---- end of client-internal rules ----
 

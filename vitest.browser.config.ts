@@ -14,6 +14,8 @@ export default defineConfig({
   plugins: [svelte()],
   // Vite's own cache for this run, apart from the dev server's and the unit runs'.
   cacheDir: 'node_modules/.vite-browser-tests',
+  // Pre-bundled up front: found only while the suites load, they made a fresh cache reload the page once.
+  optimizeDeps: { include: ['idb', '@libp2p/crypto/keys', '@libp2p/peer-id'] },
   test: {
     name: 'browser',
     include: ['src/**/*.browser.test.ts', 'relay/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],

@@ -3,7 +3,7 @@
  * one line, the farmer's multiaddr with `/p2p/<id>`; logs (JSON lines) go to stderr.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { startFarmer } from '../farmer/process.ts'
+import { startFarmer } from '../farmer/full.node.ts'
 import { parseChoice, parseCount, parseFlags, parseHostPort, parseSize, UsageError, wsListenAddr } from './args.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'

@@ -2,17 +2,18 @@
  * The file commands: `put`, `get`, `stat`, `rm`, `ls`. stdout carries only the result (the link,
  * the bytes, a table or `--json`); progress bars and logs go to stderr.
  *
- * Exit codes: 0 done, 1 other failure, 2 usage, 3 data unavailable (too few farmers answered),
- * 4 authentication failed (wrong key or tampered data), 5 the policy cannot be placed on this grid,
- * 130 interrupted (Ctrl-C).
+ * Exit codes come from the error catalogue (`src/core/error-catalogue.ts`): 0 done, 1 other
+ * failure, 2 usage, 3 data unavailable (too few farmers answered), 4 authentication failed (wrong
+ * key or tampered data), 5 the policy cannot be placed on this grid, 130 interrupted (Ctrl-C).
  */
 import { createHash } from 'node:crypto'
 import { readFile, rename, rm } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseCapability } from '../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { normalizePolicy } from '../core/policy.ts'
+import { EXIT, exitCodeOf } from '../core/error-catalogue.ts'
 import { fetchManifest } from '../client/blocks/open-manifest.ts'
 import { openFileSource } from '../client/adapters/file-source.node.ts'
 import { deleteFile } from '../client/ops/delete.ts'
@@ -20,8 +21,9 @@ import { Download } from '../client/ops/download.ts'
 import { Repair, type RepairProgress } from '../client/ops/repair.ts'
 import { fileHealth } from '../client/ops/stat.ts'
 import { UploadJob, type UploadProgress } from '../client/ops/upload.ts'
-import { LocalIndex, type IndexEntry } from '../client/local.node.ts'
-import { nodeJobStore, openNodeClient, type NodeClient } from '../client/session.node.ts'
+import { OwnerIndex, type OwnedFile } from '../client/owner-index.ts'
+import { clientHome, nodeJobStore, nodeKeyValueStore, openNodeClient, type NodeClient } from '../client/session.node.ts'
+import { importLegacyIndex } from './legacy-index.ts'
 import { UsageError } from './args.ts'
 import { openFileSink } from './file-sink.ts'
 import { ProgressBar } from './progress.ts'
@@ -34,11 +36,6 @@ shardfarm stat LINK [--relay ADDR] [--json]
 shardfarm rm LINK [--relay ADDR]
 shardfarm repair LINK [--relay ADDR] [--json]
 shardfarm ls [--json]`
-
-const EXIT: Record<string, number> = {
-  SegmentUnavailableError: 3, ManifestUnavailableError: 3, FileNotFoundError: 3, FragmentUndeliverableError: 3,
-  AuthenticationError: 4, ContentMismatchError: 4, CapabilityError: 2, PlacementError: 5, InvalidPolicyError: 2
-}
 
 function args (argv: string[], options: Record<string, { type: 'string' | 'boolean', short?: string }>): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
   try {
@@ -64,7 +61,7 @@ async function withSession (relayFlag: unknown, fn: (s: NodeClient, signal: Abor
     const e = err as Error
     if (e.name === 'UsageError') throw e
     process.stderr.write(`shardfarm: ${ctl.signal.aborted ? 'interrupted' : e.message}\n`)
-    process.exitCode = ctl.signal.aborted ? 130 : EXIT[e.name] ?? 1
+    process.exitCode = ctl.signal.aborted ? EXIT.INTERRUPTED : exitCodeOf(e)
   } finally {
     process.off('SIGINT', onSignal)
     // The work is done (or has failed) by now: a connection that will not close must not keep the
@@ -112,7 +109,7 @@ export async function putCommand (argv: string[]): Promise<void> {
       const r = await job.run(s, source, { signal, concurrency: CLI_UPLOAD_SEGMENTS })
       bar.done()
       if (r.restoredSegments > 0) process.stderr.write(`resumed: ${r.restoredSegments} segments stored before had lost fragments since, and were stored again\n`)
-      await new LocalIndex().add({
+      await (await ownerIndex()).add({
         name: basename(path), size: source.size, link: r.link, manifestId: r.capability.manifestId,
         ownerSeed: toBase64(r.ownerSeed), policy: policy.name, createdAt: r.manifest.createdAt
       })
@@ -172,7 +169,7 @@ export async function statCommand (argv: string[]): Promise<void> {
     const { manifest, segments } = await fileHealth(s, cap)
     const { k, m } = manifest.policy
     // Scripts reading --json get the same verdict in the exit code as people reading the table.
-    if (segments.some(s => s.status === 'lost')) process.exitCode = 3
+    if (segments.some(s => s.status === 'lost')) process.exitCode = EXIT.UNAVAILABLE
     if (values.json === true) {
       process.stdout.write(JSON.stringify({ name: manifest.name, size: manifest.size, policy: manifest.policy, segments }) + '\n')
       return
@@ -185,9 +182,23 @@ export async function statCommand (argv: string[]): Promise<void> {
   })
 }
 
+/**
+ * The files put from this machine, with their owner keys (only this machine can delete them). An
+ * index an earlier version kept in `index.json` is taken over the first time.
+ */
+async function ownerIndex (): Promise<OwnerIndex> {
+  const kv = nodeKeyValueStore()
+  const legacy = join(clientHome(), 'index.json')
+  await importLegacyIndex(kv, legacy).catch((err: Error) => {
+    // It holds owner keys: left where it is for a person to look at, and the command goes on.
+    process.stderr.write(`shardfarm: ${legacy} could not be read (${err.message}); its files are not in the index until it is fixed\n`)
+  })
+  return new OwnerIndex(kv)
+}
+
 /** This machine's index entry (with the owner key) of a file it put, or a usage error naming `verb`. */
-async function ownEntry (manifestId: string, verb: string): Promise<{ index: LocalIndex, entry: IndexEntry }> {
-  const index = new LocalIndex()
+async function ownEntry (manifestId: string, verb: string): Promise<{ index: OwnerIndex, entry: OwnedFile }> {
+  const index = await ownerIndex()
   const entry = await index.find(manifestId)
   if (entry === undefined) throw new UsageError(`this machine has no owner key for that file (only the machine that put it can ${verb} it)`)
   return { index, entry }
@@ -203,7 +214,7 @@ export async function rmCommand (argv: string[]): Promise<void> {
     const { deleted, failed } = await deleteFile(s, cap, owner, { copies: entry.copies ?? [] })
     if (failed === 0) await index.remove(cap.manifestId)
     process.stderr.write(`removed ${deleted} fragments${failed > 0 ? `, ${failed} could not be removed (farmer down?); run rm again later` : ''}\n`)
-    if (failed > 0) process.exitCode = 3
+    if (failed > 0) process.exitCode = EXIT.UNAVAILABLE
   })
 }
 
@@ -227,8 +238,8 @@ export async function repairCommand (argv: string[]): Promise<void> {
     })
     const r = await repair.run({ signal })
     bar?.done()
-    if (r.placed.length > 0) await index.add({ ...entry, copies: [...entry.copies ?? [], ...r.placed] })
-    if (r.lost.length > 0 || r.short.length > 0) process.exitCode = 3
+    if (r.placed.length > 0) await index.addCopies(entry.manifestId, r.placed)
+    if (r.lost.length > 0 || r.short.length > 0) process.exitCode = EXIT.UNAVAILABLE
     if (values.json === true) { process.stdout.write(JSON.stringify(r) + '\n'); return }
     process.stderr.write(`${r.segments} segments: ${r.repaired} repaired (${r.fragmentsStored} fragments rebuilt and stored), ` +
       `${r.manifestCopiesStored} manifest copies added` +
@@ -239,7 +250,7 @@ export async function repairCommand (argv: string[]): Promise<void> {
 
 export async function lsCommand (argv: string[]): Promise<void> {
   const { values } = args(argv, { json: { type: 'boolean' } })
-  const all = await new LocalIndex().list()
+  const all = await (await ownerIndex()).list()
   if (values.json === true) {
     process.stdout.write(JSON.stringify(all.map(({ ownerSeed: _, ...rest }) => rest)) + '\n')
     return

@@ -7,6 +7,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { createBrowserCodecPool } from '../codec/pool.browser.ts'
 import type { CodecPool } from '../codec/pool.ts'
 import type { KeyValueStore } from '../core/key-value-store.ts'
+import { NoGridError } from '../net/errors.ts'
 import { createBrowserLibp2p } from '../net/libp2p.browser.ts'
 import { Libp2pTransport, RelayDirectory } from './adapters/libp2p-ports.ts'
 import { KvJobStore, type JobStore } from './job-store.ts'
@@ -66,7 +67,7 @@ export async function findRelay (): Promise<string> {
   const saved = globalThis.localStorage?.getItem(RELAY_KEY)
   if (saved !== null && saved !== undefined && saved !== '') return saved
   const res = await fetch('/grid.json', { cache: 'no-store' })
-  if (!res.ok) throw new Error('no local grid')
+  if (!res.ok) throw new NoGridError()
   const { relay } = await res.json() as { relay: string }
   return relay
 }

@@ -10,6 +10,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { createNodeCodecPool } from '../codec/pool.node.ts'
 import type { CodecPool } from '../codec/pool.ts'
 import type { SegmentCipher } from '../core/envelope.ts'
+import type { KeyValueStore } from '../core/key-value-store.ts'
 import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import { FsKeyValueStore } from '../stores/kv/fs.ts'
 import { nodeSegmentCipher } from './adapters/cipher.node.ts'
@@ -22,9 +23,17 @@ export function clientHome (): string {
   return resolve(process.env.SHARDFARM_HOME ?? join('.shardfarm', 'client'))
 }
 
+/**
+ * What this machine keeps, on disk under `home/store`: upload jobs (`['jobs', …]`) and the owner's
+ * index (`['files', …]`). A folder of its own, so that nothing else under `home` reads as a key.
+ */
+export function nodeKeyValueStore (home = clientHome()): KeyValueStore {
+  return new FsKeyValueStore(join(home, 'store'))
+}
+
 /** The upload jobs of this machine, on disk under `home`. */
 export function nodeJobStore (home = clientHome()): JobStore {
-  return new KvJobStore(new FsKeyValueStore(home))
+  return new KvJobStore(nodeKeyValueStore(home))
 }
 
 /** Everything a file command talks through; `close()` ends it all. */

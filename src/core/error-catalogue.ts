@@ -1,8 +1,8 @@
 /**
  * What every error code means to the people who meet it: the exit status of the `shardfarm`
  * command and the sentence the app shows. One table for both, so a new error gets its exit status
- * and its words in one place, and a test (`error-catalogue.test.ts`) fails for any error class whose
- * code has no entry.
+ * and its words in one place, and a test (`test/errors/catalogued.test.ts`) fails for any exported
+ * error class whose code has no entry.
  *
  * Keyed by `code`, the stable key (see `errors.ts`). An error that crossed a worker arrives with its
  * `name` only (comlink keeps `name`, `message` and `stack`), so each entry also lists the names of

@@ -27,7 +27,7 @@ describe('the bundled CLI', () => {
   it('holds the file commands only, and its stamp lists what it was built from', async () => {
     const stamp = JSON.parse(await readFile(join(out, 'stamp.json'), 'utf8')) as { files: Array<{ path: string }> }
     const paths = stamp.files.map(f => f.path)
-    for (const p of ['package-lock.json', 'scripts/build-cli.ts', 'src/cli/file-main.ts', 'src/cli/files.ts', 'src/client/upload.ts',
+    for (const p of ['package-lock.json', 'scripts/build-cli.ts', 'src/cli/file-main.ts', 'src/cli/files.ts', 'src/client/ops/upload.ts',
       'src/codec/worker.node.ts', 'src/codec/wasm/shardfarm_codec_standard.wasm', 'src/codec/wasm/shardfarm_codec_relaxed.wasm']) {
       expect(paths).toContain(p)
     }

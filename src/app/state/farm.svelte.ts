@@ -1,10 +1,5 @@
-import type { Libp2p } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createBrowserLibp2p } from '../../net/libp2p.browser.ts'
-import { FarmerService } from '../../farmer/service.ts'
-import { Announcer } from '../../farmer/announce.ts'
-import { NoGridError, NoRelayReservationError, OfflineError } from '../../net/errors.ts'
-import { IdbFragmentStore } from '../../stores/idb.ts'
+import { LightFarmer } from '../../farmer/light.browser.ts'
+import { NoGridError, OfflineError } from '../../net/errors.ts'
 import { StoreEvictedError } from '../../stores/idb-schema.ts'
 import { loadFarmerKey } from '../lib/farmer-key.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
@@ -18,10 +13,9 @@ const FARM_DB = 'shardfarm-farm'
 interface FarmSettings { on: boolean, quota: number, region: string }
 
 /**
- * Light farming: this browser offers part of its IndexedDB quota to the grid. It runs its own
- * libp2p node (a persistent identity, reachable over WebRTC through the relay's signalling),
- * serves the fragment protocol from an `IdbFragmentStore`, and heartbeats to the directory.
- * The choice persists, so farming resumes after a reload.
+ * Light farming, as state: what this browser offers the grid and what its light farmer (assembled
+ * in `farmer/light.browser.ts`) has stored and served. The choice persists, so farming resumes
+ * after a reload.
  */
 export class Farm {
   on = $state(false)
@@ -46,10 +40,8 @@ export class Farm {
   /** The quota the running store enforces (its `stat().capacity`). */
   capacity = $state(0)
   error = $state<HumanError | undefined>(undefined)
-  #libp2p: Libp2p | undefined
-  #service: FarmerService | undefined
-  #announcer: Announcer | undefined
-  #store: IdbFragmentStore | undefined
+  #farmer: LightFarmer | undefined
+  #starting = false
   #timer: ReturnType<typeof setInterval> | undefined
 
   constructor () {
@@ -70,55 +62,50 @@ export class Farm {
   }
 
   async start (): Promise<void> {
-    if (this.#libp2p !== undefined) return
+    if (this.#farmer !== undefined || this.#starting) return
+    this.#starting = true
     this.error = undefined
     this.on = true
     this.#save()
     try {
       if (!await session.connect()) throw session.status === 'no-grid' ? new NoGridError() : new OfflineError()
-      this.#store = await IdbFragmentStore.open(FARM_DB, { quota: this.quota, onEvicted: () => { this.evicted = true; this.error = handleError(new StoreEvictedError(FARM_DB)) } })
-      void this.#store.persist().then(granted => { this.persisted = granted })
-      const privateKey = await loadFarmerKey()
-      this.#libp2p = await createBrowserLibp2p({ privateKey, listen: true })
-      this.peerId = this.#libp2p.peerId.toString()
-      await this.#libp2p.dial(multiaddr(session.relay))
-      this.#service = new FarmerService({ libp2p: this.#libp2p, store: this.#store }, { region: this.region, tier: 'live', kind: 'light', version: VERSION })
-      await this.#service.start()
-      await this.#waitForCircuitAddress()
-      const store = this.#store
-      this.#announcer = new Announcer({ libp2p: this.#libp2p, privateKey, stat: async () => await store.stat() },
-        { relay: session.relay, region: this.region, tier: 'live', kind: 'light', version: VERSION, onResult: r => { this.listed = r.ok } })
-      await this.#announcer.start()
+      const farmer = this.#farmer = await LightFarmer.start({
+        relay: session.relay, privateKey: await loadFarmerKey(), database: FARM_DB, quota: this.quota, region: this.region, version: VERSION,
+        onEvicted: () => { this.evicted = true; this.error = handleError(new StoreEvictedError(FARM_DB)) },
+        onListed: ok => { this.listed = ok }
+      })
+      void farmer.store.persist().then(granted => { this.persisted = granted })
+      this.peerId = farmer.libp2p.peerId.toString()
       this.#timer = setInterval(() => { void this.refresh() }, 2000)
       await this.refresh()
     } catch (err) {
       this.error = handleError(err)
       await this.stop(false)
+    } finally {
+      this.#starting = false
     }
   }
 
   /** Stops serving; `forget` also turns the persisted choice off. */
   async stop (forget = true): Promise<void> {
     clearInterval(this.#timer)
-    await this.#announcer?.stop().catch(() => {})
-    await this.#service?.stop().catch(() => {})
-    await Promise.resolve(this.#libp2p?.stop()).catch(() => {})
-    await Promise.resolve(this.#store?.close()).catch(() => {})
-    this.#announcer = undefined; this.#service = undefined; this.#libp2p = undefined; this.#store = undefined
+    await this.#farmer?.stop()
+    this.#farmer = undefined
     this.listed = false
     if (forget) { this.on = false; this.#save() }
   }
 
   async refresh (): Promise<void> {
-    if (this.#store === undefined) return
-    if (await this.#store.evicted()) { this.evicted = true; return }
-    const st = await this.#store.stat()
+    const farmer = this.#farmer
+    if (farmer === undefined) return
+    if (await farmer.store.evicted()) { this.evicted = true; return }
+    const st = await farmer.store.stat()
     this.used = st.used
     this.capacity = st.capacity
     this.count = st.count
-    this.addrs = this.#libp2p?.getMultiaddrs().map(String) ?? []
-    const m = this.#service?.metrics.snapshot()
-    if (m !== undefined) { this.served = m.succeeded.GET ?? 0; this.servedBytes = m.getBytes; this.readers = m.readers }
+    this.addrs = farmer.libp2p.getMultiaddrs().map(String)
+    const m = farmer.metrics.snapshot()
+    this.served = m.succeeded.GET ?? 0; this.servedBytes = m.getBytes; this.readers = m.readers
   }
 
   setQuota (bytes: number): void {
@@ -126,17 +113,8 @@ export class Farm {
     this.#save()
   }
 
-  /** The relay reservation gives this browser a `/p2p-circuit/webrtc` address; wait for it (≤ 20 s). */
-  async #waitForCircuitAddress (): Promise<void> {
-    for (let i = 0; i < 80; i++) {
-      if (this.#libp2p?.getMultiaddrs().some(a => a.toString().includes('/webrtc')) === true) return
-      await new Promise(resolve => setTimeout(resolve, 250))
-    }
-    throw new NoRelayReservationError()
-  }
-
   get metricsText (): string {
-    return this.#service?.metrics.render() ?? ''
+    return this.#farmer?.metrics.render() ?? ''
   }
 }
 

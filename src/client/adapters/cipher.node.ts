@@ -8,7 +8,7 @@
  * Both directions feed the cipher in `PIECE` slices and copy each result into one output buffer.
  * One `update()` over a whole segment made OpenSSL's output a fresh 10 MiB allocation that only a
  * GC frees, and on these VMs first-touch page faults cost about 2 ms per MiB: 34–48 ms per 10 MiB
- * segment against 7–9 ms in slices (measured in Node 22, see README).
+ * segment against 7–9 ms in slices (measured in Node 22, see docs/performance.md, Encryption and hashing).
  */
 import { createCipheriv, createDecipheriv, KeyObject } from 'node:crypto'
 import { TAG_BYTES, type SegmentCipher } from '../../core/envelope.ts'

@@ -70,7 +70,7 @@ export class Download extends EventTarget {
   /**
    * Ciphertext buffers come back here once decrypted, and plaintext buffers once the sink is done
    * with them (`releaseChunks`), for the next segments: fresh 10 MiB buffers cost their zero-fill and
-   * first-touch page faults every time (see README). One of each is kept; more are freed.
+   * first-touch page faults every time (see docs/performance.md, Download). One of each is kept; more are freed.
    */
   readonly #cts = new SegmentBuffers(1)
   readonly #plains = new SegmentBuffers(1)

@@ -4,27 +4,11 @@
  * timer (yamux's `inactivityTimeout` is a no-op in this libp2p version, so we keep our own).
  */
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { raceSignal } from 'race-signal'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { FarmerError } from './fragment-errors.ts'
 import { checkHeaderLength } from './frames.ts'
 import { LENGTH_PREFIX_BYTES, SEND_CHUNK_BYTES } from './fragment-constants.ts'
-
-/** Rejects with `signal.reason` as soon as `signal` aborts; the loser's rejection is swallowed. */
-export async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal === undefined) return await promise
-  promise.catch(() => {})
-  if (signal.aborted) throw signal.reason
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
 
 /**
  * The chunks of `stream` as an async iterable, built on its events rather than on the stream's own

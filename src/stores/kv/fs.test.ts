@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { runKeyValueStoreTests } from './conformance.ts'
 import { FsKeyValueStore } from './fs.ts'
 
+const SAVE_LOOP = join(import.meta.dirname, '..', '..', '..', 'test', 'support', 'kv-save-loop.ts')
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const modeOf = async (path: string): Promise<number> => (await stat(path)).mode & 0o777
 
@@ -63,32 +64,39 @@ describe('FsKeyValueStore on a real disk', () => {
 
   it('survives SIGKILL mid-save: every value is whole, and acknowledged saves are kept', async () => {
     const root = await fresh()
-    const child = spawn(process.execPath, ['--no-warnings', join(import.meta.dirname, '..', '..', '..', 'test', 'support', 'kv-save-loop.ts'), root],
-      { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-    const exited = new Promise(resolve => child.once('exit', (_code, signal) => { resolve(signal) }))
-    await expect.poll(() => out.includes('ready\n'), { timeout: 20_000 }).toBe(true)
-    // Kill once some saves are acknowledged, at a random point of the writers' next ones.
-    await expect.poll(() => (out.match(/^saved /gm) ?? []).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(8)
-    await new Promise(resolve => setTimeout(resolve, Math.random() * 50))
-    child.kill('SIGKILL')
-    expect(await exited).toBe('SIGKILL')
-
     const acknowledged = new Map<string, number>()
-    for (const [, w, slot, n] of out.matchAll(/^saved (\d+) (\d+) (\d+)$/gm)) acknowledged.set(`${w}/${slot}`, Number(n))
-    const store = new FsKeyValueStore(root)
-    const keys = await store.keys([])
-    for (const key of keys) {
-      const bytes = (await store.load(key))!
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      const size = view.getUint32(0)
-      const n = view.getUint32(4)
-      expect(bytes.byteLength, key.join('/')).toBe(size)
-      expect(bytes.subarray(8).every(b => b === (n & 0xff)), key.join('/')).toBe(true)
-      // A writer's later save may have landed after the last one it reported, never an earlier one.
-      expect(n).toBeGreaterThanOrEqual(acknowledged.get(key.slice(1).join('/')) ?? 0)
+    // First a kill that certainly lands halfway through writing a file, then one at a random moment
+    // (which most often lands in a flush, the bytes written).
+    for (const [round, tear] of [[0, true], [1, false]] as const) {
+      const args = [SAVE_LOOP, root, String(1 + round * 1_000_000), ...tear ? ['16'] : []]
+      const child = spawn(process.execPath, ['--no-warnings', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+      const exited = new Promise(resolve => child.once('exit', (_code, signal) => { resolve(signal) }))
+      await expect.poll(() => out.includes('ready\n'), { timeout: 20_000 }).toBe(true)
+      if (!tear) {
+        // Once every key has been saved a few times: a torn overwrite is what this looks for.
+        await expect.poll(() => (out.match(/^saved /gm) ?? []).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(24)
+        await new Promise(resolve => setTimeout(resolve, Math.random() * 50))
+        child.kill('SIGKILL')
+      }
+      expect(await exited).toBe('SIGKILL')
+      if (tear) expect(out).toContain('torn\n')
+
+      for (const [, w, slot, n] of out.matchAll(/^saved (\d+) (\d+) (\d+)$/gm)) acknowledged.set(`${w}/${slot}`, Number(n))
+      const store = new FsKeyValueStore(root)
+      const keys = await store.keys([])
+      for (const key of keys) {
+        const bytes = (await store.load(key))!
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        const size = view.getUint32(0)
+        const n = view.getUint32(4)
+        expect(bytes.byteLength, key.join('/')).toBe(size)
+        expect(bytes.subarray(8).every(b => b === (n & 0xff)), key.join('/')).toBe(true)
+        // A writer's later save may have landed after the last one it reported, never an earlier one.
+        expect(n).toBeGreaterThanOrEqual(acknowledged.get(key.slice(1).join('/')) ?? 0)
+      }
+      expect(keys.map(k => k.slice(1).join('/'))).toEqual(expect.arrayContaining([...acknowledged.keys()]))
     }
-    expect(keys.map(k => k.slice(1).join('/'))).toEqual(expect.arrayContaining([...acknowledged.keys()]))
   })
 })

@@ -82,7 +82,7 @@ export class FsKeyValueStore implements KeyValueStore {
     const dir = this.#dir(key.slice(0, -1))
     const file = this.#valueFile(key)
     for (let attempt = 1; ; attempt++) {
-      const tmp = `${file}.tmp`
+      const tmp = `${file}.${randomUUID()}.tmp`
       try {
         await mkdir(dir, { recursive: true, mode: 0o700 })
         await writeFile(tmp, bytes, { mode: 0o600, flush: true })

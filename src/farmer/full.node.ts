@@ -1,5 +1,5 @@
 /**
- * A full farmer as one unit: identity and fragments in one data directory, a libp2p node serving
+ * A full farmer (Node, disk, WebSockets) as one unit; the light farmer in a browser is `light.browser.ts`: identity and fragments in one data directory, a libp2p node serving
  * the fragment protocol, the directory heartbeat and a small HTTP endpoint for health and
  * Prometheus metrics. `src/cli/farmer.ts` adds flags and signals; tests and benchmarks may start
  * it in-process. Stop order matters: leave the directory first (no new clients are sent here),

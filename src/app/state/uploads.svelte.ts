@@ -6,6 +6,7 @@ import { UploadJob, type UploadProgress } from '../../client/ops/upload.ts'
 import { browserJobStore } from '../../client/session.browser.ts'
 import { MemoryKeyValueStore } from '../../stores/kv/memory.ts'
 import { appStore } from '../lib/app-store.ts'
+import { takeLegacyOutbox } from '../lib/legacy-outbox.ts'
 import { errorOf, handleError, type HumanError } from '../lib/handle-error.ts'
 import { placementRows, type PlacementRow } from '../lib/placement-rows.ts'
 import { files } from './files.svelte.ts'
@@ -45,7 +46,11 @@ export class Uploads {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
 
   outbox (): Promise<JobStore> {
-    this.#outbox ??= appStore().then(browserJobStore)
+    this.#outbox ??= appStore().then(browserJobStore).then(async jobs => {
+      // An earlier version's queued uploads; on a failure they stay in its database for the next load.
+      await takeLegacyOutbox(jobs).catch(() => {})
+      return jobs
+    })
     return this.#outbox
   }
 

@@ -128,7 +128,7 @@ describe('FsFragmentStore on a real disk', () => {
 
   it('survives SIGKILL mid-put: every file present is whole, totals match, acknowledged puts kept', async () => {
     await fresh()
-    const child = spawn(process.execPath, ['--no-warnings', join(import.meta.dirname, 'fixtures', 'put-loop.ts'), dir],
+    const child = spawn(process.execPath, ['--no-warnings', join(import.meta.dirname, '..', '..', 'test', 'support', 'put-loop.ts'), dir],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })

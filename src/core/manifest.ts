@@ -73,12 +73,19 @@ export function decodeManifest (bytes: Uint8Array): Manifest {
   return validateManifest(value)
 }
 
-/** Encrypts a manifest under the file key. */
+/**
+ * Encrypts a manifest under the file key, with a fresh random nonce carried in the result
+ * (`sealBytes`, format 2): sealing again, the same manifest or another (a resumed upload whose
+ * farmers moved), never reuses a nonce, and gives other bytes, so another manifest id.
+ */
 export async function sealManifest (key: CryptoKey, fileId: Uint8Array, m: Manifest): Promise<Uint8Array> {
   return await sealBytes(key, fileId, encodeManifest(m))
 }
 
-/** Decrypts (`AuthenticationError` on a wrong key or tampering) and validates a manifest. */
+/**
+ * Decrypts (`AuthenticationError` on a wrong key or tampering) and validates a manifest, sealed in
+ * format 2 or in format 1 (fixed nonce, before format 2) so that older links still open.
+ */
 export async function openManifest (key: CryptoKey, fileId: Uint8Array, sealed: Uint8Array): Promise<Manifest> {
   return decodeManifest(await openBytes(key, fileId, sealed))
 }

@@ -19,7 +19,9 @@ export interface OpenedManifest {
 
 /**
  * Fetches the manifest named by a read capability. Holders are tried in turn; the bytes must hash
- * to the capability's manifest id, then decrypt under its key (`AuthenticationError` otherwise).
+ * to the capability's manifest id, then decrypt under its key (`AuthenticationError` otherwise);
+ * both sealing formats open (`openManifest`), so links made before the nonce moved into the sealed
+ * bytes still work.
  * When every holder answered but none with bytes that hash to the id, the manifest was changed
  * everywhere: that is an `AuthenticationError` too, not an availability problem to retry later.
  */

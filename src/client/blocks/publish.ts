@@ -14,6 +14,10 @@ export type ManifestFields = Pick<Manifest, 'fileId' | 'name' | 'mime' | 'size' 
  * Last step of every upload, streaming or from the outbox: builds the manifest from the stored
  * segments and their plaintext digests, seals it under the file key, replicates it on m + 1
  * eligible farmers and returns the read capability.
+ *
+ * A resumed upload may publish again, and a different manifest (a farmer changed its address, a
+ * fragment moved), under the same key: each sealing has its own random nonce, so that is safe,
+ * and each has its own manifest id, so the link is always the last one's.
  */
 export async function publishManifest (disperser: Disperser, fields: ManifestFields, segments: SegmentEntry[], digests: string[],
   rawKey: Uint8Array, farmers: Farmer[], placement: Placement): Promise<{ capability: Capability, link: string, manifest: Manifest }> {

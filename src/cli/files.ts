@@ -7,10 +7,10 @@
  * key or tampered data), 5 the policy cannot be placed on this grid, 130 interrupted (Ctrl-C).
  */
 import { createHash } from 'node:crypto'
-import { readFile, rename, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseCapability } from '../core/capability.ts'
+import { parseCapability, type Capability } from '../core/capability.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64 } from '../core/owner-key.ts'
 import { normalizePolicy } from '../core/policy.ts'
 import { EXIT, exitCodeOf } from '../core/error-catalogue.ts'
@@ -25,13 +25,16 @@ import { OwnerIndex, type OwnedFile } from '../client/owner-index.ts'
 import { clientHome, nodeJobStore, nodeKeyValueStore, openNodeClient, type NodeClient } from '../client/session.node.ts'
 import { importLegacyIndex } from './legacy-index.ts'
 import { UsageError } from './args.ts'
-import { openFileSink } from './file-sink.ts'
+import { openPartial, partialPath, placeFile, refuseExisting } from './download-target.ts'
 import { ProgressBar } from './progress.ts'
 import { resolveRelay } from './relay-address.ts'
+import { safeFileName, terminalSafe } from './safe-name.ts'
 import { CLOSE_GRACE_MS, settlesWithin } from './lifecycle.ts'
 
 export const FILES_USAGE = `shardfarm put FILE [--policy live|archive|mixed|POLICY.json] [--relay ADDR] [--json]
-shardfarm get LINK [-o FILE|-] [--relay ADDR]
+shardfarm get LINK [-o FILE|-] [--force] [--relay ADDR]
+    saves as FILE, or under the file's shared name made safe (no directories, no leading dot, no
+    control characters); refuses to replace an existing file (exit 2) unless --force
 shardfarm stat LINK [--relay ADDR] [--json]
 shardfarm rm LINK [--relay ADDR]
 shardfarm repair LINK [--relay ADDR] [--json]
@@ -124,41 +127,74 @@ export async function putCommand (argv: string[]): Promise<void> {
 }
 
 export async function getCommand (argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { output: { type: 'string', short: 'o' }, relay: { type: 'string' } })
+  const { values, positionals } = args(argv, { output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, relay: { type: 'string' } })
   if (positionals.length !== 1) throw new UsageError('get takes exactly one LINK')
   const cap = parseCapability(positionals[0]!)
+  const opts = { out: values.output as string | undefined, force: values.force === true }
   await withSession(values.relay, async (s, signal) => {
-    const out = values.output as string | undefined
-    const toStdout = out === '-'
-    const opened = await fetchManifest(s, cap, { signal })
-    const { manifest } = opened
-    // Each chunk is written before the next is asked for, so its memory is freed at once.
-    const dl = new Download(s, cap, { signal, opened, releaseChunks: true })
-    const target = out ?? (manifest.name !== '' ? basename(manifest.name) : cap.manifestId.slice(0, 16))
-    // Written beside the target and renamed at the end: a failed download never leaves a file that
-    // looks complete.
-    const partial = `${target}.shardfarm-partial`
-    const file = toStdout ? undefined : await openFileSink(partial)
-    const bar = new ProgressBar('get', manifest.size)
-    let written = 0
+    // A message may quote the file's name, which the sharer chose: escaped before the terminal sees it.
     try {
-      await dl.run(async chunk => {
-        if (file !== undefined) await file.write(chunk)
-        else await new Promise<void>((resolve, reject) => { process.stdout.write(chunk, err => { if (err == null) resolve(); else reject(err) }) })
-        written += chunk.length
-        bar.update(written)
-      })
-      bar.done()
-      if (file !== undefined) {
-        await file.close()
-        await rename(partial, target)
-        process.stderr.write(`${target}: ${manifest.size} bytes\n`)
-      }
+      await getFile(s, cap, { ...opts, signal })
     } catch (err) {
-      if (file !== undefined) { await file.destroy(); await rm(partial, { force: true }) }
-      throw err
+      throw withTerminalSafeMessage(err)
     }
   })
+}
+
+/**
+ * Downloads `cap` to `out`, or to stdout for `-`, or else to a file in the current directory named
+ * after the manifest's name made safe (`safeFileName`). An existing file is never replaced without
+ * `force`.
+ */
+async function getFile (s: NodeClient, cap: Capability, opts: { out: string | undefined, force: boolean, signal: AbortSignal }): Promise<void> {
+  const { out, force, signal } = opts
+  const toStdout = out === '-'
+  // A name given with -o is checked before anything is fetched; the manifest's once it is known.
+  if (out !== undefined && !toStdout && !force) await refuseExisting(out)
+  const opened = await fetchManifest(s, cap, { signal })
+  const { manifest } = opened
+  const target = out ?? safeFileName(manifest.name, cap.manifestId.slice(0, 16))
+  if (out === undefined) {
+    if (manifest.name !== '' && target !== manifest.name) process.stderr.write(`shardfarm: the file was shared as "${preview(manifest.name)}"; saving it as ${terminalSafe(target)}\n`)
+    if (!force) await refuseExisting(target)
+  }
+  // Each chunk is written before the next is asked for, so its memory is freed at once.
+  const dl = new Download(s, cap, { signal, opened, releaseChunks: true })
+  // Written beside the target and given its name at the end: a failed download never leaves a file
+  // that looks complete.
+  const partial = partialPath(target)
+  const file = toStdout ? undefined : await openPartial(partial)
+  const bar = new ProgressBar('get', manifest.size)
+  let written = 0
+  try {
+    await dl.run(async chunk => {
+      if (file !== undefined) await file.write(chunk)
+      else await new Promise<void>((resolve, reject) => { process.stdout.write(chunk, err => { if (err == null) resolve(); else reject(err) }) })
+      written += chunk.length
+      bar.update(written)
+    })
+    bar.done()
+    if (file !== undefined) {
+      await file.close()
+      await placeFile(partial, target, { force })
+      process.stderr.write(`${terminalSafe(target)}: ${manifest.size} bytes\n`)
+    }
+  } catch (err) {
+    if (file !== undefined) { await file.destroy(); await rm(partial, { force: true }) }
+    throw err
+  }
+}
+
+/** A name as the sharer gave it, escaped, and cut after 100 characters: it is only shown. */
+function preview (name: string): string {
+  const chars = Array.from(terminalSafe(name))
+  return chars.length > 100 ? chars.slice(0, 100).join('') + '…' : chars.join('')
+}
+
+/** `err` with its message escaped for the terminal (it is printed by `withSession` or `dispatch`). */
+function withTerminalSafeMessage (err: unknown): unknown {
+  if (err instanceof Error) err.message = terminalSafe(err.message)
+  return err
 }
 
 export async function statCommand (argv: string[]): Promise<void> {
@@ -174,7 +210,7 @@ export async function statCommand (argv: string[]): Promise<void> {
       process.stdout.write(JSON.stringify({ name: manifest.name, size: manifest.size, policy: manifest.policy, segments }) + '\n')
       return
     }
-    process.stdout.write(`${manifest.name || '(unnamed)'}  ${manifest.size} bytes  policy ${manifest.policy.name} (${k}+${m})  ${manifest.segments.length} segments\n`)
+    process.stdout.write(`${terminalSafe(manifest.name) || '(unnamed)'}  ${manifest.size} bytes  policy ${terminalSafe(manifest.policy.name)} (${k}+${m})  ${manifest.segments.length} segments\n`)
     for (const seg of segments) {
       const marks = seg.fragments.map(f => (f.reachable.length > 0 ? '●' : '○')).join('')
       process.stdout.write(`  segment ${String(seg.index).padStart(4)}  ${marks}  ${seg.available}/${k + m}  ${seg.status}\n`)
@@ -255,5 +291,5 @@ export async function lsCommand (argv: string[]): Promise<void> {
     process.stdout.write(JSON.stringify(all.map(({ ownerSeed: _, ...rest }) => rest)) + '\n')
     return
   }
-  for (const e of all) process.stdout.write(`${new Date(e.createdAt).toISOString().slice(0, 19)}  ${String(e.size).padStart(12)}  ${e.policy.padEnd(8)}  ${e.name}\n    ${e.link}\n`)
+  for (const e of all) process.stdout.write(`${new Date(e.createdAt).toISOString().slice(0, 19)}  ${String(e.size).padStart(12)}  ${terminalSafe(e.policy).padEnd(8)}  ${terminalSafe(e.name)}\n    ${e.link}\n`)
 }

@@ -56,6 +56,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
     sentence: 'This is not a valid Shardfarm link. Check that you copied all of it.'
   },
   INVALID_POLICY: { exit: USAGE, names: ['InvalidPolicyError'] },
+  // `shardfarm get` refuses to replace a file: like a usage error, running it again unchanged cannot help.
+  TARGET_EXISTS: {
+    exit: USAGE, names: ['TargetExistsError'],
+    sentence: 'A file with this name is already there, and it was left as it is.',
+    hint: 'Save the download under another name, or choose to replace the file.'
+  },
 
   // The file cannot be had right now: too few farmers answered.
   SEGMENT_UNAVAILABLE: {

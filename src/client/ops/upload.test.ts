@@ -252,6 +252,42 @@ describe('upload job: streaming put', () => {
     expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
   })
 
+  it('a put stopped while publishing and resumed after a farmer moved never seals two manifests under one key and nonce', async () => {
+    const grid = makeGrid(6)
+    const bytes = randomBytes(2 * segPlain)
+    const store = memoryJobs()
+    const id = jobIdOf('f:9')
+    const manifests: Uint8Array[] = [] // every sealed manifest sent, in order
+    const ctl = new AbortController()
+    /** Once both segments are recorded, every PUT is of a copy of the manifest. */
+    const watching = (stop: boolean): FragmentTransport => ({
+      get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid),
+      put: async (f, fid, b, o) => {
+        if ((await store.segments(id)).filter(r => r?.holders !== undefined).length === 2) {
+          manifests.push(b.slice())
+          if (stop) { ctl.abort(); throw new Error('stopped') }
+        }
+        await grid.put(f, fid, b, o)
+      }
+    })
+    await expect(putFile({ ...grid.ports(), transport: watching(true) }, source(bytes), { shardSize: SHARD, store, sourceKey: 'f:9', signal: ctl.signal }))
+      .rejects.toThrow()
+    expect(manifests).toHaveLength(1)
+    // Meanwhile a farmer moved: the directory gives another address, so the manifest reads differently.
+    const moved = grid.farmers[0]!
+    moved.addrs = [`/ip4/10.9.8.7/tcp/4001/ws/p2p/${moved.peerId}`]
+    const up = await putFile({ ...grid.ports(), transport: watching(false) }, source(bytes), { shardSize: SHARD, store, sourceKey: 'f:9' })
+    expect(up.manifest.farmers[moved.peerId]).toEqual(moved.addrs)
+    expect(manifests.length).toBeGreaterThanOrEqual(2)
+    // Two AES-GCM ciphertexts under one key and nonce equal each other wherever their plaintexts do
+    // (here almost everywhere); under fresh nonces they agree on about 1 byte in 256.
+    const [a, b] = [manifests[0]!, manifests.at(-1)!]
+    let same = 0
+    for (let i = 16; i < Math.min(a.length, b.length); i++) if (a[i] === b[i]) same++
+    expect(same / (Math.min(a.length, b.length) - 16)).toBeLessThan(0.05)
+    expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
+  })
+
   it('refuses a policy the grid cannot satisfy, with the reason', async () => {
     await expect(putFile(makeGrid(6).ports(), source(randomBytes(10)), { shardSize: SHARD, policy: 'archive' })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
   })

@@ -114,7 +114,8 @@ export async function putCommand (argv: string[]): Promise<void> {
       if (r.restoredSegments > 0) process.stderr.write(`resumed: ${r.restoredSegments} segments stored before had lost fragments since, and were stored again\n`)
       await (await ownerIndex()).add({
         name: basename(path), size: source.size, link: r.link, manifestId: r.capability.manifestId,
-        ownerSeed: toBase64(r.ownerSeed), policy: policy.name, createdAt: r.manifest.createdAt
+        ownerSeed: toBase64(r.ownerSeed), policy: policy.name, createdAt: r.manifest.createdAt,
+        ...(r.strayCopies.length > 0 ? { copies: r.strayCopies } : {})
       })
       await job.forget() // its result is in the index now
       process.stdout.write(values.json === true

@@ -38,6 +38,11 @@ export interface UploadJobRecord {
   keeps: boolean
   /** The read link, once published. */
   link?: string
+  /**
+   * Ids of manifests this job began to store and did not publish (an interrupted publish). Once
+   * another is published, their copies are removed with the owner's key.
+   */
+  unpublished?: string[]
   /** The last failure, for display (a queued job that failed to send stays queued). */
   lastError?: { name: string, code?: string, message: string }
 }

@@ -94,7 +94,7 @@ export class Uploads {
         this.#patch(key, { progress: p.total === 0 ? 1 : p.stored / p.total, rate, eta: rate === undefined ? undefined : (p.total - p.stored) / rate })
       })
       const r = await job.run(session.ports(), source, { signal: ctl.signal })
-      await files.add({ manifestId: r.capability.manifestId, name: file.name, size: file.size, link: r.link, policy, ownerSeed: toBase64(r.ownerSeed), createdAt: r.manifest.createdAt })
+      await files.add({ manifestId: r.capability.manifestId, name: file.name, size: file.size, link: r.link, policy, ownerSeed: toBase64(r.ownerSeed), createdAt: r.manifest.createdAt, ...(r.strayCopies.length > 0 ? { copies: r.strayCopies } : {}) })
       this.#patch(key, { status: 'done', progress: 1, link: r.link, eta: 0, placement: placementRows(r.manifest.segments.map(s => s.holders), session.farmers) })
     } catch (err) {
       if (ctl.signal.aborted) { this.#patch(key, { status: 'cancelled', rate: undefined, eta: undefined }); return }
@@ -147,7 +147,7 @@ export class Uploads {
           const sending = (await UploadJob.load(outbox, job.id))!
           sending.addEventListener('progress', e => { const p = (e as CustomEvent<UploadProgress>).detail; this.#patch(job.id, { progress: p.total === 0 ? 1 : p.stored / p.total }) })
           const r = await sending.send(session.ports())
-          await files.add({ manifestId: r.capability.manifestId, name: job.name, size: job.size, link: r.link, policy: job.policy.name, ownerSeed: job.ownerSeedB64, createdAt: job.createdAt })
+          await files.add({ manifestId: r.capability.manifestId, name: job.name, size: job.size, link: r.link, policy: job.policy.name, ownerSeed: job.ownerSeedB64, createdAt: job.createdAt, ...(r.strayCopies.length > 0 ? { copies: r.strayCopies } : {}) })
           await sending.forget()
           this.#patch(job.id, { status: 'done', progress: 1, link: r.link })
           this.#retryMs = 2000

@@ -17,10 +17,13 @@ export type ManifestFields = Pick<Manifest, 'fileId' | 'name' | 'mime' | 'size' 
  *
  * A resumed upload may publish again, and a different manifest (a farmer changed its address, a
  * fragment moved), under the same key: each sealing has its own random nonce, so that is safe,
- * and each has its own manifest id, so the link is always the last one's.
+ * and each has its own manifest id, so the link is always the last one's. (The upload removes the
+ * copies an interrupted publish left: see `UploadJob`.)
  */
 export async function publishManifest (disperser: Disperser, fields: ManifestFields, segments: SegmentEntry[], digests: string[],
-  rawKey: Uint8Array, farmers: Farmer[], placement: Placement): Promise<{ capability: Capability, link: string, manifest: Manifest }> {
+  rawKey: Uint8Array, farmers: Farmer[], placement: Placement,
+  /** Told the manifest's id before any copy is stored (an upload records it, to clean up after an interruption). */
+  beforeStore: (manifestId: string) => Promise<void> = async () => {}): Promise<{ capability: Capability, link: string, manifest: Manifest }> {
   const hasher = new ContentHasher()
   for (const d of digests) hasher.addDigest(d)
   const addrs = new Map(farmers.map(f => [f.peerId, f.addrs]))
@@ -32,6 +35,7 @@ export async function publishManifest (disperser: Disperser, fields: ManifestFie
   const fileId = fromHex(fields.fileId)
   const sealed = await sealManifest(await importFileKey(rawKey), fileId, manifest)
   const manifestId = await sha256Hex(sealed)
+  await beforeStore(manifestId)
   const holders = await disperser.storeManifest(sealed, manifestId, eligibleFarmers(farmers, placement), fields.policy.m + 1)
   const capability: Capability = { kind: 'read', fileId, manifestId, key: rawKey, holders }
   return { capability, link: formatCapability(capability), manifest }

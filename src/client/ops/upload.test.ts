@@ -265,14 +265,18 @@ describe('upload job: streaming put', () => {
       put: async (f, fid, b, o) => {
         if ((await store.segments(id)).filter(r => r?.holders !== undefined).length === 2) {
           manifests.push(b.slice())
-          if (stop) { ctl.abort(); throw new Error('stopped') }
+          // Stopped once the first copy is stored: that copy stays on its farmer.
+          if (stop && manifests.length > 1) { ctl.abort(); throw new Error('stopped') }
         }
         await grid.put(f, fid, b, o)
       }
     })
     await expect(putFile({ ...grid.ports(), transport: watching(true) }, source(bytes), { shardSize: SHARD, store, sourceKey: 'f:9', signal: ctl.signal }))
       .rejects.toThrow()
-    expect(manifests).toHaveLength(1)
+    expect(manifests).toHaveLength(2) // one copy stored, the second refused
+    const { sha256Hex } = await import('../../core/hash.ts')
+    const stray = await sha256Hex(manifests[0]!)
+    expect(await Promise.all(grid.farmers.map(async f => (await grid.stores.get(f.peerId)!.has([stray]))[0]))).toContain(true)
     // Meanwhile a farmer moved: the directory gives another address, so the manifest reads differently.
     const moved = grid.farmers[0]!
     moved.addrs = [`/ip4/10.9.8.7/tcp/4001/ws/p2p/${moved.peerId}`]
@@ -286,6 +290,11 @@ describe('upload job: streaming put', () => {
     for (let i = 16; i < Math.min(a.length, b.length); i++) if (a[i] === b[i]) same++
     expect(same / (Math.min(a.length, b.length) - 16)).toBeLessThan(0.05)
     expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
+    // The copy the stopped publish stored names no link: it is removed, with the owner's key.
+    expect(stray).not.toBe(up.capability.manifestId)
+    for (const f of grid.farmers) expect(await grid.stores.get(f.peerId)!.has([stray])).toEqual([false])
+    expect(up.strayCopies).toEqual([])
+    expect((await store.getJob(id))?.unpublished).toBeUndefined()
   })
 
   it('refuses a policy the grid cannot satisfy, with the reason', async () => {

@@ -19,6 +19,7 @@ import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, type SegmentLayout } f
 import { Disperser } from '../blocks/disperse.ts'
 import { recheckStored } from '../blocks/fragment-health.ts'
 import { publishManifest } from '../blocks/publish.ts'
+import { removeStrayManifests } from '../blocks/stray-manifests.ts'
 import { SegmentSealer } from '../blocks/seal.ts'
 import { walkSegments, type SegmentPass } from '../blocks/segment-walk.ts'
 import type { JobState, JobStore, SegmentRecord, UploadJobRecord } from '../job-store.ts'
@@ -76,6 +77,11 @@ export interface UploadResult {
    * or lost them while the job waited), and so were sent again.
    */
   restoredSegments: number
+  /**
+   * Copies of manifests an interrupted publish of this upload left, that could not be removed now
+   * (their farmer did not answer): the owner keeps them with the file, so that `rm` reaches them.
+   */
+  strayCopies: Array<{ id: string, peer: string }>
 }
 
 export class UploadJob extends EventTarget {
@@ -139,7 +145,7 @@ export class UploadJob extends EventTarget {
           return { frags: p.frags, record: recordOf(p), release: () => { sealer.give(p.shards) } }
         }
       }, options), () => { sealer.clear() })
-      return await this.#publish(disperser, sent, farmers, placement, restore.size)
+      return await this.#publish(ports, disperser, sent, farmers, placement, restore.size)
     })
   }
 
@@ -182,7 +188,7 @@ export class UploadJob extends EventTarget {
           return { frags, record: recorded! }
         }
       }, { concurrency: 1 }))
-      const result = await this.#publish(disperser, sent, farmers, placement, restore.size)
+      const result = await this.#publish(ports, disperser, sent, farmers, placement, restore.size)
       await this.store.deleteFragments(this.id)
       return result
     })
@@ -270,15 +276,17 @@ export class UploadJob extends EventTarget {
     }
   }
 
-  async #publish (disperser: Disperser, segments: SegmentRecord[], farmers: Farmer[], placement: Placement, restored: number): Promise<UploadResult> {
+  async #publish (ports: GridPorts, disperser: Disperser, segments: SegmentRecord[], farmers: Farmer[], placement: Placement, restored: number): Promise<UploadResult> {
     const r = this.record
     const { capability, link, manifest } = await publishManifest(disperser, {
       fileId: r.fileIdHex, name: r.name, mime: r.mime, size: r.size, createdAt: r.createdAt, policy: r.policy, shardSize: r.shardSize
-    }, segments.map(({ digest: _, ...entry }) => ({ ...entry, holders: entry.holders! })), segments.map(s => s.digest), fromBase64(r.keyB64), farmers, placement)
-    const { lastError: _, ...rest } = this.record
+    }, segments.map(({ digest: _, ...entry }) => ({ ...entry, holders: entry.holders! })), segments.map(s => s.digest), fromBase64(r.keyB64), farmers, placement,
+    async id => { await this.#save({ ...this.record, unpublished: [...this.record.unpublished ?? [], id] }) })
+    const strays = await removeStrayManifests(ports, (this.record.unpublished ?? []).filter(id => id !== capability.manifestId), disperser.owner)
+    const { lastError: _, unpublished: __, ...rest } = this.record
     await this.#save({ ...rest, state: 'published', link })
     this.#emit()
-    return { capability, link, manifest, ownerSeed: fromBase64(r.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restored }
+    return { capability, link, manifest, ownerSeed: fromBase64(r.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restored, strayCopies: strays }
   }
 
   async #setState (state: JobState): Promise<void> {

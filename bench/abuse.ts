@@ -1,0 +1,270 @@
+// Abuse benchmark: an honest client's put and get of a 4 MiB file (live policy, 4 + 2) over a real
+// grid (a relay and 6 farmer processes on loopback), first alone and then while each attack runs,
+// in the same run. Target: at most 2× slower under attack, never refused.
+//   idle sockets   50 WebSockets to the relay and to every farmer that never start the handshake
+//   trickle PUTs   16 PUTs to one farmer that declare 4 MiB and send one byte every 2 s
+//   paused GETs    4 peers × 32 GETs of 4 MiB fragments from one farmer, never read
+//   directory      records with the longest addresses the relay accepts, from 40 identities,
+//                  each announced every second (the attackers run in this process, so on two
+//                  cores their CPU is the honest client's too)
+// --soak SECONDS runs every attack at once beside a loop of honest puts and gets for that long
+// (`npm run soak`: 600 s), and reports the operations, their failures, and the relay's and the
+// farmers' memory over time.
+// Usage: node bench/abuse.ts [--json] [--rounds 5] [--soak SECONDS]
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import WebSocket from 'ws'
+import { GRID_REGIONS } from '../src/cli/grid.ts'
+import { spawnShardfarm, stopChild, type ShardfarmChild } from '../src/cli/spawn.ts'
+import { FarmerClient } from '../src/client/adapters/farmer-client.ts'
+import { KvJobStore } from '../src/client/job-store.ts'
+import { Download } from '../src/client/ops/download.ts'
+import { UploadJob } from '../src/client/ops/upload.ts'
+import { openNodeClient, type NodeClient } from '../src/client/session.node.ts'
+import { sha256Hex } from '../src/core/hash.ts'
+import { parseCapability } from '../src/core/capability.ts'
+import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
+import { announceToDirectory, queryDirectory, signFarmerRecord } from '../src/net/protocols/directory.ts'
+import { FRAGMENT_PROTOCOL } from '../src/net/protocols/fragment-constants.ts'
+import { encodeFrame } from '../src/net/protocols/frames.ts'
+import { MemoryKeyValueStore } from '../src/stores/kv/memory.ts'
+import { median, printTable } from './util.ts'
+
+const FARMERS = 6
+const FILE = 4 << 20
+const args = parseArgs(process.argv.slice(2))
+const log = (s: string): void => { process.stderr.write(s + '\n') }
+
+/** An attack in progress; `stop` ends it and releases what it holds. */
+interface Attack { stop: () => Promise<void> }
+
+const root = await mkdtemp(join(tmpdir(), 'shardfarm-abuse-'))
+const children: ShardfarmChild[] = []
+const nodes: Libp2p[] = []
+let client: NodeClient | undefined
+try {
+  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay')], { name: 'abuse-relay', stderr: 'ignore' })
+  children.push(relay)
+  const farmers = await Promise.all(Array.from({ length: FARMERS }, async (_, i) => await spawnShardfarm([
+    'farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr, '--heartbeat', '1000'
+  ], { name: `abuse-farmer-${i}`, stderr: 'ignore' })))
+  children.push(...farmers)
+  client = await openNodeClient(relay.addr)
+  await waitListed(client.libp2p, relay.addr, FARMERS)
+  log(`grid: relay + ${FARMERS} farmers in ${root}`)
+  const honest = honestClient(client)
+  const attacks: Record<string, () => Promise<Attack>> = {
+    'idle sockets': async () => await idleSockets([relay.addr, ...farmers.map(f => f.addr)], 50),
+    'trickle PUTs': async () => await tricklePuts(farmers[0]!.addr, 16),
+    'paused GETs': async () => await pausedGets(farmers[0]!.addr, 4, 32),
+    directory: async () => await directoryFlood(relay.addr, 40)
+  }
+  const memory = (): { relay: number, farmers: number } => ({ relay: rssMiB(relay.pid), farmers: Math.max(...farmers.map(f => rssMiB(f.pid))) })
+
+  if (args.soak !== undefined) {
+    const running = await Promise.all(Object.values(attacks).map(async start => await start()))
+    const end = Date.now() + args.soak * 1000
+    const samples: Array<{ t: number, relay: number, farmers: number }> = []
+    const sampler = setInterval(() => { samples.push({ t: Math.round((Date.now() - end) / 1000 + args.soak!), ...memory() }) }, 10_000)
+    let ok = 0
+    let failed = 0
+    const errors = new Map<string, number>()
+    while (Date.now() < end) {
+      const r = await honest.round()
+      if (r.error === undefined) ok++; else { failed++; errors.set(r.error, (errors.get(r.error) ?? 0) + 1) }
+    }
+    clearInterval(sampler)
+    await Promise.all(running.map(async a => { await a.stop() }))
+    const first = samples[0] ?? memory()
+    const last = samples.at(-1) ?? memory()
+    const peak = { relay: Math.max(...samples.map(s => s.relay)), farmers: Math.max(...samples.map(s => s.farmers)) }
+    log(`soak: ${args.soak} s with every attack running: ${ok} honest put+get rounds succeeded, ${failed} failed ${JSON.stringify(Object.fromEntries(errors))}`)
+    log(`RSS (MiB) relay ${first.relay} → ${last.relay} (peak ${peak.relay}), largest farmer ${first.farmers} → ${last.farmers} (peak ${peak.farmers})`)
+    if (args.json) process.stdout.write(JSON.stringify({ soak_s: args.soak, rounds_ok: ok, rounds_failed: failed, errors: Object.fromEntries(errors), rss_mib: { first, last, peak }, samples }) + '\n')
+  } else {
+    const phases: Array<{ name: string, put: number, get: number, failed: number, relay: number, farmers: number }> = []
+    const measure = async (name: string): Promise<void> => {
+      const puts: number[] = []
+      const gets: number[] = []
+      let failed = 0
+      for (let i = 0; i < args.rounds; i++) {
+        const r = await honest.round()
+        if (r.error !== undefined) { failed++; log(`  ${name}: ${r.error}`); continue }
+        puts.push(r.putMs)
+        gets.push(r.getMs)
+      }
+      phases.push({ name, put: median(puts), get: median(gets), failed, ...memory() })
+      log(`${name}: put ${median(puts).toFixed(0)} ms, get ${median(gets).toFixed(0)} ms, ${failed} failed`)
+    }
+    await honest.round() // warm: connections, codec worker, JIT
+    await measure('no attack')
+    for (const [name, start] of Object.entries(attacks)) {
+      const attack = await start()
+      await new Promise(resolve => setTimeout(resolve, 2000)) // let it take hold
+      await measure(name)
+      await attack.stop()
+    }
+    const base = phases[0]!
+    printTable(['phase', 'put ms', '×', 'get ms', '×', 'failed', 'relay MiB', 'farmer MiB'], phases.map(p => [
+      p.name, p.put.toFixed(0), (p.put / base.put).toFixed(2), p.get.toFixed(0), (p.get / base.get).toFixed(2), String(p.failed), String(p.relay), String(p.farmers)
+    ]))
+    const worst = Math.max(...phases.slice(1).map(p => Math.max(p.put / base.put, p.get / base.get)))
+    log(`worst slowdown under attack: ${worst.toFixed(2)}× (target ≤ 2), refused or failed: ${phases.reduce((n, p) => n + p.failed, 0)}`)
+    if (args.json) {
+      process.stdout.write(JSON.stringify({
+        rounds: args.rounds, file_bytes: FILE, worst_slowdown: round(worst),
+        phases: phases.map(p => ({ ...p, put_ms: round(p.put), get_ms: round(p.get), put_x: round(p.put / base.put), get_x: round(p.get / base.get) }))
+      }) + '\n')
+    }
+  }
+} finally {
+  await client?.close().catch(() => {})
+  await Promise.all(nodes.map(async n => { await Promise.resolve(n.stop()).catch(() => {}) }))
+  await Promise.all(children.map(async c => await stopChild(c)))
+  await rm(root, { recursive: true, force: true })
+}
+
+/** An honest client: one round is a put of a fresh 4 MiB file and a get of it, timed. */
+function honestClient (c: NodeClient): { round: () => Promise<{ putMs: number, getMs: number, error?: string }> } {
+  return {
+    round: async () => {
+      const bytes = randomBytes(FILE)
+      const source = { size: bytes.length, read: async (o: number, l: number) => bytes.subarray(o, o + l) }
+      try {
+        const t0 = performance.now()
+        const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: bytes.length, policy: 'live', name: 'honest.bin' })
+        const up = await job.run(c, source, { signal: AbortSignal.timeout(60_000) })
+        const t1 = performance.now()
+        let got = 0
+        await new Download(c, parseCapability(up.link), { signal: AbortSignal.timeout(60_000) }).run(chunk => { got += chunk.length })
+        if (got !== bytes.length) throw new Error(`got ${got} of ${bytes.length} bytes`)
+        return { putMs: t1 - t0, getMs: performance.now() - t1 }
+      } catch (err) {
+        return { putMs: 0, getMs: 0, error: (err as { code?: string }).code ?? (err as Error).name }
+      }
+    }
+  }
+}
+
+/** `n` WebSockets to each address that never say a word of the libp2p handshake. */
+async function idleSockets (addrs: string[], n: number): Promise<Attack> {
+  const sockets: WebSocket[] = []
+  for (const a of addrs) {
+    const m = /\/ip4\/([\d.]+)\/tcp\/(\d+)\/ws/.exec(a)
+    if (m === null) continue
+    for (let i = 0; i < n; i++) {
+      const ws = new WebSocket(`ws://${m[1]}:${m[2]}`)
+      ws.on('error', () => {})
+      sockets.push(ws)
+    }
+  }
+  return { stop: async () => { for (const ws of sockets) ws.terminate() } }
+}
+
+/** `n` PUTs to `farmer` that declare 4 MiB and then send one byte every 2 s. */
+async function tricklePuts (farmer: string, n: number): Promise<Attack> {
+  const node = await attacker()
+  const streams: Stream[] = []
+  for (let i = 0; i < n; i++) {
+    const s = await node.dialProtocol(multiaddr(farmer), FRAGMENT_PROTOCOL).catch(() => undefined)
+    if (s === undefined) continue
+    s.send(encodeFrame({ op: 'PUT', id: await sha256Hex(randomBytes(32)), size: 4 << 20 }))
+    streams.push(s)
+  }
+  const timer = setInterval(() => { for (const s of streams) if (s.status === 'open') s.send(Uint8Array.of(0)) }, 2000)
+  return { stop: async () => { clearInterval(timer); for (const s of streams) s.abort(new Error('done')) } }
+}
+
+/** `peers` × `each` GETs of 4 MiB fragments from `farmer` whose answers are never read. */
+async function pausedGets (farmer: string, peers: number, each: number): Promise<Attack> {
+  const seeder = await attacker()
+  const fc = new FarmerClient({ libp2p: seeder })
+  const ids: string[] = []
+  for (let i = 0; i < 4; i++) {
+    const bytes = randomBytes(4 << 20)
+    const id = await sha256Hex(bytes)
+    await fc.put(multiaddr(farmer), id, bytes)
+    ids.push(id)
+  }
+  const streams: Stream[] = []
+  for (let p = 0; p < peers; p++) {
+    const node = await attacker()
+    for (let i = 0; i < each; i++) {
+      const s = await node.dialProtocol(multiaddr(farmer), FRAGMENT_PROTOCOL).catch(() => undefined)
+      if (s === undefined) continue
+      s.send(encodeFrame({ op: 'GET', id: ids[i % ids.length]! }))
+      await s.close().catch(() => {}) // the request is complete; the answer is never read
+      streams.push(s)
+    }
+  }
+  return { stop: async () => { for (const s of streams) s.abort(new Error('done')) } }
+}
+
+/** `identities` farmers that never store a byte announce the longest addresses the relay takes, again and again. */
+async function directoryFlood (relay: string, identities: number): Promise<Attack> {
+  let running = true
+  const loops: Array<Promise<void>> = []
+  for (let i = 0; i < identities; i++) {
+    const privateKey = await generateKeyPair('Ed25519')
+    const node = await createNodeLibp2p({ privateKey })
+    nodes.push(node)
+    const id = node.peerId.toString()
+    const host = (label: number): string => Array.from({ length: 3 }, (_, j) => `x${label}${j}`.padEnd(60, 'a')).join('.')
+    const addrs = Array.from({ length: 8 }, (_, j) => `/dns4/${host(j)}/tcp/${4000 + j}/wss/p2p/${id}`)
+    loops.push((async () => {
+      while (running) {
+        const record = { peerId: id, addrs, region: 'eu-west', tier: 'live' as const, kind: 'full' as const, capacity: 1e15, free: 1e15, version: '0.1.0', seq: Date.now() }
+        await announceToDirectory(node, multiaddr(relay), await signFarmerRecord(privateKey, record)).catch(() => {})
+        await new Promise(resolve => setTimeout(resolve, 1000))
+      }
+    })())
+  }
+  return { stop: async () => { running = false; await Promise.all(loops) } }
+}
+
+/** A libp2p node of the attacker's. */
+async function attacker (): Promise<Libp2p> {
+  const node = await createNodeLibp2p({ identify: false })
+  nodes.push(node)
+  return node
+}
+
+async function waitListed (libp2p: Libp2p, relayAddr: string, n: number): Promise<void> {
+  const until = Date.now() + 60_000
+  while (Date.now() < until) {
+    if ((await queryDirectory(libp2p, multiaddr(relayAddr)).catch(() => [])).length >= n) return
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  throw new Error(`the relay's directory never listed ${n} farmers`)
+}
+
+function rssMiB (pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readStatus(pid))
+    return m === null ? 0 : Math.round(Number(m[1]) / 1024)
+  } catch { return 0 }
+}
+
+function readStatus (pid: number): string {
+  return readFileSync(`/proc/${pid}/status`, 'utf8')
+}
+
+function round (x: number, digits = 2): number { const f = 10 ** digits; return Math.round(x * f) / f }
+
+function parseArgs (argv: string[]): { json: boolean, rounds: number, soak?: number } {
+  const out: { json: boolean, rounds: number, soak?: number } = { json: false, rounds: 5 }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--json') out.json = true
+    else if (a === '--rounds') out.rounds = Number(argv[++i])
+    else if (a === '--soak') out.soak = Number(argv[++i])
+    else throw new Error(`unknown argument ${a}; usage: node bench/abuse.ts [--json] [--rounds 5] [--soak SECONDS]`)
+  }
+  return out
+}

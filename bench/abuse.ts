@@ -1,8 +1,8 @@
-// Abuse benchmark: an honest client's put and get of a 4 MiB file (live policy, 4 + 2) over a real
+// Abuse benchmark: an honest client's put and get of a 4 MiB file, each by a freshly started client, (live policy, 4 + 2) over a real
 // grid (a relay and 6 farmer processes on loopback), first alone and then while each attack runs,
 // in the same run. Target: at most 2× slower under attack, never refused.
 //   idle sockets   50 WebSockets to the relay and to every farmer that never start the handshake
-//   trickle PUTs   16 PUTs to one farmer that declare 4 MiB and send one byte every 2 s
+//   trickle PUTs   16 PUTs to one farmer that declare 16 MiB and send one byte every 2 s
 //   paused GETs    4 peers × 32 GETs of 4 MiB fragments from one farmer, never read
 //   directory      records with the longest addresses the relay accepts, from 40 identities,
 //                  each announced every second (the attackers run in this process, so on two
@@ -31,7 +31,7 @@ import { sha256Hex } from '../src/core/hash.ts'
 import { parseCapability } from '../src/core/capability.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { announceToDirectory, queryDirectory, signFarmerRecord } from '../src/net/protocols/directory.ts'
-import { FRAGMENT_PROTOCOL } from '../src/net/protocols/fragment-constants.ts'
+import { FRAGMENT_PROTOCOL, MAX_FRAGMENT_BYTES } from '../src/net/protocols/fragment-constants.ts'
 import { encodeFrame } from '../src/net/protocols/frames.ts'
 import { MemoryKeyValueStore } from '../src/stores/kv/memory.ts'
 import { median, printTable } from './util.ts'
@@ -58,7 +58,7 @@ try {
   client = await openNodeClient(relay.addr)
   await waitListed(client.libp2p, relay.addr, FARMERS)
   log(`grid: relay + ${FARMERS} farmers in ${root}`)
-  const honest = honestClient(client)
+  const honest = honestClient(relay.addr)
   const attacks: Record<string, () => Promise<Attack>> = {
     'idle sockets': async () => await idleSockets([relay.addr, ...farmers.map(f => f.addr)], 50),
     'trickle PUTs': async () => await tricklePuts(farmers[0]!.addr, 16),
@@ -130,16 +130,24 @@ try {
   await rm(root, { recursive: true, force: true })
 }
 
-/** An honest client: one round is a put of a fresh 4 MiB file and a get of it, timed. */
-function honestClient (c: NodeClient): { round: () => Promise<{ putMs: number, getMs: number, error?: string }> } {
+/**
+ * An honest client: one round is a put of a fresh 4 MiB file and a get of it, timed, each by a
+ * client started for it (as a `shardfarm put` and a `shardfarm get` would be), so it has to make
+ * new connections while the attack holds its own.
+ */
+function honestClient (relay: string): { round: () => Promise<{ putMs: number, getMs: number, error?: string }> } {
   return {
     round: async () => {
       const bytes = randomBytes(FILE)
       const source = { size: bytes.length, read: async (o: number, l: number) => bytes.subarray(o, o + l) }
+      let c: NodeClient | undefined
       try {
+        c = await openNodeClient(relay)
         const t0 = performance.now()
         const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: bytes.length, policy: 'live', name: 'honest.bin' })
         const up = await job.run(c, source, { signal: AbortSignal.timeout(60_000) })
+        await c.close()
+        c = await openNodeClient(relay)
         const t1 = performance.now()
         let got = 0
         await new Download(c, parseCapability(up.link), { signal: AbortSignal.timeout(60_000) }).run(chunk => { got += chunk.length })
@@ -147,6 +155,8 @@ function honestClient (c: NodeClient): { round: () => Promise<{ putMs: number, g
         return { putMs: t1 - t0, getMs: performance.now() - t1 }
       } catch (err) {
         return { putMs: 0, getMs: 0, error: (err as { code?: string }).code ?? (err as Error).name }
+      } finally {
+        await c?.close().catch(() => {})
       }
     }
   }
@@ -167,14 +177,14 @@ async function idleSockets (addrs: string[], n: number): Promise<Attack> {
   return { stop: async () => { for (const ws of sockets) ws.terminate() } }
 }
 
-/** `n` PUTs to `farmer` that declare 4 MiB and then send one byte every 2 s. */
+/** `n` PUTs to `farmer` that declare the largest fragment (16 MiB) and then send one byte every 2 s. */
 async function tricklePuts (farmer: string, n: number): Promise<Attack> {
   const node = await attacker()
   const streams: Stream[] = []
   for (let i = 0; i < n; i++) {
     const s = await node.dialProtocol(multiaddr(farmer), FRAGMENT_PROTOCOL).catch(() => undefined)
     if (s === undefined) continue
-    s.send(encodeFrame({ op: 'PUT', id: await sha256Hex(randomBytes(32)), size: 4 << 20 }))
+    s.send(encodeFrame({ op: 'PUT', id: await sha256Hex(randomBytes(32)), size: MAX_FRAGMENT_BYTES }))
     streams.push(s)
   }
   const timer = setInterval(() => { for (const s of streams) if (s.status === 'open') s.send(Uint8Array.of(0)) }, 2000)

@@ -111,14 +111,16 @@ try {
       await attack.stop()
     }
     const base = phases[0]!
+    const fixed = (x: number, d: number): string => Number.isFinite(x) ? x.toFixed(d) : '-'
     printTable(['phase', 'put ms', '×', 'get ms', '×', 'failed', 'relay MiB', 'farmer MiB'], phases.map(p => [
-      p.name, p.put.toFixed(0), (p.put / base.put).toFixed(2), p.get.toFixed(0), (p.get / base.get).toFixed(2), String(p.failed), String(p.relay), String(p.farmers)
+      p.name, fixed(p.put, 0), fixed(p.put / base.put, 2), fixed(p.get, 0), fixed(p.get / base.get, 2), `${p.failed}/${args.rounds}`, String(p.relay), String(p.farmers)
     ]))
-    const worst = Math.max(...phases.slice(1).map(p => Math.max(p.put / base.put, p.get / base.get)))
+    // A phase whose every round failed has no time: it counts as infinitely slow.
+    const worst = Math.max(...phases.slice(1).map(p => p.failed === args.rounds ? Infinity : Math.max(p.put / base.put, p.get / base.get)))
     log(`worst slowdown under attack: ${worst.toFixed(2)}× (target ≤ 2), refused or failed: ${phases.reduce((n, p) => n + p.failed, 0)}`)
     if (args.json) {
       process.stdout.write(JSON.stringify({
-        rounds: args.rounds, file_bytes: FILE, worst_slowdown: round(worst),
+        rounds: args.rounds, file_bytes: FILE, worst_slowdown: Number.isFinite(worst) ? round(worst) : null,
         phases: phases.map(p => ({ ...p, put_ms: round(p.put), get_ms: round(p.get), put_x: round(p.put / base.put), get_x: round(p.get / base.get) }))
       }) + '\n')
     }

@@ -45,15 +45,53 @@ describe('MemoryDirectoryStore', () => {
     expect(dir.query({}).map(l => l.peerId)).toEqual(['c'])
   })
 
-  it('filters by region set, tier, kind and free space, largest free first, up to the limit', () => {
+  it('filters by region set, tier, kind and free space, in peer id order, after a cursor, up to the limit', () => {
     const dir = new MemoryDirectoryStore()
-    dir.upsert(rec('a', { region: 'eu-west', free: 10 }), SIGNED)
-    dir.upsert(rec('b', { region: 'us-east', free: 30 }), SIGNED)
-    dir.upsert(rec('c', { region: 'eu-central', free: 20, tier: 'archive' }), SIGNED)
     dir.upsert(rec('d', { region: 'eu-west', free: 40, kind: 'light' }), SIGNED)
-    expect(dir.query({}).map(l => l.peerId)).toEqual(['d', 'b', 'c', 'a'])
-    expect(dir.query({ regions: ['eu-west', 'eu-central'] }).map(l => l.peerId)).toEqual(['d', 'c', 'a'])
-    expect(dir.query({ tier: 'live', kind: 'full' }).map(l => l.peerId)).toEqual(['b', 'a'])
-    expect(dir.query({ minFree: 25, limit: 1 }).map(l => l.peerId)).toEqual(['d'])
+    dir.upsert(rec('b', { region: 'us-east', free: 30 }), SIGNED)
+    dir.upsert(rec('a', { region: 'eu-west', free: 10 }), SIGNED)
+    dir.upsert(rec('c', { region: 'eu-central', free: 20, tier: 'archive' }), SIGNED)
+    expect(dir.query({}).map(l => l.peerId)).toEqual(['a', 'b', 'c', 'd'])
+    expect(dir.query({ regions: ['eu-west', 'eu-central'] }).map(l => l.peerId)).toEqual(['a', 'c', 'd'])
+    expect(dir.query({ tier: 'live', kind: 'full' }).map(l => l.peerId)).toEqual(['a', 'b'])
+    expect(dir.query({ minFree: 25, limit: 1 }).map(l => l.peerId)).toEqual(['b'])
+    expect(dir.query({ after: 'b', limit: 1 }).map(l => l.peerId)).toEqual(['c'])
+    expect(dir.query({ after: 'd' })).toEqual([])
+  })
+
+  it('refuses a listed farmer\'s announces beyond 4 at once and 1 a second with BUSY', () => {
+    let now = 0
+    const dir = new MemoryDirectoryStore({ now: () => now })
+    let seq = 1
+    for (let i = 0; i < 4; i++) dir.upsert(rec('a', { seq: seq++ }), SIGNED)
+    expect(() => { dir.upsert(rec('a', { seq: seq++ }), SIGNED) }).toThrow(expect.objectContaining({ code: 'BUSY', details: expect.objectContaining({ reason: 'peer' }) }))
+    now += 1_000
+    dir.upsert(rec('a', { seq: seq++ }), SIGNED)
+    expect(() => { dir.upsert(rec('a', { seq: seq++ }), SIGNED) }).toThrow(expect.objectContaining({ code: 'BUSY' }))
+    // A heartbeat of 1 s (the test grids'), with jitter, never runs dry.
+    dir.upsert(rec('b', { seq: 1 }), SIGNED)
+    for (let i = 0; i < 50; i++) { now += i % 2 === 0 ? 800 : 1_200; dir.upsert(rec('b', { seq: i + 2 }), SIGNED) }
+    expect(dir.query({}).find(l => l.peerId === 'b')!.seq).toBe(51)
+  })
+
+  it('lets at most 64 new peer ids a minute in from one network, counting neither refreshes nor other networks', () => {
+    let now = 0
+    const dir = new MemoryDirectoryStore({ ttlMs: 120_000, now: () => now })
+    const lan = { subnet: '192.0.2.0/24' }
+    for (let i = 0; i < 64; i++) dir.upsert(rec(`p${i}`), SIGNED, lan)
+    expect(() => { dir.upsert(rec('late'), SIGNED, lan) }).toThrow(expect.objectContaining({
+      name: 'DirectoryError', code: 'BUSY', details: expect.objectContaining({ reason: 'subnet', retryAfterMs: 60_000 })
+    }))
+    dir.upsert(rec('p0', { seq: 2 }), SIGNED, lan) // listed already: a refresh
+    dir.upsert(rec('elsewhere'), SIGNED, { subnet: '198.51.100.0/24' })
+    now += 60_000
+    dir.upsert(rec('late'), SIGNED, lan)
+    expect(dir.query({ limit: 1000 })).toHaveLength(66)
+  })
+
+  it('takes any number of new peer ids when the network budget is turned off (large test grids)', () => {
+    const dir = new MemoryDirectoryStore({ subnetNewPeers: { max: Infinity, windowMs: 60_000 } })
+    for (let i = 0; i < 500; i++) dir.upsert(rec(`p${i}`), SIGNED, { subnet: '127.0.0.0/24' })
+    expect(dir.size).toBe(500)
   })
 })

@@ -1,7 +1,8 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { queryDirectory } from '../../net/protocols/directory.ts'
+import { checkListing, MAX_QUERY_LIMIT, queryDirectoryPage } from '../../net/protocols/directory.ts'
+import type { DirectoryFilter, DirectoryPage } from '../../net/protocols/directory.ts'
 import { FarmerClient, type FarmerClientInit, type GetOptions } from './farmer-client.ts'
 import type { CallOptions, Farmer, FarmerDirectory, FarmerRef, FragmentTransport } from '../ports.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
@@ -36,25 +37,89 @@ export class Libp2pTransport implements FragmentTransport {
   }
 }
 
-/** Farmers as the relay's directory lists them. */
+/** Options of `RelayDirectory`. */
+export interface RelayDirectoryInit {
+  /** Most farmers one `list()` gathers, over as many pages as that takes. @default RELAY_DIRECTORY_MAX_FARMERS */
+  maxFarmers?: number
+  /** Told when `list()` answers from its memory because the relay failed; for logs and the UI. @default ignore */
+  onStale?: (err: Error) => void
+}
+
+/**
+ * Farmers one `list()` gathers. Placement needs far fewer; at the worst case of ~2.5 KiB a listing
+ * this is 5 MB over ten 512 KiB pages.
+ */
+export const RELAY_DIRECTORY_MAX_FARMERS = 2_000
+/** Pages one `list()` reads at most: twice what an honest relay needs for the most farmers, so a hostile one sending a listing a page cannot keep a client reading (20 frames of ≤ 1 MiB). */
+const MAX_PAGES = 20
+
+/**
+ * Farmers as the relay's directory lists them. The directory is a stranger too: every listing is
+ * checked as the relay checks records (`checkListing`), and when a query fails the last good list
+ * is returned (with `stale` set and `onStale` told), since get and put find farmers only here and
+ * must not stop because the directory misbehaves for a while.
+ */
 export class RelayDirectory implements FarmerDirectory {
   readonly #libp2p: Libp2p
   readonly #relay: Multiaddr
+  readonly #init: RelayDirectoryInit
+  #last: Farmer[] | undefined
+  /** True when the last `list()` answered from memory; `lastError` says why. */
+  stale = false
+  lastError: Error | undefined
 
-  constructor (libp2p: Libp2p, relay: string | Multiaddr) {
+  constructor (libp2p: Libp2p, relay: string | Multiaddr, init: RelayDirectoryInit = {}) {
     this.#libp2p = libp2p
     this.#relay = typeof relay === 'string' ? multiaddr(relay) : relay
+    this.#init = init
   }
 
   /**
-   * Queries the directory. A query is read-only, so a transport failure (a stream reset or closed
-   * early, as happens under load) is retried twice before it counts; a refusal is not retried.
+   * Every listed farmer (up to `maxFarmers`), page by page. Falls back to the last good list when
+   * the relay fails or refuses; throws only when there is none, or when the caller aborted.
    */
   async list (options: CallOptions = {}): Promise<Farmer[]> {
+    try {
+      const farmers = await this.#fetch(options)
+      this.#last = farmers
+      this.stale = false
+      this.lastError = undefined
+      return farmers
+    } catch (err) {
+      if (this.#last === undefined || options.signal?.aborted === true) throw err
+      this.stale = true
+      this.lastError = err as Error
+      this.#init.onStale?.(err as Error)
+      return this.#last
+    }
+  }
+
+  async #fetch (options: CallOptions): Promise<Farmer[]> {
+    const max = this.#init.maxFarmers ?? RELAY_DIRECTORY_MAX_FARMERS
+    const seen = new Map<string, Farmer>()
+    let after: string | undefined
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+      const page = await this.#page({ limit: Math.max(1, Math.min(MAX_QUERY_LIMIT, max - seen.size)), ...(after !== undefined ? { after } : {}) }, options)
+      for (const raw of page.farmers) {
+        const l = checkListing(raw)
+        if (l === undefined || seen.has(l.peerId) || seen.size >= max) continue
+        seen.set(l.peerId, { peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free })
+      }
+      // A relay that says `more` but does not move forward would keep us here forever.
+      if (!page.more || seen.size >= max || page.next === undefined || (after !== undefined && page.next <= after)) break
+      after = page.next
+    }
+    return [...seen.values()]
+  }
+
+  /**
+   * One page. A query is read-only, so a transport failure (a stream reset or closed early, as
+   * happens under load) is retried twice before it counts; a refusal is not retried.
+   */
+  async #page (filter: DirectoryFilter, options: CallOptions): Promise<DirectoryPage> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const listings = await queryDirectory(this.#libp2p, this.#relay, { limit: 1000 }, options)
-        return listings.map(l => ({ peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free }))
+        return await queryDirectoryPage(this.#libp2p, this.#relay, filter, options)
       } catch (err) {
         const name = (err as Error).name
         if (attempt >= 2 || options.signal?.aborted === true || name === 'DirectoryError' || name === 'AbortError') throw err

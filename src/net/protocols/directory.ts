@@ -6,8 +6,17 @@
  * (≤ `MAX_REQUEST_BYTES`), the relay answers with one such frame (≤ `MAX_RESPONSE_BYTES`) and closes.
  *   → `{ op: 'announce', signed: { record, sig } }`   ← `{ ok: true, ttlMs }`
  *   → `{ op: 'leave' }`                               ← `{ ok: true, removed }`
- *   → `{ op: 'query', filter: DirectoryFilter }`       ← `{ ok: true, farmers: FarmerListing[] }`
- *   ← `{ ok: false, code, message }` for every refusal (codes: `DirectoryErrorCode`).
+ *   → `{ op: 'query', filter: DirectoryFilter }`       ← `{ ok: true, farmers: FarmerListing[], more?: true, next?: peerId }`
+ *   ← `{ ok: false, code, message, details? }` for every refusal (codes: `DirectoryErrorCode`; of
+ *     `details`, a dialer keeps `reason`, `retryAfterMs` and `index`: a `BUSY` says when to retry).
+ *
+ * Queries are paged, never refused for size: listings come in peer id order, an answer stops at
+ * `filter.limit` listings or `MAX_PAGE_BYTES` of JSON, whichever comes first, and says `more: true`
+ * with `next` (the last peer id it holds) when matches remain; the dialer asks again with
+ * `filter.after = next`. Peer id order, unlike an order by free space, does not move between pages
+ * as heartbeats change figures, and cannot be bought by claiming a large quota.
+ * Records hold only addresses a client can dial (`directory-addr.ts`), so a listing is at most
+ * ~2.5 KiB of JSON and a page of 512 KiB holds 200 of them at worst.
  *
  * Identity: the relay takes the farmer's peer id from the Noise-authenticated connection, never
  * from the request. An announce carries a record signed by the farmer's libp2p key, and its
@@ -26,10 +35,10 @@
  */
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ShardfarmError, type AbortOptions } from '../../core/errors.ts'
+import { checkAddr, MAX_ADDR_BYTES, MAX_ADDRS, subnetOf } from './directory-addr.ts'
 import { toHex } from '../../core/hash.ts'
 import type { FarmerKind, Tier } from '../../core/policy.ts'
 
@@ -37,12 +46,14 @@ import type { FarmerKind, Tier } from '../../core/policy.ts'
 export const DIRECTORY_PROTOCOL = '/shardfarm/directory/1.0.0'
 /** Largest request frame: an announce with 8 long addresses fits in under 4 KiB. */
 export const MAX_REQUEST_BYTES = 16 * 1024
-/** Largest response frame: `MAX_QUERY_LIMIT` listings of at most ~3 KiB each. */
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
-/** Most addresses one farmer may list. */
-export const MAX_ADDRS = 8
-/** Longest address, region or version string. */
-export const MAX_ADDR_CHARS = 256
+/** Bytes of listings a relay puts in one answer; the rest goes on later pages. */
+export const MAX_PAGE_BYTES = 512 * 1024
+/** Largest response frame a dialer reads: twice a page, so a relay's answer never comes near it. */
+export const MAX_RESPONSE_BYTES = 2 * MAX_PAGE_BYTES
+export { MAX_ADDRS, MAX_ADDR_BYTES }
+/** Longest address. */
+export const MAX_ADDR_CHARS = MAX_ADDR_BYTES
+/** Longest region or version string (printable ASCII). */
 export const MAX_LABEL_CHARS = 64
 /** Listings per query when the filter sets no limit, and the most it may ask for. */
 export const DEFAULT_QUERY_LIMIT = 100
@@ -54,7 +65,7 @@ const SIGNING_DOMAIN = new TextEncoder().encode('shardfarm-directory-record/1:')
 
 export type { FarmerKind, Tier }
 /** Codes of a directory refusal, on the wire and in `DirectoryError`. */
-export const DIRECTORY_ERROR_CODES = ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'INTERNAL'] as const
+export const DIRECTORY_ERROR_CODES = ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'BUSY', 'INTERNAL'] as const
 /** One refusal code of the directory protocol. */
 export type DirectoryErrorCode = typeof DIRECTORY_ERROR_CODES[number]
 
@@ -62,7 +73,11 @@ export type DirectoryErrorCode = typeof DIRECTORY_ERROR_CODES[number]
 export interface FarmerRecord {
   /** The farmer's peer id; must be the peer on the connection that announces it. */
   peerId: string
-  /** Dialable multiaddrs, each ending in `/p2p/<peerId>` (added when missing). */
+  /**
+   * Dialable multiaddrs, each ending in `/p2p/<peerId>` (added when missing); at most `MAX_ADDRS`
+   * of at most `MAX_ADDR_BYTES`. Addresses of transports clients do not dial are dropped, malformed
+   * ones refuse the record (`directory-addr.ts`).
+   */
   addrs: string[]
   region: string
   tier: Tier
@@ -98,17 +113,35 @@ export interface DirectoryFilter {
   minFree?: number
   /** Most listings returned. @default DEFAULT_QUERY_LIMIT */
   limit?: number
+  /** Only peer ids after this one (the `next` of the previous page). @default from the first */
+  after?: string
+}
+
+/** One answer to a query. */
+export interface DirectoryPage {
+  /** Listings in peer id order. */
+  farmers: FarmerListing[]
+  /** Matches remain after this page: ask again with `after: next`. */
+  more: boolean
+  /** The last peer id of this page, when `more`. */
+  next?: string
+}
+
+/** Where an announce comes from, as the relay saw the connection. */
+export interface AnnounceSource {
+  /** The sender's network (`subnetOf`: /24 for IPv4, /48 for IPv6), for per-network budgets. */
+  subnet: string
 }
 
 /** The directory's memory, injected so the protocol is testable and the relay owns the policy. */
 export interface DirectoryRegistry {
   /** How long an entry lives without a heartbeat, in ms; told to farmers so they pace heartbeats. */
   readonly ttlMs: number
-  /** Adds or refreshes an entry. Throws `DirectoryError` `STALE_RECORD` or `DIRECTORY_FULL`. */
-  upsert: (record: FarmerRecord, signed: SignedFarmerRecord) => void
+  /** Adds or refreshes an entry. Throws `DirectoryError` `STALE_RECORD`, `DIRECTORY_FULL` or `BUSY` (rate limits). */
+  upsert: (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource) => void
   /** Forgets a farmer; false when it was not listed. */
   remove: (peerId: string) => boolean
-  /** Live entries matching `filter`, at most `filter.limit`. */
+  /** Live entries matching `filter` with peer ids after `filter.after`, in peer id order, at most `filter.limit`. */
   query: (filter: DirectoryFilter) => FarmerListing[]
 }
 
@@ -153,6 +186,8 @@ export interface DirectoryServiceInit {
   maxInboundStreams?: number
   /** Time a request may take to arrive and be answered. @default DIRECTORY_TIMEOUT_MS */
   timeoutMs?: number
+  /** Bytes of listings in one answer. @default MAX_PAGE_BYTES */
+  maxPageBytes?: number
   /** Called with every refusal and handler failure, for logs. @default ignore */
   onError?: (err: Error, peer: string) => void
 }
@@ -189,11 +224,11 @@ export class DirectoryService {
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
     let reply: object
     try {
-      reply = await this.#answer(await readJson(lp, signal), conn.remotePeer)
+      reply = await this.#answer(await readJson(lp, signal), conn)
     } catch (err) {
       const e = asDirectoryError(err)
       this.#init.onError?.(e.code === 'INTERNAL' ? err as Error : e, conn.remotePeer.toString())
-      reply = { ok: false, code: e.code, message: e.message }
+      reply = { ok: false, code: e.code, message: e.message, ...(e.code === 'INTERNAL' ? {} : { details: e.details }) }
     }
     try {
       await lp.write(new TextEncoder().encode(JSON.stringify(reply)), { signal })
@@ -203,20 +238,41 @@ export class DirectoryService {
     }
   }
 
-  async #answer (req: unknown, peer: PeerId): Promise<object> {
+  async #answer (req: unknown, conn: Connection): Promise<object> {
     if (!isObject(req)) throw bad('request must be an object')
+    const peer = conn.remotePeer
     switch (req.op) {
       case 'announce': {
         const record = await openFarmerRecord(req.signed)
         if (record.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
         const signed = req.signed as SignedFarmerRecord
-        this.#registry.upsert(record, { record: signed.record, sig: signed.sig })
+        this.#registry.upsert(record, { record: signed.record, sig: signed.sig }, { subnet: subnetOf(conn.remoteAddr) })
         return { ok: true, ttlMs: this.#registry.ttlMs }
       }
       case 'leave': return { ok: true, removed: this.#registry.remove(peer.toString()) }
-      case 'query': return { ok: true, farmers: this.#registry.query(validateFilter(req.filter ?? {})) }
+      case 'query': return { ok: true, ...this.#page(validateFilter(req.filter ?? {})) }
       default: throw bad('op must be announce, leave or query')
     }
+  }
+
+  /**
+   * One page of matches: up to `limit` listings and `maxPageBytes` of their JSON. The registry is
+   * asked for one more than the limit, to know whether more remain without a second pass.
+   */
+  #page (filter: DirectoryFilter): { farmers: FarmerListing[], more?: true, next?: string } {
+    const limit = filter.limit ?? DEFAULT_QUERY_LIMIT
+    const found = this.#registry.query({ ...filter, limit: limit + 1 })
+    const budget = this.#init.maxPageBytes ?? MAX_PAGE_BYTES
+    const farmers: FarmerListing[] = []
+    let bytes = 0
+    for (const l of found) {
+      if (farmers.length === limit) break
+      bytes += JSON.stringify(l).length + 1 // every field is ASCII (escapes included), so characters are bytes
+      if (bytes > budget && farmers.length > 0) break
+      farmers.push(l)
+    }
+    if (farmers.length === found.length) return { farmers }
+    return { farmers, more: true, next: farmers.at(-1)!.peerId }
   }
 }
 
@@ -237,11 +293,32 @@ export async function leaveDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId,
   return (await call(libp2p, relay, { op: 'leave' }, options)).removed === true
 }
 
-/** Farmers listed at `relay` that match `filter`. */
+/** Farmers listed at `relay` that match `filter`: the first page only (see `queryDirectoryPage`). */
 export async function queryDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId, filter: DirectoryFilter = {}, options: DirectoryCallOptions = {}): Promise<FarmerListing[]> {
+  return (await queryDirectoryPage(libp2p, relay, filter, options)).farmers
+}
+
+/** One page of the farmers listed at `relay` that match `filter`; follow `next` while `more`. */
+export async function queryDirectoryPage (libp2p: Libp2p, relay: Multiaddr | PeerId, filter: DirectoryFilter = {}, options: DirectoryCallOptions = {}): Promise<DirectoryPage> {
   const res = await call(libp2p, relay, { op: 'query', filter: validateFilter(filter) }, options)
   if (!Array.isArray(res.farmers)) throw new DirectoryError('BAD_REQUEST', 'malformed query response')
-  return res.farmers as FarmerListing[]
+  const more = res.more === true
+  if (more && (typeof res.next !== 'string' || !isPeerIdText(res.next))) throw new DirectoryError('BAD_REQUEST', 'malformed query response: more without next')
+  return { farmers: res.farmers as FarmerListing[], more, ...(more ? { next: res.next as string } : {}) }
+}
+
+/**
+ * A listing from a relay, checked as the relay checks records (relays are strangers too): the
+ * listing with its addresses in canonical form, or undefined when the relay sent something no
+ * honest relay would list.
+ */
+export function checkListing (l: unknown): FarmerListing | undefined {
+  if (!isObject(l) || !isCount(l.lastSeen) || !isCount(l.expiresAt)) return undefined
+  try {
+    return { ...validateRecord(l), lastSeen: l.lastSeen, expiresAt: l.expiresAt }
+  } catch {
+    return undefined
+  }
 }
 
 async function call (libp2p: Libp2p, relay: Multiaddr | PeerId, req: Request, options: DirectoryCallOptions): Promise<Record<string, unknown>> {
@@ -255,7 +332,7 @@ async function call (libp2p: Libp2p, relay: Multiaddr | PeerId, req: Request, op
     await stream.close({ signal }).catch(() => {})
     if (!isObject(res)) throw new DirectoryError('BAD_REQUEST', 'malformed response')
     if (res.ok !== true) {
-      throw new DirectoryError(isCode(res.code) ? res.code : 'INTERNAL', typeof res.message === 'string' ? res.message.slice(0, 500) : 'refused')
+      throw new DirectoryError(isCode(res.code) ? res.code : 'INTERNAL', typeof res.message === 'string' ? res.message.slice(0, 500) : 'refused', wireDetails(res.details))
     }
     return res
   } catch (err) {
@@ -278,9 +355,9 @@ async function readJson (lp: ReturnType<typeof lpStream>, signal: AbortSignal): 
 function validateRecord (r: unknown): FarmerRecord {
   if (!isObject(r)) throw bad('record must be an object')
   const { peerId, addrs, region, tier, kind, capacity, free, version, seq } = r
-  if (typeof peerId !== 'string' || peerId.length > 128) throw bad('peerId must be a string')
+  if (typeof peerId !== 'string' || !isPeerIdText(peerId)) throw bad('peerId must be a peer id')
   if (!Array.isArray(addrs) || addrs.length > MAX_ADDRS) throw bad(`addrs must be an array of at most ${MAX_ADDRS}`)
-  const canonical = addrs.map(a => canonicalAddr(a, peerId))
+  const canonical = canonicalAddrs(addrs, peerId)
   if (!isLabel(region) || !isLabel(version)) throw bad(`region and version must be 1-${MAX_LABEL_CHARS} printable characters`)
   if (tier !== 'live' && tier !== 'archive') throw bad('tier must be live or archive')
   if (kind !== 'full' && kind !== 'light') throw bad('kind must be full or light')
@@ -302,19 +379,32 @@ function validateFilter (f: unknown): DirectoryFilter {
     if (!isCount(f.limit) || f.limit < 1 || f.limit > MAX_QUERY_LIMIT) throw bad(`limit must be 1-${MAX_QUERY_LIMIT}`)
     out.limit = f.limit
   }
+  if (f.after !== undefined) {
+    if (typeof f.after !== 'string' || !isPeerIdText(f.after)) throw bad('after must be a peer id')
+    out.after = f.after
+  }
   return out
 }
 
-function canonicalAddr (a: unknown, peerId: string): string {
-  if (typeof a !== 'string' || a.length > MAX_ADDR_CHARS) throw bad(`each addr must be a string of at most ${MAX_ADDR_CHARS} chars`)
-  let ma: Multiaddr
-  try { ma = multiaddr(a) } catch { throw bad('addr is not a multiaddr') }
-  const last = ma.getComponents().at(-1)
-  if (last?.name === 'p2p') {
-    if (last.value !== peerId) throw bad('addr names another peer')
-    return ma.toString()
+/** Canonical, deduplicated dialable addresses; throws on the first malformed one (see `directory-addr.ts`). */
+function canonicalAddrs (addrs: unknown[], peerId: string): string[] {
+  const out = new Set<string>()
+  for (const [i, a] of addrs.entries()) {
+    const v = checkAddr(a, peerId)
+    if (v.ok) out.add(v.addr)
+    else if (!v.drop) throw new DirectoryError('BAD_REQUEST', `addrs[${i}]: ${v.reason}`, { index: i })
   }
-  return `${ma.toString()}/p2p/${peerId}`
+  return [...out]
+}
+
+/** The refusal details a dialer believes: short, typed, nothing a relay could grow. */
+function wireDetails (d: unknown): Record<string, unknown> {
+  if (!isObject(d)) return {}
+  const out: Record<string, unknown> = {}
+  if (typeof d.reason === 'string' && /^[a-z-]{1,32}$/.test(d.reason)) out.reason = d.reason
+  if (isCount(d.retryAfterMs)) out.retryAfterMs = d.retryAfterMs
+  if (isCount(d.index)) out.index = d.index
+  return out
 }
 
 function asDirectoryError (err: unknown): DirectoryError {
@@ -329,6 +419,8 @@ const bad = (message: string): DirectoryError => new DirectoryError('BAD_REQUEST
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
 const isLabel = (x: unknown): x is string => typeof x === 'string' && /^[\x21-\x7e]{1,64}$/.test(x)
+/** Base58btc (`12D3Koo…`, `Qm…`) or base32 CID text: the alphabets peer ids print in. */
+const isPeerIdText = (x: string): boolean => /^[1-9A-HJ-NP-Za-km-z]{1,128}$|^b[a-z2-7]{1,127}$/.test(x)
 const isCode = (x: unknown): x is DirectoryErrorCode => (DIRECTORY_ERROR_CODES as readonly unknown[]).includes(x)
 
 function concat (a: Uint8Array, b: Uint8Array): Uint8Array {

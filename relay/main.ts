@@ -10,6 +10,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { loadOrCreateIdentity } from '../src/stores/identity.node.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { DirectoryService } from '../src/net/protocols/directory.ts'
+import type { DirectoryServiceInit } from '../src/net/protocols/directory.ts'
 import type { Logger } from '../src/core/logger.ts'
 import { MemoryDirectoryStore } from './directory-store.ts'
 import type { MemoryDirectoryStoreInit } from './directory-store.ts'
@@ -23,8 +24,13 @@ export interface RelayInit {
   dataDir: string
   /** Listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0/ws'] */
   listen?: string[]
-  /** Directory TTL and bounds. @default MemoryDirectoryStore defaults (30 s TTL, 10 000 entries) */
+  /**
+   * Directory TTL, bounds and announce budgets. @default MemoryDirectoryStore defaults (30 s TTL,
+   * 10 000 entries, 4 announces then 1/s per farmer, 64 new farmers per network a minute)
+   */
   directory?: MemoryDirectoryStoreInit
+  /** Directory protocol options (page size). @default DirectoryService defaults (512 KiB pages) */
+  directoryService?: Pick<DirectoryServiceInit, 'maxPageBytes'>
   /** Circuit relay reservations granted at once. @default RELAY_MAX_RESERVATIONS */
   maxReservations?: number
   /** Where to log. */
@@ -48,20 +54,34 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
   const libp2p = await createNodeLibp2p({
     privateKey,
     listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0/ws'],
+    // Every browser holding a reservation keeps a connection, so room for all of them and the
+    // farmers; per-IP caps as everywhere (see connection-limits.ts), and at most 256 reservations
+    // held by the peers of one IP, so one host with many peer ids cannot take all 1024.
+    connectionLimits: { maxConnections: 2048, reservationsPerIp: 256 },
     services: {
       relay: circuitRelayServer({
         reservations: {
           maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS,
+          // A reservation outlives its connection until it expires: 15 min instead of 2 h, so the
+          // slots of peers gone away come back soon (clients refresh 5 min before expiry, i.e.
+          // every 10 min), swept every minute instead of every 5.
+          reservationTtl: 15 * 60_000,
+          reservationClearInterval: 60_000,
           // Keep the default limits (2 min, 128 KiB per relayed connection): relayed connections
           // carry WebRTC signalling only, and fragments travel on the direct WebRTC connection.
-          applyDefaultLimit: true
+          applyDefaultLimit: true,
+          defaultDurationLimit: 2 * 60_000,
+          defaultDataLimit: 128n * 1024n
         }
+        // Hop and stop streams keep the library's per-connection bounds (32 inbound hop streams,
+        // each open as long as its relayed connection) and its 30 s hop request timeout.
       })
     }
   })
   const directory = new MemoryDirectoryStore(init.directory)
   directory.start()
   const service = new DirectoryService({ libp2p, registry: directory }, {
+    ...init.directoryService,
     onError: (err, peer) => { init.log.debug('directory request refused', { peer, err }) }
   })
   await service.start()

@@ -7,6 +7,8 @@ import { ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
 import { WebSocket as WsWebSocket } from 'ws'
 import { installCoalescing } from './ws-coalesce.ts'
+import { InboundLimiter } from './connection-limits.ts'
+import type { ConnectionLimits } from './connection-limits.ts'
 
 // @libp2p/websockets dials with the global WebSocket. Node's own (undici) masks every outgoing
 // frame in JavaScript, which was the largest single cost of a client PUT (18 % of its CPU in a
@@ -28,6 +30,22 @@ globalThis.WebSocket = UnmaskedWebSocket as unknown as typeof globalThis.WebSock
 // Dialled and accepted sockets alike (the listener makes its sockets from the same `ws` class)
 // gather a turn's Noise frames into one message: see `ws-coalesce.ts`.
 installCoalescing(WsWebSocket.prototype as never)
+// libp2p aborts a WebSocket connection (a handshake past its timeout, a connection pruned or
+// evicted by `connection-limits.ts`) with `close(1006)`, a code `ws` refuses to send: it threw, the
+// abort was logged and the socket stayed open until the peer closed it. 1006 means "gone without a
+// close frame", so end the socket at once.
+{
+  const proto = WsWebSocket.prototype as unknown as Record<symbol, boolean> & { close: (code?: number, data?: unknown) => void, terminate: () => void }
+  const marker = Symbol.for('shardfarm.ws-abort')
+  if (proto[marker] !== true) {
+    proto[marker] = true
+    const close = proto.close
+    proto.close = function (this: typeof proto, code?: number, data?: unknown): void {
+      if (code === 1006) this.terminate()
+      else close.call(this, code, data)
+    }
+  }
+}
 
 export interface NodeLibp2pInit {
   /** Persistent identity (see `loadOrCreateIdentity`). @default a fresh random key */
@@ -47,6 +65,11 @@ export interface NodeLibp2pInit {
    * relay). @default true
    */
   identify?: boolean
+  /**
+   * Per-IP and global bounds on inbound sockets and connections, and the handshake timeout (see
+   * `connection-limits.ts`). @default CONNECTION_LIMITS
+   */
+  connectionLimits?: Partial<ConnectionLimits>
   /** Extra services merged over identify and ping (e.g. the circuit relay server). */
   services?: Record<string, (components: any) => unknown> // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -69,18 +92,33 @@ export const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTime
 
 /**
  * The one place Node processes (farmer, relay, CLI client) build their libp2p node: WebSockets,
- * Noise, Yamux, identify and ping. Yamux keeps its default windows: raising them measured no gain on
+ * Noise, Yamux, identify and ping, with per-IP bounds on inbound connections so that one host
+ * cannot take every slot of a listener (`connection-limits.ts`). Yamux keeps its default windows: raising them measured no gain on
  * loopback, where CPU (Noise and copies) is the limit (notes in docs/protocol.md).
  */
 export async function createNodeLibp2p (init: NodeLibp2pInit = {}): Promise<Libp2p> {
-  return await createLibp2p({
+  const limiter = new InboundLimiter(init.connectionLimits)
+  const { limits } = limiter
+  const node = await createLibp2p({
+    start: false,
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen ?? [] },
-    transports: [webSockets(WEBSOCKETS)],
+    transports: [limiter.guardTransport(webSockets(WEBSOCKETS))],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { inboundConnectionThreshold: init.inboundConnectionThreshold ?? 100 },
+    connectionGater: limiter.gater,
+    connectionManager: {
+      inboundConnectionThreshold: init.inboundConnectionThreshold ?? 100,
+      maxConnections: limits.maxConnections,
+      // The limiter keeps pending connections within `limits.pending`, aborting the excess; libp2p
+      // counts an aborted one until its upgrade has unwound, hence the margin.
+      maxIncomingPendingConnections: limits.pending * 2,
+      inboundUpgradeTimeout: limits.handshakeTimeout
+    },
     connectionMonitor: CONNECTION_MONITOR,
     services: { ...(init.identify === false ? {} : { identify: identify() }), ping: ping(), ...(init.services ?? {}) }
   })
+  limiter.attach(node)
+  await node.start()
+  return node
 }

@@ -41,6 +41,28 @@ export interface StoreStat {
 export type { AbortOptions } from './errors.ts'
 
 /**
+ * A fragment being read in chunks (`FragmentStore.openRead`). The payload is hashed as it is read and
+ * the **last chunk is withheld until the whole payload has verified**: when the stored bytes no
+ * longer hash to the id, the iteration throws `CorruptFragmentError` instead of yielding it (and the
+ * store drops the fragment, as `get` does). So a consumer that forwards chunks as they come never
+ * forwards a complete corrupt fragment, although it forwards most of one before it knows.
+ */
+export interface FragmentReadStream {
+  /** Payload bytes the chunks add up to. */
+  readonly size: number
+  /** The payload in order, each chunk a fresh buffer the consumer may keep. Iterate once. */
+  readonly chunks: AsyncIterable<Uint8Array>
+  /** Releases what the read holds (a file handle); idempotent, and done by the end of the iteration. */
+  close: () => Promise<void>
+}
+
+/** Options of `FragmentStore.openRead`. */
+export interface ReadStreamOptions extends AbortOptions {
+  /** Bytes per chunk (the last one may be shorter). @default the adapter's, 256 KiB for the disk store */
+  chunkBytes?: number
+}
+
+/**
  * A content-addressed fragment store with a quota. Every method validates ids first and throws
  * `InvalidFragmentIdError` (`BAD_REQUEST`) for a malformed one, so a hostile id never reaches a file
  * path or a database key. After `close()` every method rejects with `StoreClosedError`.
@@ -60,6 +82,12 @@ export interface FragmentStore {
    * match; a corrupt fragment is removed (or quarantined) at that moment and never returned.
    */
   get: (id: FragmentId, options?: AbortOptions) => Promise<Uint8Array>
+  /**
+   * Optional: reads the fragment in chunks, so a farmer can serve it without holding it whole (see
+   * `FragmentReadStream` for how verification works). Rejects like `get` when the fragment is absent
+   * or visibly damaged before the first byte. Adapters without it are served through `get`.
+   */
+  openRead?: (id: FragmentId, options?: ReadStreamOptions) => Promise<FragmentReadStream>
   /** For each id, in order, whether the store holds it. Does not re-hash. */
   has: (ids: FragmentId[], options?: AbortOptions) => Promise<boolean[]>
   /**

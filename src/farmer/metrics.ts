@@ -25,8 +25,14 @@ export interface FarmerMetricsSnapshot {
   readers: number
   /** Streams open now. */
   activeStreams: number
-  /** Declared PUT bytes reserved in memory now. */
+  /** PUT body bytes taken from the farmer-wide budget now (received, or the slice being read). */
   putBytesInFlight: number
+  /** Declared PUT bytes reserved from peers' budgets now. */
+  putBytesReserved: number
+  /** GETs being served now. */
+  getsInFlight: number
+  /** Streams ended by the farmer for missing their deadline or moving too slowly, by reason. */
+  cut: Record<string, number>
   /** The store as last observed. */
   store: StoreStat
 }
@@ -47,6 +53,9 @@ export class FarmerMetrics {
   readonly #readers = new Set<string>()
   #activeStreams = 0
   #putBytesInFlight = 0
+  #putBytesReserved = 0
+  #getsInFlight = 0
+  readonly #cut = new Map<string, number>()
   #store: StoreStat = { capacity: 0, used: 0, free: 0, count: 0 }
 
   /** A request header was parsed. */
@@ -67,8 +76,14 @@ export class FarmerMetrics {
   reset (): void { this.#resets++ }
   /** A stream opened (+1) or ended (-1). */
   streams (delta: number): void { this.#activeStreams += delta }
-  /** Reserved PUT bytes grew or shrank. */
+  /** PUT bytes taken from the farmer-wide budget grew or shrank. */
   inFlight (delta: number): void { this.#putBytesInFlight += delta }
+  /** Declared PUT bytes reserved from peers' budgets grew or shrank. */
+  putReserved (delta: number): void { this.#putBytesReserved += delta }
+  /** A GET started (+1) or ended (-1). */
+  gets (delta: number): void { this.#getsInFlight += delta }
+  /** The farmer ended a stream for `reason` (`deadline` or `too-slow`). */
+  cutStream (reason: string): void { this.#cut.set(reason, (this.#cut.get(reason) ?? 0) + 1) }
   /** Records the store's latest figures. */
   observeStore (stat: StoreStat): void { this.#store = { ...stat } }
 
@@ -84,6 +99,9 @@ export class FarmerMetrics {
       readers: this.#readers.size,
       activeStreams: this.#activeStreams,
       putBytesInFlight: this.#putBytesInFlight,
+      putBytesReserved: this.#putBytesReserved,
+      getsInFlight: this.#getsInFlight,
+      cut: Object.fromEntries(this.#cut),
       store: { ...this.#store }
     }
   }
@@ -110,8 +128,13 @@ export class FarmerMetrics {
     metric('shardfarm_farmer_streams_reset_total', 'counter', 'Streams the peer reset before an answer.',
       [['', this.#resets]])
     metric('shardfarm_farmer_streams_active', 'gauge', 'Fragment protocol streams open.', [['', this.#activeStreams]])
-    metric('shardfarm_farmer_put_bytes_in_flight', 'gauge', 'Declared PUT bytes reserved in memory.',
+    metric('shardfarm_farmer_put_bytes_in_flight', 'gauge', 'PUT body bytes held in memory (taken as they arrive).',
       [['', this.#putBytesInFlight]])
+    metric('shardfarm_farmer_put_bytes_reserved', 'gauge', 'Declared PUT bytes reserved from peers\' budgets.',
+      [['', this.#putBytesReserved]])
+    metric('shardfarm_farmer_gets_in_flight', 'gauge', 'GETs being served.', [['', this.#getsInFlight]])
+    metric('shardfarm_farmer_streams_cut_total', 'counter', 'Streams the farmer ended for a missed deadline or a too slow transfer.',
+      [...this.#cut].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => [`{reason="${reason}"}`, n]))
     return out.join('\n') + '\n'
   }
 }

@@ -96,6 +96,20 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
     await expect(client.get(farmer.addr, a.id)).rejects.toMatchObject({ name: 'FragmentNotFoundError', code: 'NOT_FOUND' })
   })
 
+  it('never delivers a corrupt fragment bigger than one read chunk: the transfer breaks before its end', async () => {
+    const a = await randomFragment(MiB + 1000) // five 256 KiB chunks: the header goes out before the hash is known
+    await client.put(farmer.addr, a.id, a.bytes)
+    await setup.corrupt(a.id)
+    const before = farmer.service.metrics.snapshot().errors.CORRUPT_FRAGMENT ?? 0
+    // Streamed (disk): reset before the last chunk, and the client's retry finds it dropped.
+    // Verified whole first (memory): answered CORRUPT_FRAGMENT.
+    const err = await client.get(farmer.addr, a.id).catch((e: unknown) => e)
+    expect(['CORRUPT_FRAGMENT', 'NOT_FOUND']).toContain((err as { code?: string }).code)
+    await expect(client.get(farmer.addr, a.id)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(farmer.service.metrics.snapshot().errors.CORRUPT_FRAGMENT).toBe(before + 1)
+    expect(await client.has(farmer.addr, [a.id])).toEqual([false])
+  })
+
   it('deletes only with a fresh signature of the owner key', async () => {
     const owner = await generateOwnerKey()
     const stranger = await generateOwnerKey()

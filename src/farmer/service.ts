@@ -5,13 +5,22 @@
  *
  * Every stream gets exactly one answer frame. Whatever goes wrong (a malformed frame, a limit, a
  * timeout, a store error) becomes a typed code in that frame rather than a dropped connection; the
- * stream is reset only when the peer keeps sending after the refusal or the farmer is stopping.
+ * stream is reset only when the peer keeps sending after the refusal, when it misses its deadline or
+ * moves too slowly (`TIMEOUT`, `details.reason` `deadline` or `too-slow`, then a reset), when a GET
+ * body fails after its header went out, or when the farmer is stopping.
+ *
+ * No peer can take the whole farmer: PUT and GET have per-connection, per-peer and farmer-wide
+ * budgets (`operations.ts`), every stream has an absolute deadline and a minimum rate
+ * (`stream-guard.ts`), and a GET streams its fragment from the store as the reader takes it.
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { FragmentStore } from '../core/fragment-store.ts'
 import {
-  MAX_CLOCK_SKEW_MS, MAX_FRAGMENT_BYTES, MAX_HAS_IDS, MAX_HEADER_BYTES, MAX_INBOUND_STREAMS,
-  MAX_PUT_BYTES_IN_FLIGHT, MAX_REMEMBERED_NONCES, REFUSAL_DRAIN_MS, STREAM_IDLE_TIMEOUT_MS
+  GET_CHUNK_BYTES, MAX_CLOCK_SKEW_MS, MAX_FRAGMENT_BYTES, MAX_GETS_IN_FLIGHT, MAX_GETS_PER_CONNECTION,
+  MAX_GETS_PER_PEER, MAX_HAS_IDS, MAX_HEADER_BYTES, MAX_INBOUND_STREAMS, MAX_PUT_BYTES_IN_FLIGHT,
+  MAX_PUT_BYTES_PER_CONNECTION, MAX_PUT_BYTES_PER_PEER, MAX_REMEMBERED_NONCES, MIN_TRANSFER_BYTES_PER_SECOND,
+  PUT_CHARGE_BYTES, RATE_WINDOW_MS, REFUSAL_DRAIN_MS, STREAM_DEADLINE_MS, STREAM_IDLE_TIMEOUT_MS,
+  STREAM_MIN_DEADLINE_MS
 } from '../net/protocols/fragment-constants.ts'
 import type { Op } from '../net/protocols/fragment-constants.ts'
 import { FarmerError, toWireCode } from '../net/protocols/fragment-errors.ts'
@@ -21,6 +30,9 @@ import type { FrameLimits } from '../net/protocols/frames.ts'
 import { FrameReader, idleTimer, sendAll, streamSource } from '../net/protocols/stream-io.ts'
 import { FarmerMetrics } from './metrics.ts'
 import { FarmerOperations } from './operations.ts'
+import type { Reply } from './operations.ts'
+import { StreamGuard } from './stream-guard.ts'
+import type { StreamGuardLimits } from './stream-guard.ts'
 
 /** Injected dependencies. */
 export interface FarmerComponents {
@@ -50,8 +62,30 @@ export interface FarmerServiceInit {
   idleTimeoutMs?: number
   /** Concurrent inbound streams per connection. @default MAX_INBOUND_STREAMS (32) */
   maxInboundStreams?: number
-  /** Declared PUT bytes held in memory at once, all peers together. @default MAX_PUT_BYTES_IN_FLIGHT (256 MiB) */
+  /** PUT body bytes held in memory at once, all peers together, taken as they arrive. @default MAX_PUT_BYTES_IN_FLIGHT (256 MiB) */
   maxPutBytesInFlight?: number
+  /** Declared PUT bytes one peer may have in flight. @default MAX_PUT_BYTES_PER_PEER (128 MiB) */
+  maxPutBytesPerPeer?: number
+  /** Declared PUT bytes one connection may have in flight. @default MAX_PUT_BYTES_PER_CONNECTION (128 MiB) */
+  maxPutBytesPerConnection?: number
+  /** Slice of the farmer-wide PUT budget taken ahead of each read. @default PUT_CHARGE_BYTES (256 KiB) */
+  putChargeBytes?: number
+  /** Concurrent GETs, all peers together. @default MAX_GETS_IN_FLIGHT (64) */
+  maxGetsInFlight?: number
+  /** Concurrent GETs of one peer. @default MAX_GETS_PER_PEER (8) */
+  maxGetsPerPeer?: number
+  /** Concurrent GETs on one connection. @default MAX_GETS_PER_CONNECTION (8) */
+  maxGetsPerConnection?: number
+  /** Bytes read from the store per step of a GET. @default GET_CHUNK_BYTES (256 KiB) */
+  getChunkBytes?: number
+  /** Lifetime of a stream moving a full-size fragment, scaled by size. @default STREAM_DEADLINE_MS (60 s) */
+  streamDeadlineMs?: number
+  /** Shortest lifetime of a stream. @default STREAM_MIN_DEADLINE_MS (15 s) */
+  minStreamDeadlineMs?: number
+  /** Slowest tolerated transfer while the farmer waits on the peer. @default MIN_TRANSFER_BYTES_PER_SECOND (64 KiB/s) */
+  minTransferBytesPerSecond?: number
+  /** Window over which the rate is averaged. @default RATE_WINDOW_MS (10 s) */
+  rateWindowMs?: number
   /** Accepted distance between a DELETE's timestamp and this clock. @default MAX_CLOCK_SKEW_MS (5 min) */
   maxClockSkewMs?: number
   /** Delete nonces remembered at once. @default MAX_REMEMBERED_NONCES (100 000) */
@@ -74,6 +108,7 @@ export class FarmerService {
   readonly #maxInboundStreams: number
   readonly #ops: FarmerOperations
   readonly #onInternalError: ((err: unknown) => void) | undefined
+  readonly #guardLimits: StreamGuardLimits
   /** Open streams, so `stop()` can abort them; their handler promises, so it can wait for them. */
   readonly #active = new Map<Stream, Promise<void>>()
   #started = false
@@ -88,6 +123,12 @@ export class FarmerService {
     this.#idleTimeoutMs = init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS
     this.#maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS
     this.#onInternalError = init.onInternalError
+    this.#guardLimits = {
+      deadlineMs: init.streamDeadlineMs ?? STREAM_DEADLINE_MS,
+      minDeadlineMs: init.minStreamDeadlineMs ?? STREAM_MIN_DEADLINE_MS,
+      minBytesPerSecond: init.minTransferBytesPerSecond ?? MIN_TRANSFER_BYTES_PER_SECOND,
+      rateWindowMs: init.rateWindowMs ?? RATE_WINDOW_MS
+    }
     this.#ops = new FarmerOperations({
       store: components.store,
       metrics: this.metrics,
@@ -95,6 +136,13 @@ export class FarmerService {
       info: { region: init.region, tier: init.tier, kind: init.kind, version: init.version },
       maxFragmentBytes: this.#limits.maxFragmentBytes,
       maxPutBytesInFlight: init.maxPutBytesInFlight ?? MAX_PUT_BYTES_IN_FLIGHT,
+      maxPutBytesPerPeer: init.maxPutBytesPerPeer ?? MAX_PUT_BYTES_PER_PEER,
+      maxPutBytesPerConnection: init.maxPutBytesPerConnection ?? MAX_PUT_BYTES_PER_CONNECTION,
+      putChargeBytes: init.putChargeBytes ?? PUT_CHARGE_BYTES,
+      maxGetsInFlight: init.maxGetsInFlight ?? MAX_GETS_IN_FLIGHT,
+      maxGetsPerPeer: init.maxGetsPerPeer ?? MAX_GETS_PER_PEER,
+      maxGetsPerConnection: init.maxGetsPerConnection ?? MAX_GETS_PER_CONNECTION,
+      getChunkBytes: init.getChunkBytes ?? GET_CHUNK_BYTES,
       maxClockSkewMs: init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS,
       maxRememberedNonces: init.maxRememberedNonces ?? MAX_REMEMBERED_NONCES
     })
@@ -119,7 +167,8 @@ export class FarmerService {
   }
 
   #accept (stream: Stream, connection: Connection): void {
-    const done = this.#serve(stream, connection.remotePeer.toString()).finally(() => {
+    const owner = { peer: connection.remotePeer.toString(), connection: connection.id }
+    const done = this.#serve(stream, owner).finally(() => {
       this.#active.delete(stream)
       this.metrics.streams(-1)
     })
@@ -127,25 +176,56 @@ export class FarmerService {
     this.metrics.streams(1)
   }
 
-  async #serve (stream: Stream, peer: string): Promise<void> {
+  async #serve (stream: Stream, owner: { peer: string, connection: string }): Promise<void> {
     const ac = new AbortController()
     const timer = idleTimer(stream, this.#idleTimeoutMs, () => {
-      ac.abort(new FarmerError('TIMEOUT', 'Stream idle for too long', { idleTimeoutMs: this.#idleTimeoutMs }))
+      ac.abort(new FarmerError('TIMEOUT', 'Stream idle for too long', { reason: 'idle', idleTimeoutMs: this.#idleTimeoutMs }))
     })
+    /** Set when the stream missed its deadline or moved too slowly: it is reset, not drained. */
+    let cut: FarmerError | undefined
+    const guard = new StreamGuard(this.#guardLimits, err => {
+      cut = err
+      this.metrics.cutStream(String(err.details.reason))
+      ac.abort(err)
+    })
+    guard.expect(Infinity) // the header must arrive within one rate window
     const reader = new FrameReader(streamSource(stream))
     let op: Op | undefined
     let consumed = false
+    let answered = false
+    let reply: Reply | undefined
     try {
       const header = parseHeaderObject(await reader.readHeader(this.#limits.maxHeaderBytes, ac.signal))
       const req = parseRequest(header, this.#limits)
       op = req.op
       this.metrics.request(op)
-      const reply = await this.#ops.run(req, { reader, signal: ac.signal, touch: timer.touch })
+      reply = await this.#ops.run(req, { reader, signal: ac.signal, touch: timer.touch, owner, watch: guard })
       consumed = reply.consumed
-      await sendAll(stream, encodeFrame(reply.header, this.#limits.maxHeaderBytes), ac.signal, timer.touch)
-      if (reply.body !== undefined) await sendAll(stream, reply.body, ac.signal, timer.touch)
-      this.metrics.success(op, req.op === 'PUT' ? (consumed ? req.size : 0) : reply.body?.byteLength ?? 0)
-      if (op === 'GET') this.metrics.reader(peer)
+      guard.idle()
+      const frame = encodeFrame(reply.header, this.#limits.maxHeaderBytes)
+      let sent = 0
+      if (reply.body === undefined) {
+        answered = true
+        await sendAll(stream, frame, ac.signal, timer.touch)
+      } else {
+        // The first chunk is read before the header goes out: a fragment of one chunk is verified
+        // whole by then, so a corrupt one is still answered CORRUPT_FRAGMENT rather than reset.
+        const chunks = reply.body.chunks[Symbol.asyncIterator]()
+        let next = await chunks.next()
+        answered = true
+        // From the header on, the farmer waits on the reader: the rate counts what it takes.
+        guard.expect(frame.byteLength + reply.body.size)
+        const progress = (n: number): void => { timer.touch(); guard.moved(n) }
+        await sendAll(stream, frame, ac.signal, progress)
+        while (next.done !== true) {
+          await sendAll(stream, next.value, ac.signal, progress)
+          sent += next.value.byteLength
+          next = await chunks.next()
+        }
+        guard.idle()
+      }
+      this.metrics.success(op, req.op === 'PUT' ? (consumed ? req.size : 0) : sent)
+      if (op === 'GET') this.metrics.reader(owner.peer)
     } catch (err) {
       if (!this.#started) return // stop() already reset the stream
       if (stream.status !== 'open') {
@@ -157,10 +237,19 @@ export class FarmerService {
       const code = toWireCode(cause)
       this.metrics.error(code)
       if (code === 'INTERNAL') this.#onInternalError?.(cause)
+      if (answered) {
+        // The answer's header went out (a GET body failed, or its reader stalled): a frame now would
+        // be read as fragment bytes, so the stream is reset and the client sees a broken transfer.
+        stream.abort(cause instanceof Error ? cause : new Error(String(cause)))
+        return
+      }
       if (stream.writeStatus === 'writable') stream.send(this.#errorFrame(code, cause))
     } finally {
       timer.clear()
-      await this.#finish(stream, reader, consumed)
+      guard.clear()
+      await reply?.body?.close().catch(() => {})
+      reply?.release?.()
+      await this.#finish(stream, reader, consumed, cut)
     }
   }
 
@@ -178,15 +267,18 @@ export class FarmerService {
   /**
    * Closes our write end, then, when the request was not read to its end (a refusal or an early
    * answer), discards what the peer still sends for a short grace time so it can read our answer;
-   * a peer that keeps sending after that is reset.
+   * a peer that keeps sending after that is reset. A stream `cut` for its deadline or its rate gets
+   * no grace: its answer is flushed (for as long as the grace allows) and it is reset at once.
    */
-  async #finish (stream: Stream, reader: FrameReader, consumed: boolean): Promise<void> {
+  async #finish (stream: Stream, reader: FrameReader, consumed: boolean, cut?: FarmerError): Promise<void> {
+    if (stream.status !== 'open') return
     const grace = AbortSignal.timeout(REFUSAL_DRAIN_MS)
     try {
       await stream.close({ signal: grace })
+      if (cut !== undefined) throw cut
       if (!consumed) await reader.discardToEnd(grace)
     } catch {
-      if (stream.status === 'open') stream.abort(new Error('Peer did not end its request'))
+      if (stream.status === 'open') stream.abort(cut ?? new Error('Peer did not end its request'))
     }
   }
 }

@@ -239,6 +239,67 @@ export function runFragmentStoreTests (name: string, factory: StoreFactory): voi
       })
     })
 
+    /** All chunks of a streamed read, joined, and their sizes. */
+    async function drain (chunks: AsyncIterable<Uint8Array>): Promise<{ bytes: Uint8Array, sizes: number[] }> {
+      const parts: Uint8Array[] = []
+      for await (const c of chunks) parts.push(c)
+      const bytes = new Uint8Array(parts.reduce((n, c) => n + c.byteLength, 0))
+      let off = 0
+      for (const c of parts) { bytes.set(c, off); off += c.byteLength }
+      return { bytes, sizes: parts.map(c => c.byteLength) }
+    }
+
+    it('streams a fragment in chunks of the size asked for (openRead)', async ({ skip }) => {
+      await withStore(QUOTA, async ({ store }) => {
+        if (store.openRead === undefined) return skip('this adapter has no streaming read')
+        const { id, bytes } = await fragment(MiB + 5)
+        await store.put(id, bytes)
+        const read = await store.openRead(id, { chunkBytes: 256 * KiB })
+        expect(read.size).toBe(MiB + 5)
+        const got = await drain(read.chunks)
+        expect(got.sizes).toEqual([256 * KiB, 256 * KiB, 256 * KiB, 256 * KiB, 5])
+        expect(sameBytes(got.bytes, bytes)).toBe(true)
+        await read.close() // idempotent after the end
+        const one = await store.openRead(id, { chunkBytes: 4 * MiB })
+        expect((await drain(one.chunks)).sizes).toEqual([MiB + 5])
+      })
+    })
+
+    it('refuses a streamed read of a missing or malformed id, and releases an unread one (openRead)', async ({ skip }) => {
+      await withStore(QUOTA, async ({ store }) => {
+        if (store.openRead === undefined) return skip('this adapter has no streaming read')
+        const { id, bytes } = await fragment(KiB)
+        expect(await rejection(store.openRead(id))).toMatchObject({ name: 'FragmentNotFoundError', code: 'NOT_FOUND' })
+        expect(await rejection(store.openRead('../x'))).toMatchObject({ code: 'BAD_REQUEST' })
+        await store.put(id, bytes)
+        const unread = await store.openRead(id)
+        await unread.close() // never iterated: closing alone must release it
+        const stopped = await store.openRead(id, { chunkBytes: 100 })
+        for await (const c of stopped.chunks) { expect(c.byteLength).toBe(100); break }
+        expect(await store.delete(id)).toBe(true)
+        expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+      })
+    })
+
+    it('never yields the last chunk of a rotten fragment: CORRUPT_FRAGMENT, then dropped (openRead)', async ({ skip }) => {
+      await withStore(QUOTA, async ({ store, corrupt }) => {
+        const openRead = store.openRead?.bind(store)
+        if (openRead === undefined || corrupt === undefined) return skip('no streaming read or no way to corrupt')
+        const rot = await fragment(3 * KiB)
+        await store.put(rot.id, rot.bytes)
+        await corrupt(rot.id)
+        const got: Uint8Array[] = []
+        const err = await rejection((async () => {
+          const read = await openRead(rot.id, { chunkBytes: KiB })
+          for await (const c of read.chunks) got.push(c)
+        })())
+        expect(err).toMatchObject({ name: 'CorruptFragmentError', code: 'CORRUPT_FRAGMENT' })
+        expect(got.reduce((n, c) => n + c.byteLength, 0)).toBeLessThan(3 * KiB)
+        expect(await store.has([rot.id])).toEqual([false])
+        expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+      })
+    })
+
     it('refuses every operation after close', () => withStore(QUOTA, async ({ store }) => {
       const { id, bytes } = await fragment(10)
       await store.put(id, bytes)

@@ -8,7 +8,8 @@
  * is an index id → payload size, which `open` rebuilds from the files on disk; nothing else
  * survives a restart, so nothing else can drift from the disk.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import type { FileHandle } from 'node:fs/promises'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { throwIfAborted } from '../core/errors.ts'
@@ -16,7 +17,9 @@ import {
   assertFragmentId, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
   StoreClosedError, verifyPut
 } from '../core/fragment-store.ts'
-import type { AbortOptions, FragmentId, FragmentMeta, FragmentStore, StoreStat } from '../core/fragment-store.ts'
+import type {
+  AbortOptions, FragmentId, FragmentMeta, FragmentReadStream, FragmentStore, ReadStreamOptions, StoreStat
+} from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
 import { decodeHeader, encodeHeader, HEADER_SIZE } from './fs-format.ts'
 import { StoreLedger } from './ledger.ts'
@@ -24,6 +27,9 @@ import type { FragmentHeader } from './fs-format.ts'
 
 /** Default quota of a disk store: 10 GiB, the farmer's documented default. */
 export const FS_STORE_QUOTA = 10 * 1024 ** 3
+
+/** Bytes per chunk of `openRead` unless the caller asks otherwise. */
+export const FS_READ_CHUNK_BYTES = 256 * 1024
 
 /** Files the startup scan reads at once: enough to overlap I/O, few enough to spare descriptors. */
 const SCAN_CONCURRENCY = 32
@@ -89,6 +95,34 @@ export class FsFragmentStore implements FragmentStore {
       const payload = new Uint8Array(buf.buffer, buf.byteOffset + HEADER_SIZE, header.length)
       return await sha256Hex(payload) === id ? payload : CORRUPT
     })
+  }
+
+  /**
+   * @inheritDoc — one open file handle per read; each chunk is read at its offset, hashed with
+   * `node:crypto` as it goes, and handed out one step behind, so the last is held back until the
+   * digest matches. A mismatch goes through `get`, which re-reads under the id's lock and quarantines.
+   */
+  async openRead (id: FragmentId, options: ReadStreamOptions = {}): Promise<FragmentReadStream> {
+    this.#check(id, options)
+    if (!this.#ledger.has(id)) throw new FragmentNotFoundError(id)
+    const chunkBytes = Math.max(1, options.chunkBytes ?? FS_READ_CHUNK_BYTES)
+    const { fh, length } = await this.#read(id, async file => {
+      const handle = await open(file, 'r').catch(ifMissing)
+      if (handle === MISSING) return MISSING
+      const header = await readOpenHeader(handle).catch(async (err: unknown) => { await handle.close(); throw err })
+      if (header === CORRUPT) {
+        await handle.close()
+        return CORRUPT
+      }
+      return { fh: handle, length: header.length }
+    })
+    let closed = false
+    const close = async (): Promise<void> => {
+      if (closed) return
+      closed = true
+      await fh.close()
+    }
+    return { size: length, chunks: this.#chunks(id, fh, length, chunkBytes, close, options.signal), close }
   }
 
   /** @inheritDoc */
@@ -192,6 +226,38 @@ export class FsFragmentStore implements FragmentStore {
     })
   }
 
+  /** The chunks of an `openRead`, each handed out once the next has been read (the last once verified). */
+  async * #chunks (id: FragmentId, fh: FileHandle, length: number, chunkBytes: number, close: () => Promise<void>,
+    signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    try {
+      const hash = createHash('sha256')
+      let held: Uint8Array | undefined
+      for (let off = 0; off < length;) {
+        throwIfAborted(signal)
+        const want = Math.min(chunkBytes, length - off)
+        const { bytesRead, buffer } = await fh.read(new Uint8Array(want), 0, want, HEADER_SIZE + off)
+        if (bytesRead < want) throw await this.#condemn(id) // truncated under us
+        hash.update(buffer)
+        if (held !== undefined) yield held
+        held = buffer
+        off += want
+      }
+      if (hash.digest('hex') !== id) throw await this.#condemn(id)
+      if (held !== undefined) yield held
+    } finally {
+      await close()
+    }
+  }
+
+  /**
+   * A streamed read found `id` damaged: `get` re-reads it under the lock and drops it when it is
+   * (a fragment replaced meanwhile is kept). Either way this read fails with `CorruptFragmentError`.
+   */
+  async #condemn (id: FragmentId): Promise<CorruptFragmentError> {
+    await this.get(id).catch(() => {})
+    return new CorruptFragmentError(id)
+  }
+
   #check (id: FragmentId, options: AbortOptions): void {
     this.#assertOpen()
     assertFragmentId(id)
@@ -232,13 +298,18 @@ async function readHeader (file: string): Promise<Read<FragmentHeader>> {
   const fh = await open(file, 'r').catch(ifMissing)
   if (fh === MISSING) return MISSING
   try {
-    const { size } = await fh.stat()
-    const { buffer, bytesRead } = await fh.read(new Uint8Array(HEADER_SIZE), 0, HEADER_SIZE, 0)
-    const header = bytesRead === HEADER_SIZE ? decodeHeader(buffer) : undefined
-    return header !== undefined && header.length === size - HEADER_SIZE ? header : CORRUPT
+    return await readOpenHeader(fh)
   } finally {
     await fh.close()
   }
+}
+
+/** `readHeader` on a file already open. */
+async function readOpenHeader (fh: FileHandle): Promise<FragmentHeader | typeof CORRUPT> {
+  const { size } = await fh.stat()
+  const { buffer, bytesRead } = await fh.read(new Uint8Array(HEADER_SIZE), 0, HEADER_SIZE, 0)
+  const header = bytesRead === HEADER_SIZE ? decodeHeader(buffer) : undefined
+  return header !== undefined && header.length === size - HEADER_SIZE ? header : CORRUPT
 }
 
 /** Moves `path` into DIR/quarantine under a unique name, keeping it as evidence of a bad disk. */

@@ -7,7 +7,9 @@ import {
   assertFragmentId, CorruptFragmentError, FragmentNotFoundError, QuotaExceededError, StoreClosedError,
   verifyPut
 } from '../core/fragment-store.ts'
-import type { AbortOptions, FragmentId, FragmentMeta, FragmentStore, StoreStat } from '../core/fragment-store.ts'
+import type {
+  AbortOptions, FragmentId, FragmentMeta, FragmentReadStream, FragmentStore, ReadStreamOptions, StoreStat
+} from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
 
 /** Default quota of a memory store: 256 MiB. */
@@ -63,6 +65,28 @@ export class MemoryFragmentStore implements FragmentStore {
       throw new CorruptFragmentError(id)
     }
     return entry.bytes.slice()
+  }
+
+  /**
+   * @inheritDoc — the bytes are in memory already, so they are verified whole up front (as `get`
+   * does) and handed out as copies of each chunk.
+   */
+  async openRead (id: FragmentId, options: ReadStreamOptions = {}): Promise<FragmentReadStream> {
+    const entry = this.#lookup(id, options)
+    if (entry === undefined) throw new FragmentNotFoundError(id)
+    if (await sha256Hex(entry.bytes) !== id) {
+      if (this.#entries.get(id) === entry) this.#remove(id, entry)
+      throw new CorruptFragmentError(id)
+    }
+    const chunkBytes = Math.max(1, options.chunkBytes ?? 256 * 1024)
+    const bytes = entry.bytes
+    async function * chunks (): AsyncGenerator<Uint8Array> {
+      for (let off = 0; off < bytes.byteLength; off += chunkBytes) {
+        throwIfAborted(options.signal)
+        yield bytes.slice(off, off + chunkBytes)
+      }
+    }
+    return { size: bytes.byteLength, chunks: chunks(), close: async () => {} }
   }
 
   /** @inheritDoc */

@@ -32,10 +32,82 @@ export const STREAM_IDLE_TIMEOUT_MS = 30_000
  */
 export const MAX_INBOUND_STREAMS = 32
 /**
- * PUT bytes a farmer holds in memory across all streams at once (declared sizes, reserved before
- * the body is read). Past it a PUT is refused with `BUSY`, so many peers cannot exhaust memory.
+ * PUT bytes a farmer holds in memory across all peers at once. They are taken as the body arrives
+ * (one `PUT_CHARGE_BYTES` slice ahead of the bytes read), never for a declared size that has not
+ * been sent, so a peer that declares 16 MiB and trickles costs the others nothing. A PUT whose
+ * next slice does not fit is refused with `BUSY`.
+ * @default 256 MiB
  */
 export const MAX_PUT_BYTES_IN_FLIGHT = 256 * 1024 * 1024
+/**
+ * Declared PUT bytes one peer may have in flight, all its connections together. Reserved in full
+ * when the header arrives; past it the PUT is refused with `BUSY`. Eight full-size fragments: the
+ * client's `CLIENT_MAX_STREAMS_PER_FARMER`, so an honest client never meets it.
+ * @default 128 MiB
+ */
+export const MAX_PUT_BYTES_PER_PEER = 128 * 1024 * 1024
+/**
+ * Declared PUT bytes one connection may have in flight (as `MAX_PUT_BYTES_PER_PEER`, for each
+ * connection alone).
+ * @default 128 MiB
+ */
+export const MAX_PUT_BYTES_PER_CONNECTION = 128 * 1024 * 1024
+/**
+ * Slice of the global PUT budget taken ahead of each read of a PUT body.
+ * @default 256 KiB
+ */
+export const PUT_CHARGE_BYTES = 256 * 1024
+/**
+ * Concurrent GETs, all peers together; past it a GET is refused with `BUSY`. A GET streams its
+ * fragment from the store in `GET_CHUNK_BYTES` chunks as the reader takes them, so each costs about
+ * two chunks plus the muxer's window, not the fragment (stores without a streaming read excepted).
+ * @default 64
+ */
+export const MAX_GETS_IN_FLIGHT = 64
+/**
+ * Concurrent GETs of one peer, all its connections together (`BUSY` past it). The client's
+ * `CLIENT_MAX_STREAMS_PER_FARMER`, so an honest client never meets it.
+ * @default 8
+ */
+export const MAX_GETS_PER_PEER = 8
+/**
+ * Concurrent GETs on one connection (`BUSY` past it).
+ * @default 8
+ */
+export const MAX_GETS_PER_CONNECTION = 8
+/**
+ * Bytes read from the store per step of a GET: one chunk is in flight to the muxer while the next
+ * is read (and hashed).
+ * @default 256 KiB
+ */
+export const GET_CHUNK_BYTES = 256 * 1024
+/**
+ * Absolute lifetime of a stream that moves a full-size fragment (`MAX_FRAGMENT_BYTES`), from the
+ * moment it opens to its last byte. Smaller transfers get a proportional share, never less than
+ * `STREAM_MIN_DEADLINE_MS`. Past it the stream is answered `TIMEOUT` (reason `deadline`) if no
+ * answer was sent yet, and reset.
+ * @default 60 s
+ */
+export const STREAM_DEADLINE_MS = 60_000
+/**
+ * Shortest absolute deadline of a stream: for small fragments and for HAS, DELETE, STAT.
+ * @default 15 s
+ */
+export const STREAM_MIN_DEADLINE_MS = 15_000
+/**
+ * Slowest transfer a farmer tolerates, in bytes per second, while it waits on the peer (header,
+ * body, end of request, the reader taking a GET body). Measured over each `RATE_WINDOW_MS`: a window
+ * that moves less than `min(rate × window, bytes still due)` ends the stream with `TIMEOUT`
+ * (reason `too-slow`) and a reset. Time the farmer spends on its own work (hashing, disk) is not
+ * counted.
+ * @default 64 KiB/s
+ */
+export const MIN_TRANSFER_BYTES_PER_SECOND = 64 * 1024
+/**
+ * Window over which `MIN_TRANSFER_BYTES_PER_SECOND` is averaged.
+ * @default 10 s
+ */
+export const RATE_WINDOW_MS = 10_000
 /** A DELETE signed further than this from the farmer's clock is stale (`FORBIDDEN`). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 /** Delete nonces remembered at once; beyond it deletes are refused `BUSY` until old ones expire. */

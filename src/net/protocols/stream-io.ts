@@ -95,9 +95,10 @@ export class FrameReader {
 
   /**
    * Fills `target` from the stream; returns how many bytes it got, fewer only at end of stream.
-   * `onProgress` sees each step, so a caller can re-arm an idle timer.
+   * `onProgress` sees each step and its byte count, so a caller can re-arm an idle timer or meter
+   * the transfer rate.
    */
-  async readInto (target: Uint8Array, signal?: AbortSignal, onProgress?: () => void): Promise<number> {
+  async readInto (target: Uint8Array, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<number> {
     let filled = 0
     while (filled < target.byteLength) {
       if (this.#head.byteLength === 0 && !await this.#pull(signal)) break
@@ -105,7 +106,7 @@ export class FrameReader {
       target.set(this.#head.subarray(0, n), filled)
       this.#head = this.#head.subarray(n)
       filled += n
-      onProgress?.()
+      onProgress?.(n)
     }
     return filled
   }
@@ -143,15 +144,17 @@ function truncated (what: string): FarmerError {
 
 /**
  * Sends `data` in chunks, waiting for drain whenever `send()` reports a full buffer, so a fast
- * producer never queues a whole fragment in the muxer. `onProgress` runs after each chunk.
+ * producer never queues a whole fragment in the muxer. `onProgress` runs after each chunk has been
+ * taken (the muxer has room again), with its byte count.
  */
 export async function sendAll (
-  stream: Pick<Stream, 'send' | 'onDrain'>, data: Uint8Array, signal?: AbortSignal, onProgress?: () => void
+  stream: Pick<Stream, 'send' | 'onDrain'>, data: Uint8Array, signal?: AbortSignal, onProgress?: (bytes: number) => void
 ): Promise<void> {
   for (let off = 0; off < data.byteLength; off += SEND_CHUNK_BYTES) {
     signal?.throwIfAborted()
-    if (!stream.send(data.subarray(off, off + SEND_CHUNK_BYTES))) await stream.onDrain({ signal })
-    onProgress?.()
+    const chunk = data.subarray(off, off + SEND_CHUNK_BYTES)
+    if (!stream.send(chunk)) await stream.onDrain({ signal })
+    onProgress?.(chunk.byteLength)
   }
 }
 

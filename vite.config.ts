@@ -3,18 +3,59 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { defineConfig, type Plugin } from 'vite'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
+import { configHome, LOCAL_GRID_FILE, RELAY_ADDR_FILE } from './src/cli/relay-address.ts'
+
+/**
+ * The app's Content-Security-Policy: everything from this origin only, WebAssembly compiled from
+ * bytes (the codec), WebSockets to farmers and relays on any host, blob: URLs for downloads and
+ * previews, no inline scripts or styles, no plugins, no <base>, no framing. Sent as a header by
+ * `vite preview` and `npm start`, and as a <meta> in the built index.html for static hosts that
+ * send no header (a <meta> cannot carry frame-ancestors). The dev server sends none: its hot
+ * reload injects styles.
+ */
+export const CSP: Record<string, string> = {
+  'default-src': "'self'",
+  'script-src': "'self' 'wasm-unsafe-eval'",
+  'worker-src': "'self'",
+  'connect-src': "'self' ws: wss:",
+  'img-src': "'self' blob: data:",
+  'media-src': "'self' blob:",
+  'style-src': "'self'",
+  'object-src': "'none'",
+  'base-uri': "'none'",
+  'form-action': "'self'",
+  'frame-ancestors': "'none'"
+}
+const cspText = (skip: string[] = []): string =>
+  Object.entries(CSP).filter(([k]) => !skip.includes(k)).map(([k, v]) => `${k} ${v}`).join('; ')
+
+/** Puts the policy into the built index.html as a <meta http-equiv> (the header is the main line). */
+function cspMeta (): Plugin {
+  return {
+    name: 'shardfarm-csp-meta',
+    apply: 'build',
+    transformIndexHtml: () => [{
+      tag: 'meta', injectTo: 'head-prepend',
+      attrs: { 'http-equiv': 'Content-Security-Policy', content: cspText(['frame-ancestors']) }
+    }]
+  }
+}
 
 /**
  * Serves `/grid.json` ({ relay }) from the address the local grid writes to
- * `$SHARDFARM_GRID/relay.addr` (default `./.shardfarm`), so the app finds a local grid with nothing
- * to configure. Read on every request: the grid may start after the web server.
+ * `$SHARDFARM_GRID/relay.addr` (set by `npm start`), else to the person's config folder
+ * (`local-grid.addr`, never the working directory), so the app finds a local grid with nothing to
+ * configure. Read on every request: the grid may start after the web server.
  */
 function localGrid (): Plugin {
   const handler = async (_req: unknown, res: { setHeader: (k: string, v: string) => void, statusCode: number, end: (s: string) => void }): Promise<void> => {
     res.setHeader('content-type', 'application/json')
     res.setHeader('cache-control', 'no-store')
     try {
-      const relay = (await readFile(join(process.env.SHARDFARM_GRID ?? '.shardfarm', 'relay.addr'), 'utf8')).trim()
+      const grid = process.env.SHARDFARM_GRID
+      const file = grid !== undefined && grid !== '' ? join(grid, RELAY_ADDR_FILE) : join(configHome(), LOCAL_GRID_FILE)
+      const relay = (await readFile(file, 'utf8')).trim()
+      if (relay === '') throw new Error('empty')
       res.end(JSON.stringify({ relay }))
     } catch {
       res.statusCode = 404
@@ -46,9 +87,9 @@ function serviceWorker (): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), localGrid(), serviceWorker()],
+  plugins: [svelte(), localGrid(), serviceWorker(), cspMeta()],
   server: { host: '127.0.0.1', strictPort: true },
-  preview: { host: '127.0.0.1', strictPort: true },
+  preview: { host: '127.0.0.1', strictPort: true, headers: { 'content-security-policy': cspText() } },
   worker: { format: 'es' },
   // libp2p is most of the bundle; one 600 kB chunk loads once and is cached by the service worker.
   build: { target: 'es2023', sourcemap: true, chunkSizeWarningLimit: 1500 }

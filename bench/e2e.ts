@@ -27,7 +27,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,7 +36,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { freshBundle } from '../bin/cli-bundle.js'
 import { parseSize } from '../src/cli/args.ts'
 import { GRID_REGIONS } from '../src/cli/grid.ts'
-import { RELAY_ADDR_FILE } from '../src/cli/relay-address.ts'
 import { spawnShardfarm, stopChild } from '../src/cli/spawn.ts'
 import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { FarmerClient } from '../src/client/adapters/farmer-client.ts'
@@ -83,9 +82,8 @@ try {
   children.push(...farmers)
   if (opts.split) for (const c of children) pin(c.pid, 1)
   await waitListed(relay.addr, FARMERS)
-  await mkdir(join(root, 'grid'))
-  await writeFile(join(root, 'grid', RELAY_ADDR_FILE), relay.addr + '\n')
-  const env = { ...process.env, SHARDFARM_HOME: join(root, 'client'), SHARDFARM_GRID: join(root, 'grid'), SHARDFARM_RELAY: '' }
+  // The relay by its variable, and config in the bench's folder, so the person's own is never read.
+  const env = { ...process.env, SHARDFARM_HOME: join(root, 'client'), SHARDFARM_CONFIG: join(root, 'config'), SHARDFARM_RELAY: relay.addr }
   const farmerPids = farmers.map(f => f.pid)
 
   // The launcher's own choice (bin/shardfarm.js), made the same way.

@@ -1,7 +1,9 @@
 /**
  * `shardfarm grid [--farmers 6] [--data ./.shardfarm]`: a whole local grid on 127.0.0.1, one relay
  * and N full farmers, each a real child process running the same CLI. Prints the relay's address
- * on stdout (the one thing a client needs), runs until Ctrl-C, then stops every child cleanly.
+ * on stdout (the one thing a client needs) and records it for the file commands in the person's
+ * config folder (`local-grid.addr`, see `relay-address.ts`) and for the app's server in
+ * `DATA/relay.addr`; runs until Ctrl-C, then stops every child cleanly and removes both.
  * Children die with this process even when it is SIGKILLed (IPC channel, see `spawn.ts`).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises'
@@ -9,7 +11,7 @@ import { join } from 'node:path'
 import { parseCount, parseFlags, parseHostPort, parseSize } from './args.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
-import { RELAY_ADDR_FILE } from './relay-address.ts'
+import { forgetLocalGrid, RELAY_ADDR_FILE, saveLocalGrid } from './relay-address.ts'
 import { spawnShardfarm, stopChild } from './spawn.ts'
 import type { ShardfarmChild } from './spawn.ts'
 
@@ -39,9 +41,11 @@ export async function gridCommand (argv: string[]): Promise<void> {
 
   const children: ShardfarmChild[] = []
   let stopping = false
+  let announced: string | undefined
   const stopAll = async (): Promise<void> => {
     stopping = true
     await rm(join(root, RELAY_ADDR_FILE), { force: true }) // a stale address would send clients to a dead relay
+    if (announced !== undefined) await forgetLocalGrid(announced).catch(() => {})
     // Farmers first, so their directory `leave` still reaches the relay.
     await Promise.all(children.slice(1).map(async c => await stopChild(c)))
     if (children[0] !== undefined) await stopChild(children[0])
@@ -66,6 +70,8 @@ export async function gridCommand (argv: string[]): Promise<void> {
       return c
     }))
     await writeFile(join(root, RELAY_ADDR_FILE), relay.addr + '\n')
+    announced = relay.addr
+    await saveLocalGrid(relay.addr)
     log.info('grid up', { relay: relay.addr, farmers: farmers.map(c => c.addr), data: root })
     printAddress(relay.addr)
   } catch (err) {

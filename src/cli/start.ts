@@ -1,8 +1,9 @@
 /**
  * `shardfarm start` (what `npm start` runs): builds the app, starts a local grid (a relay and N
  * full farmers as child processes) and serves the app on 127.0.0.1, then prints where to go.
- * Nothing to configure: the app asks the server for the grid (`/grid.json`), and the file commands
- * find it through `.shardfarm/relay.addr`. Ctrl-C stops everything.
+ * Nothing to configure: the app asks the server for the grid (`/grid.json`, read from
+ * `DATA/relay.addr`), and the file commands find it in the person's config folder, where the grid
+ * records it (`local-grid.addr`, see `relay-address.ts`). Ctrl-C stops everything.
  */
 import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -36,7 +37,7 @@ export async function startCommand (argv: string[]): Promise<void> {
   await mkdir(data, { recursive: true })
   const logFile = createWriteStream(join(data, 'grid.log'), { flags: 'a' })
   const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
-  process.env.SHARDFARM_GRID = data
+  process.env.SHARDFARM_GRID = data // where vite.config.ts's /grid.json reads the relay address
   const server = await vite.preview({ root: ROOT, preview: { host, port, strictPort: true }, logLevel: 'warn' })
   stopOnSignals(async () => {
     await new Promise<void>(resolve => { server.httpServer.close(() => { resolve() }) })

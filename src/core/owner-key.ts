@@ -56,9 +56,9 @@ export class InvalidOwnerKeyError extends ShardfarmError {
   }
 }
 
-/** Makes a fresh owner key pair. The private key is extractable so the uploader can keep it. */
+/** Makes a fresh owner key pair. The private key is not extractable (what is kept is a seed). */
 export async function generateOwnerKey (): Promise<OwnerKey> {
-  const pair = await crypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
+  const pair = await crypto.subtle.generateKey(ED25519, false, ['sign', 'verify']) as CryptoKeyPair
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))
   return { publicKey: toBase64(raw), privateKey: pair.privateKey }
 }
@@ -72,11 +72,14 @@ export async function ownerKeyFromSeed (seed: Uint8Array): Promise<OwnerKey> {
   const pkcs8 = new Uint8Array(48)
   pkcs8.set(PKCS8_PREFIX)
   pkcs8.set(seed, 16)
-  const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, ED25519, true, ['sign'])
-  // WebCrypto cannot derive a public key directly; the private JWK carries it as `x`.
-  const jwk = await crypto.subtle.exportKey('jwk', privateKey)
+  // WebCrypto cannot derive a public key directly; the private JWK carries it as `x`. That needs
+  // an extractable key, used only here: the key handed out is imported again, not extractable.
+  const exportable = await crypto.subtle.importKey('pkcs8', pkcs8, ED25519, true, ['sign'])
+  const jwk = await crypto.subtle.exportKey('jwk', exportable)
   if (jwk.x === undefined) throw new InvalidOwnerKeyError('Platform did not export the public key')
   const raw = fromBase64(jwk.x.replace(/-/g, '+').replace(/_/g, '/') + '=')
+  const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, ED25519, false, ['sign'])
+  pkcs8.fill(0)
   return { publicKey: toBase64(raw), privateKey }
 }
 

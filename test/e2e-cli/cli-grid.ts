@@ -1,6 +1,6 @@
 // A local grid (relay + farmer processes, from test/grid/helpers.ts) plus the `shardfarm` CLI run
 // as real child processes against it, the way a user runs them: `node bin/shardfarm.js put …` with
-// SHARDFARM_HOME and SHARDFARM_GRID in a temp dir. Every process started here is remembered by PID
+// SHARDFARM_HOME (keys and index) and SHARDFARM_CONFIG (where the relay is found) in a temp dir. Every process started here is remembered by PID
 // and SIGKILLed in `destroy()`, so a failed test never leaves one behind.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Libp2p } from '@libp2p/interface'
 import { GRID_REGIONS } from '../../src/cli/grid.ts'
-import { RELAY_ADDR_FILE } from '../../src/cli/relay-address.ts'
+import { LOCAL_GRID_FILE } from '../../src/cli/relay-address.ts'
 import { parseCapability } from '../../src/core/capability.ts'
 import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
 import { HEADER_SIZE } from '../../src/stores/fs-format.ts'
@@ -61,20 +61,21 @@ export class CliGrid {
   /** A libp2p node of the test itself (directory queries, farmer stats). */
   node!: Libp2p
   home = ''
-  gridDir = ''
+  /** The CLI's config folder (SHARDFARM_CONFIG), where the local grid's relay is recorded. */
+  config = ''
   work = ''
   readonly #clis = new Set<ChildProcess>()
 
-  /** Relay + `n` farmers over the grid's three regions, round robin, and `relay.addr` where the CLI looks. */
+  /** Relay + `n` farmers over the grid's three regions, round robin, and its address where the CLI looks. */
   async start (n: number): Promise<void> {
     await this.grid.init()
     this.home = join(this.grid.root, 'client')
-    this.gridDir = join(this.grid.root, 'grid')
+    this.config = join(this.grid.root, 'config')
     this.work = join(this.grid.root, 'work')
-    await Promise.all([mkdir(this.gridDir), mkdir(this.work)])
+    await Promise.all([mkdir(this.config, { mode: 0o700 }), mkdir(this.work)])
     this.relay = await this.grid.relay(10_000)
     await Promise.all(Array.from({ length: n }, async (_, i) => { await this.addFarmer(GRID_REGIONS[i % GRID_REGIONS.length]!) }))
-    await writeFile(join(this.gridDir, RELAY_ADDR_FILE), this.relay.addr + '\n')
+    await writeFile(join(this.config, LOCAL_GRID_FILE), this.relay.addr + '\n')
     this.node = await createNodeLibp2p()
     await this.waitListed(n)
   }
@@ -150,7 +151,7 @@ export class CliGrid {
       cwd: this.work,
       stdio: ['ignore', 'pipe', 'pipe'],
       // The sources, whatever state dist-cli/ is in on this machine; bundle.test.ts opts in to a bundle.
-      env: { ...process.env, SHARDFARM_HOME: this.home, SHARDFARM_GRID: this.gridDir, SHARDFARM_RELAY: '', SHARDFARM_FROM_SOURCE: '1', ...options.env }
+      env: { ...process.env, SHARDFARM_HOME: this.home, SHARDFARM_CONFIG: this.config, SHARDFARM_RELAY: '', SHARDFARM_FROM_SOURCE: '1', ...options.env }
     })
     this.#clis.add(child)
     const stdout: Buffer[] = []

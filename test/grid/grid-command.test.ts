@@ -1,7 +1,7 @@
 // `shardfarm grid` as a user runs it: it prints the relay's address, the relay lists every farmer,
 // Ctrl-C (SIGINT) stops all children cleanly, and children die with the grid even on SIGKILL.
 import { execFileSync, spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
@@ -30,6 +30,8 @@ async function waitGone (pids: number[], ms: number): Promise<number[]> {
 
 beforeAll(async () => {
   await grid.init()
+  // The grid records its relay in the config folder: a test folder, never the person's own.
+  process.env.SHARDFARM_CONFIG = join(grid.root, 'config')
   client = await createNodeLibp2p()
 })
 
@@ -45,6 +47,10 @@ describe('shardfarm grid', () => {
     const g = await grid.start('grid', ['grid', '--farmers', '3', '--data', root])
     expect(g.addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//)
     expect((await readFile(join(root, 'relay.addr'), 'utf8')).trim()).toBe(g.addr)
+    const recorded = join(grid.root, 'config', 'local-grid.addr')
+    expect((await readFile(recorded, 'utf8')).trim()).toBe(g.addr)
+    expect((await stat(recorded)).mode & 0o777).toBe(0o600)
+    expect((await stat(join(grid.root, 'config'))).mode & 0o777).toBe(0o700)
     const kids = childrenOf(g.pid)
     orphans.push(...kids)
     expect(kids).toHaveLength(4)
@@ -62,6 +68,7 @@ describe('shardfarm grid', () => {
     expect(await waitGone(kids, 5_000)).toEqual([])
     expect(g.logs.some(l => l.includes('"proc":"farmer-2"') && l.includes('"msg":"stopped"'))).toBe(true)
     await expect(readFile(join(root, 'relay.addr'))).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(readFile(recorded)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('children stop by themselves when the grid is SIGKILLed', async () => {

@@ -8,7 +8,8 @@ import { configHome, LOCAL_GRID_FILE, RELAY_ADDR_FILE } from './src/cli/relay-ad
 /**
  * The app's Content-Security-Policy: everything from this origin only, WebAssembly compiled from
  * bytes (the codec), WebSockets to farmers and relays on any host, blob: URLs for downloads and
- * previews, no inline scripts or styles, no plugins, no <base>, no framing. Sent as a header by
+ * previews (the page's own: reading one back is reading what the page already holds), no inline
+ * scripts or styles, no plugins, no <base>, no framing. Sent as a header by
  * `vite preview` and `npm start`, and as a <meta> in the built index.html for static hosts that
  * send no header (a <meta> cannot carry frame-ancestors). The dev server sends none: its hot
  * reload injects styles.
@@ -17,7 +18,7 @@ export const CSP: Record<string, string> = {
   'default-src': "'self'",
   'script-src': "'self' 'wasm-unsafe-eval'",
   'worker-src': "'self'",
-  'connect-src': "'self' ws: wss:",
+  'connect-src': "'self' blob: ws: wss:",
   'img-src': "'self' blob: data:",
   'media-src': "'self' blob:",
   'style-src': "'self'",

@@ -137,14 +137,14 @@ export class UploadJob extends EventTarget {
   async run (ports: ClientPorts, source: ByteSource, options: UploadRunOptions = {}): Promise<UploadResult> {
     return await this.#guard(options, async () => {
       const sealer = await this.#sealer(ports, source, options)
-      const { disperser, farmers, placement, restore, resuming } = await this.#dispersal(ports, options)
+      const { disperser, farmers, placement, restore, resuming, recorded } = await this.#dispersal(ports, options)
       await this.#setState('sending')
       const sent = await this.#walk(this.#sendingPass(disperser, restore, resuming, {
         async fragmentsOf (s) {
           const p = await sealer.prepare(s)
           return { frags: p.frags, record: recordOf(p), release: () => { sealer.give(p.shards) } }
         }
-      }, options), () => { sealer.clear() })
+      }, options), recorded, () => { sealer.clear() })
       return await this.#publish(ports, disperser, sent, farmers, placement, restore.size)
     })
   }
@@ -166,7 +166,7 @@ export class UploadJob extends EventTarget {
           this.#advance('stored', segmentRange(this.#layout, s).length, s)
           return record
         }
-      }, () => { sealer.clear() })
+      }, await this.store.segments(this.id), () => { sealer.clear() })
       await this.#setState('queued')
     })
   }
@@ -175,7 +175,7 @@ export class UploadJob extends EventTarget {
   async send (ports: GridPorts, options: AbortOptions = {}): Promise<UploadResult> {
     if (!this.record.keeps || this.record.state === 'sealing') throw new TypeError(`Job ${this.id} has no sealed fragments to send`)
     return await this.#guard(options, async () => {
-      const { disperser, farmers, placement, restore, resuming } = await this.#dispersal(ports, options)
+      const { disperser, farmers, placement, restore, resuming, recorded } = await this.#dispersal(ports, options)
       await this.#setState('sending')
       const sent = await this.#walk(this.#sendingPass(disperser, restore, resuming, {
         fragmentsOf: async (s, recorded) => {
@@ -187,7 +187,7 @@ export class UploadJob extends EventTarget {
           }
           return { frags, record: recorded! }
         }
-      }, { concurrency: 1 }))
+      }, { concurrency: 1 }), recorded)
       const result = await this.#publish(ports, disperser, sent, farmers, placement, restore.size)
       await this.store.deleteFragments(this.id)
       return result
@@ -230,7 +230,7 @@ export class UploadJob extends EventTarget {
    * Farmers, placement and a disperser for this job; and, for segments recorded as sent, which lost
    * fragments since (with the holders that still have the others): `recheckStored`.
    */
-  async #dispersal (ports: GridPorts, options: AbortOptions): Promise<{ disperser: Disperser, farmers: Farmer[], placement: Placement, restore: Map<number, string[][]>, resuming: boolean }> {
+  async #dispersal (ports: GridPorts, options: AbortOptions): Promise<{ disperser: Disperser, farmers: Farmer[], placement: Placement, restore: Map<number, string[][]>, resuming: boolean, recorded: Array<SegmentRecord | undefined> }> {
     const { signal } = options
     const { policy, shardSize } = this.record
     const farmers = await ports.directory.list({ signal })
@@ -246,7 +246,7 @@ export class UploadJob extends EventTarget {
     })
     // A job with segments on record was interrupted: a farmer may hold a fragment already, so it
     // is asked before it is sent one. A fresh put sends at once.
-    return { disperser, farmers, placement, restore, resuming: recorded.some(r => r !== undefined) }
+    return { disperser, farmers, placement, restore, resuming: recorded.some(r => r !== undefined), recorded }
   }
 
   /** A pass that sends each segment not yet on farmers (or that lost fragments since) and records its holders. */
@@ -263,10 +263,10 @@ export class UploadJob extends EventTarget {
     }
   }
 
-  /** The segment loop (`walkSegments`) over this job's records; a changed source drops the job. */
-  async #walk (pass: SegmentPass, cleanup: () => void = () => {}): Promise<SegmentRecord[]> {
+  /** The segment loop (`walkSegments`) over this job's records, as read at the start; a changed source drops the job. */
+  async #walk (pass: SegmentPass, recorded: ReadonlyArray<SegmentRecord | undefined>, cleanup: () => void = () => {}): Promise<SegmentRecord[]> {
     try {
-      return await walkSegments(this.#layout.count, await this.store.segments(this.id), pass, {
+      return await walkSegments(this.#layout.count, recorded, pass, {
         skipped: s => { this.#advance('skip', segmentRange(this.#layout, s).length, s) },
         changed: async () => { await this.forget() },
         record: async (s, record) => { if (!this.#dropped) await this.store.putSegment(this.id, s, record) }

@@ -7,6 +7,7 @@
 import type { AbortOptions } from '../../core/errors.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import type { GridPorts } from '../ports.ts'
+import { deleteCopies } from './delete-copies.ts'
 import { discoverHolders } from './holder-lookup.ts'
 
 /** Removes every copy of the manifests `ids`; returns the copies whose farmer did not confirm. */
@@ -15,15 +16,6 @@ export async function removeStrayManifests (ports: GridPorts, ids: readonly stri
   if (ids.length === 0) return []
   const { found, farmers } = await discoverHolders(ports, ids, options)
   const byId = new Map(farmers.map(f => [f.peerId, f]))
-  const left: Array<{ id: string, peer: string }> = []
-  for (const [id, peers] of found) {
-    for (const peer of peers) {
-      try {
-        await ports.transport.delete(byId.get(peer)!, id, owner, options)
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'NOT_FOUND') left.push({ id, peer })
-      }
-    }
-  }
-  return left
+  const copies = [...found].flatMap(([id, peers]) => peers.map(peer => ({ id, peer })))
+  return (await deleteCopies(ports.transport, copies, peer => byId.get(peer)!, owner, options)).left
 }

@@ -5,6 +5,7 @@ import type { Capability } from '../../core/capability.ts'
 import type { AbortOptions } from '../../core/errors.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import { fetchManifest } from '../blocks/open-manifest.ts'
+import { deleteCopies, type Copy } from '../blocks/delete-copies.ts'
 import { discoverHolders } from '../blocks/holder-lookup.ts'
 import type { GridPorts } from '../ports.ts'
 
@@ -17,8 +18,8 @@ import type { GridPorts } from '../ports.ts'
 export async function deleteFile (ports: GridPorts, cap: Capability, owner: OwnerKey,
   options: AbortOptions & { copies?: ReadonlyArray<{ id: string, peer: string }> } = {}): Promise<{ deleted: number, failed: number }> {
   const { manifest, resolve } = await fetchManifest(ports, cap, options)
-  const jobs = new Map<string, { id: string, h: string }>()
-  const add = (id: string, h: string): void => { jobs.set(`${id}@${h}`, { id, h }) }
+  const copies = new Map<string, Copy>()
+  const add = (id: string, peer: string): void => { copies.set(`${id}@${peer}`, { id, peer }) }
   manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => { for (const h of seg.holders[i] ?? []) add(id, h) }))
   for (const h of cap.holders) add(cap.manifestId, h)
   // The copies repairs placed (the owner kept where): a farmer that is offline now counts as failed.
@@ -26,24 +27,11 @@ export async function deleteFile (ports: GridPorts, cap: Capability, owner: Owne
   // And any other copy the directory's farmers say they hold.
   const { found } = await discoverHolders(ports, [...manifest.segments.flatMap(seg => seg.fragments), cap.manifestId], options)
   for (const [id, peers] of found) for (const h of peers) add(id, h)
-  let deleted = 0
-  let failed = 0
-  const run = async (list: Array<{ id: string, h: string }>): Promise<void> => {
-    for (const { id, h } of list) {
-      try {
-        await ports.transport.delete(resolve(h), id, owner, options)
-        deleted++
-      } catch (err) {
-        // A farmer that answers that it has no such fragment (it lost it, or an earlier rm took it)
-        // leaves nothing to remove there.
-        if ((err as { code?: string }).code !== 'NOT_FOUND') failed++
-      }
-    }
-  }
   // Fragments first; the manifest only once they are all gone, so that running rm again after a
   // farmer was down can still read which fragments to remove.
-  const all = [...jobs.values()]
-  await run(all.filter(j => j.id !== cap.manifestId))
-  if (failed === 0) await run(all.filter(j => j.id === cap.manifestId))
-  return { deleted, failed }
+  const all = [...copies.values()]
+  const fragments = await deleteCopies(ports.transport, all.filter(c => c.id !== cap.manifestId), resolve, owner, options)
+  if (fragments.left.length > 0) return { deleted: fragments.deleted, failed: fragments.left.length }
+  const manifests = await deleteCopies(ports.transport, all.filter(c => c.id === cap.manifestId), resolve, owner, options)
+  return { deleted: fragments.deleted + manifests.deleted, failed: manifests.left.length }
 }

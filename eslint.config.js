@@ -62,8 +62,9 @@ function layerBlocks (layer, files = layer.files, extra = []) {
 
 // ---- Client-internal rules ----
 // Inside src/client, bottom to top:
-//   ports, errors, job-store  <  blocks (building blocks), adapters (technology)  <  ops (what a
-//   person does: upload, download, stat, repair, delete)  <  session.node / session.browser (wiring)
+//   ports, audit-port, score-book, errors, job-store  <  blocks (building blocks), adapters
+//   (technology)  <  ops (what a person does: upload, download, stat, repair, delete)  <
+//   session.node / session.browser (wiring)
 // Operations are platform-free: they take ports and never reach for an adapter or a wiring file.
 // Tests may reach across (an ops test wires Node's cipher in), so these apply to shipped code only.
 const CLIENT = LAYERS.find(l => l.name === 'client')

@@ -36,6 +36,9 @@ import { encodeFrame } from '../src/net/protocols/frames.ts'
 import { MemoryKeyValueStore } from '../src/stores/kv/memory.ts'
 import { median, printTable } from './util.ts'
 
+/** The owner key benchmark puts claim with (only its public half travels). */
+const BENCH_OWNER = { publicKey: Buffer.alloc(32, 7).toString('base64') }
+
 const FARMERS = 6
 const FILE = 4 << 20
 const args = parseArgs(process.argv.slice(2))
@@ -49,7 +52,7 @@ const children: ShardfarmChild[] = []
 const nodes: Libp2p[] = []
 let client: NodeClient | undefined
 try {
-  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay')], { name: 'abuse-relay', stderr: 'ignore' })
+  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--vetting-period', '0', '--shared-subnets'], { name: 'abuse-relay', stderr: 'ignore' })
   children.push(relay)
   const farmers = await Promise.all(Array.from({ length: FARMERS }, async (_, i) => await spawnShardfarm([
     'farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr, '--heartbeat', '1000'
@@ -201,7 +204,7 @@ async function pausedGets (farmer: string, peers: number, each: number): Promise
   for (let i = 0; i < 4; i++) {
     const bytes = randomBytes(4 << 20)
     const id = await sha256Hex(bytes)
-    await fc.put(multiaddr(farmer), id, bytes)
+    await fc.put(multiaddr(farmer), id, bytes, { owner: BENCH_OWNER })
     ids.push(id)
   }
   const streams: Stream[] = []

@@ -43,6 +43,9 @@ import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { queryDirectory } from '../src/net/protocols/directory.ts'
 import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
 
+/** The owner key benchmark puts claim with (only its public half travels). */
+const BENCH_OWNER = { publicKey: Buffer.alloc(32, 7).toString('base64') }
+
 const FARMERS = 14
 const FRAGMENT = 1 << 20
 const IN_FLIGHT = 4
@@ -69,7 +72,7 @@ const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'sh
 const children: ShardfarmChild[] = []
 const libp2p = await createNodeLibp2p()
 try {
-  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay')], { name: 'bench-relay', stderr: 'ignore' })
+  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--vetting-period', '0', '--shared-subnets'], { name: 'bench-relay', stderr: 'ignore' })
   children.push(relay)
   // Started a few at a time: the relay takes at most 5 new connections a second from one host.
   const farmers: ShardfarmChild[] = []
@@ -214,7 +217,7 @@ async function rawPuts (addrs: string[], mib: number): Promise<{ mbps: number, c
       const mine = frags[i]!
       let next = 0
       await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < mine.length) await client.put(multiaddr(a), mine[next]!.id, mine[next++]!.bytes)
+        while (next < mine.length) await client.put(multiaddr(a), mine[next]!.id, mine[next++]!.bytes, { owner: BENCH_OWNER })
       }))
     }))
   }

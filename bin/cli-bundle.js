@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Commands the bundle serves. Grid, farmer, relay and start run from source (they spawn it). */
-export const BUNDLED_COMMANDS = new Set(['put', 'get', 'stat', 'rm', 'repair', 'ls'])
+export const BUNDLED_COMMANDS = new Set(['put', 'get', 'stat', 'check', 'link', 'rm', 'repair', 'renew', 'ls'])
 
 /**
  * The bundle's entry (a path) if `dir` holds a bundle built from the sources under `root` as they

@@ -1,9 +1,11 @@
 /**
- * The relay's farmer directory, in memory. Nothing is persisted on purpose: farmers re-announce
- * every TTL/3, so a restarted relay is complete again within one heartbeat period, and a disk copy
- * would only serve farmers that may be gone.
+ * The relay's farmer directory, in memory. Listings are not persisted on purpose: farmers
+ * re-announce every TTL/3, so a restarted relay is complete again within one heartbeat period, and
+ * a disk copy would only serve farmers that may be gone. (What must survive a restart, when each
+ * farmer was first seen, is `AdmissionBook`'s, in `admissions.ts`.)
  */
 import { DirectoryError } from '../src/net/protocols/directory.ts'
+import type { Admission } from '../src/net/protocols/directory-admission.ts'
 import type {
   AnnounceSource, DirectoryFilter, DirectoryRegistry, FarmerListing, FarmerRecord, SignedFarmerRecord
 } from '../src/net/protocols/directory.ts'
@@ -94,7 +96,7 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
    * new-identity window. Without `source` (records relayed by another relay, tests) no network
    * budget applies.
    */
-  upsert (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource): void {
+  upsert (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource, admission?: Admission): void {
     const now = this.#now()
     const old = this.#entries.get(record.peerId)
     const live = old !== undefined && old.listing.expiresAt > now
@@ -118,7 +120,8 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
       if (this.#entries.size >= this.#maxEntries) throw new DirectoryError('DIRECTORY_FULL', 'the directory is full')
     }
     if (!live && source !== undefined) this.#admitNew(source.subnet, now)
-    this.#entries.set(record.peerId, { listing: { ...record, lastSeen: now, expiresAt: now + this.ttlMs }, signed, tokens, refilled: now })
+    const listing: FarmerListing = { ...record, lastSeen: now, expiresAt: now + this.ttlMs, ...admission }
+    this.#entries.set(record.peerId, { listing, signed, tokens, refilled: now })
   }
 
   /** Counts one new peer id against `subnet`'s window, or throws `BUSY` when the window is full. */

@@ -17,6 +17,9 @@ import { sha256Hex } from '../../src/core/hash.ts'
 import { normalizePolicy } from '../../src/core/policy.ts'
 import { segmentLayout, segmentRange } from '../../src/core/segments.ts'
 
+/** The owner key benchmark puts claim with (only its public half travels). */
+const BENCH_OWNER = { publicKey: Buffer.alloc(32, 7).toString('base64') }
+
 const FRAGMENT = 1 << 20
 const BLOCK = 64 * 1024
 const CALL_TIMEOUT_MS = 180_000
@@ -123,7 +126,7 @@ async function warm (transport: Libp2pTransport, farmers: Farmer[], seed: number
   const frags = await makeFragments(2, seed, 64 * 1024)
   await Promise.all(farmers.map(async f => {
     for (const x of frags) {
-      await transport.put(f, x.id, x.bytes)
+      await transport.put(f, x.id, x.bytes, { owner: BENCH_OWNER })
       await transport.get(f, x.id)
     }
   }))
@@ -177,7 +180,7 @@ async function raw (opts: { bytes: number, streams: number, seed: number, connec
     }))
     return (performance.now() - t0) / 1000
   }
-  const putS = await run(async (t, f, x) => { await t.put(f, x.id, x.bytes) })
+  const putS = await run(async (t, f, x) => { await t.put(f, x.id, x.bytes, { owner: BENCH_OWNER }) })
   const getS = await run(async (t, f, x) => {
     const b = await t.get(f, x.id) // FarmerClient verifies the hash
     if (b.byteLength !== x.bytes.byteLength) throw new Error('short fragment')

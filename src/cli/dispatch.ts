@@ -14,7 +14,7 @@ export interface Command { run: (argv: string[]) => Promise<void>, usage: string
 /** Subcommands by name, each loaded on demand. */
 export type CommandTable = Record<string, () => Promise<Command>>
 
-type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'repairCommand' | 'lsCommand'
+type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'repairCommand' | 'renewCommand' | 'lsCommand'
 /** A one-shot file command: the process exits as soon as it is done (see `exitWhenFlushed`). */
 const file = (fn: FileCommand) => async (): Promise<Command> => {
   const m = await import('./files.ts')
@@ -27,13 +27,28 @@ const file = (fn: FileCommand) => async (): Promise<Command> => {
   }
 }
 
+/** `check` and `link`, from `check.ts`. */
+const checks = (fn: 'checkCommand' | 'linkCommand') => async (): Promise<Command> => {
+  const m = await import('./check.ts')
+  return {
+    run: async argv => {
+      await m[fn](argv)
+      await exitWhenFlushed()
+    },
+    usage: m.CHECK_USAGE
+  }
+}
+
 export const FILE_COMMANDS: CommandTable = {
   put: file('putCommand'),
   get: file('getCommand'),
   stat: file('statCommand'),
   rm: file('rmCommand'),
   repair: file('repairCommand'),
-  ls: file('lsCommand')
+  renew: file('renewCommand'),
+  ls: file('lsCommand'),
+  check: checks('checkCommand'),
+  link: checks('linkCommand')
 }
 
 /** Runs `argv` (a subcommand and its arguments) with `commands`. */

@@ -8,6 +8,8 @@ import { parseChoice, parseCount, parseFlags, parseHostPort, parseSize, UsageErr
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
+const DAY_MS = 24 * 3600_000
+
 export const FARMER_USAGE = `shardfarm farmer --data DIR [options]
   --data DIR              identity and fragments (required)
   --quota SIZE            payload bytes to offer, e.g. 10GiB, 500MB (default 10GiB)
@@ -16,14 +18,24 @@ export const FARMER_USAGE = `shardfarm farmer --data DIR [options]
   --listen HOST:PORT      WebSocket listen address (default 127.0.0.1:0)
   --relay MULTIADDR       relay whose directory to join (default: none)
   --http HOST:PORT        health and Prometheus metrics endpoint (default: none)
-  --heartbeat MS          directory heartbeat period (default 10000)`
+  --heartbeat MS          directory heartbeat period (default 10000)
+  --lease-days N          how long an upload's claim lasts unless renewed (default 30)
+  --lease-ms MS           the same in milliseconds (for tests; overrides --lease-days)
+  --collect-ms MS         how often expired claims are removed (default 3600000)
+  --max-bytes-per-owner SIZE   most bytes one owner key may keep here (default: a quarter of --quota)
+  --max-bytes-per-peer SIZE    most bytes one uploading peer may keep here (default: a quarter of --quota)`
 
 /** Runs the farmer subcommand. */
 export async function farmerCommand (argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     data: { type: 'string' }, quota: { type: 'string' }, region: { type: 'string' }, tier: { type: 'string' },
-    listen: { type: 'string' }, relay: { type: 'string' }, http: { type: 'string' }, heartbeat: { type: 'string' }
+    listen: { type: 'string' }, relay: { type: 'string' }, http: { type: 'string' }, heartbeat: { type: 'string' },
+    'lease-days': { type: 'string' }, 'lease-ms': { type: 'string' }, 'collect-ms': { type: 'string' },
+    'max-bytes-per-owner': { type: 'string' }, 'max-bytes-per-peer': { type: 'string' }
   })
+  const leaseMs = f['lease-ms'] !== undefined
+    ? parseCount('lease-ms', f['lease-ms'], 1)
+    : f['lease-days'] !== undefined ? parseCount('lease-days', f['lease-days'], 1) * DAY_MS : undefined
   if (f.data === undefined) throw new UsageError('--data DIR is required')
   if (f.relay !== undefined) {
     try { multiaddr(f.relay) } catch { throw new UsageError(`--relay must be a multiaddr, got ${JSON.stringify(f.relay)}`) }
@@ -39,6 +51,10 @@ export async function farmerCommand (argv: string[]): Promise<void> {
     ...(f.relay !== undefined ? { relay: f.relay } : {}),
     ...(f.http !== undefined ? { http: parseHostPort('http', f.http) } : {}),
     ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {}),
+    ...(leaseMs !== undefined ? { leaseMs } : {}),
+    ...(f['collect-ms'] !== undefined ? { collectIntervalMs: parseCount('collect-ms', f['collect-ms'], 50) } : {}),
+    ...(f['max-bytes-per-owner'] !== undefined ? { maxBytesPerOwner: parseSize('max-bytes-per-owner', f['max-bytes-per-owner']) } : {}),
+    ...(f['max-bytes-per-peer'] !== undefined ? { maxBytesPerPeer: parseSize('max-bytes-per-peer', f['max-bytes-per-peer']) } : {}),
     log
   })
   stopOnSignals(farmer.stop, log)

@@ -1,5 +1,5 @@
 /**
- * The file commands: `put`, `get`, `stat`, `rm`, `ls`. stdout carries only the result (the link,
+ * The file commands: `put`, `get`, `stat`, `rm`, `repair`, `renew`, `ls`. stdout carries only the result (the link,
  * the bytes, a table or `--json`); progress bars and logs go to stderr.
  *
  * Exit codes come from the error catalogue (`src/core/error-catalogue.ts`): 0 done, 1 other
@@ -19,6 +19,7 @@ import { openFileSource } from '../client/adapters/file-source.node.ts'
 import { deleteFile } from '../client/ops/delete.ts'
 import { Download } from '../client/ops/download.ts'
 import { Repair, type RepairProgress } from '../client/ops/repair.ts'
+import { renewFiles, type RenewSummary } from '../client/ops/renew.ts'
 import { fileHealth } from '../client/ops/stat.ts'
 import { UploadJob, type UploadProgress } from '../client/ops/upload.ts'
 import { OwnerIndex, type OwnedFile } from '../client/owner-index.ts'
@@ -36,11 +37,14 @@ shardfarm get LINK [-o FILE|-] [--force] [--relay ADDR]
     saves as FILE, or under the file's shared name made safe (no directories, no leading dot, no
     control characters); refuses to replace an existing file (exit 2) unless --force
 shardfarm stat LINK [--relay ADDR] [--json]
+    each fragment proven (●: an audit passed), claimed but not proven (◐) or missing (○)
 shardfarm rm LINK [--relay ADDR]
 shardfarm repair LINK [--relay ADDR] [--json]
+shardfarm renew [--relay ADDR] [--json]
+    extends the farmers' leases on every file put from here (farmers drop what nobody renews)
 shardfarm ls [--json]`
 
-function args (argv: string[], options: Record<string, { type: 'string' | 'boolean', short?: string }>): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+export function args (argv: string[], options: Record<string, { type: 'string' | 'boolean', short?: string }>): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true }) as never
   } catch (err) {
@@ -53,7 +57,7 @@ function args (argv: string[], options: Record<string, { type: 'string' | 'boole
  * aborts `fn` through `signal` (exit 130; an interrupted put resumes from its journal); a second
  * Ctrl-C kills at once.
  */
-async function withSession (relayFlag: unknown, fn: (s: NodeClient, signal: AbortSignal) => Promise<void>): Promise<void> {
+export async function withSession (relayFlag: unknown, fn: (s: NodeClient, signal: AbortSignal) => Promise<void>): Promise<void> {
   const session = await openNodeClient(await resolveRelay(typeof relayFlag === 'string' ? relayFlag : undefined))
   const ctl = new AbortController()
   const onSignal = (): void => { ctl.abort() }
@@ -119,7 +123,7 @@ export async function putCommand (argv: string[]): Promise<void> {
       })
       await job.forget() // its result is in the index now
       process.stdout.write(values.json === true
-        ? JSON.stringify({ link: r.link, size: source.size, segments: r.manifest.segments.length, policy: policy.name, sentBytes: r.sentBytes, restoredSegments: r.restoredSegments }) + '\n'
+        ? JSON.stringify({ link: r.link, verifyLink: r.verifyLink, size: source.size, segments: r.manifest.segments.length, policy: policy.name, sentBytes: r.sentBytes, restoredSegments: r.restoredSegments }) + '\n'
         : r.link + '\n')
     } finally {
       await close()
@@ -213,7 +217,7 @@ export async function statCommand (argv: string[]): Promise<void> {
     }
     process.stdout.write(`${terminalSafe(manifest.name) || '(unnamed)'}  ${manifest.size} bytes  policy ${terminalSafe(manifest.policy.name)} (${k}+${m})  ${manifest.segments.length} segments\n`)
     for (const seg of segments) {
-      const marks = seg.fragments.map(f => (f.reachable.length > 0 ? '●' : '○')).join('')
+      const marks = seg.fragments.map(f => (f.reachable.length > 0 ? '●' : f.claimed.length > 0 ? '◐' : '○')).join('')
       process.stdout.write(`  segment ${String(seg.index).padStart(4)}  ${marks}  ${seg.available}/${k + m}  ${seg.status}\n`)
     }
   })
@@ -282,6 +286,39 @@ export async function repairCommand (argv: string[]): Promise<void> {
       `${r.manifestCopiesStored} manifest copies added` +
       (r.short.length > 0 ? `; segments ${r.short.join(', ')} still short of farmers, run repair again later` : '') +
       (r.lost.length > 0 ? `; segments ${r.lost.join(', ')} are lost (fewer than k fragments left)` : '') + '\n')
+  })
+}
+
+/**
+ * Renews the leases of every file in this machine's owner index: one signed RENEW per farmer and
+ * owner key. Exit 3 when some farmer did not answer or some file's manifest could not be opened
+ * (those claims run on towards expiry: run it again later).
+ */
+export async function renewCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { relay: { type: 'string' }, json: { type: 'boolean' } })
+  if (positionals.length !== 0) throw new UsageError('renew takes no LINK: it renews every file put from here')
+  const all = await (await ownerIndex()).list()
+  await withSession(values.relay, async (s, signal) => {
+    const total: RenewSummary = { files: 0, unopened: [], farmersAsked: 0, renewed: 0, notRenewed: 0, unreachable: [] }
+    // Each file has an owner key of its own (derived from its seed): one renewal per key.
+    const bySeed = new Map<string, OwnedFile[]>()
+    for (const e of all) bySeed.set(e.ownerSeed, [...bySeed.get(e.ownerSeed) ?? [], e])
+    for (const [seed, files] of bySeed) {
+      const owner = await ownerKeyFromSeed(fromBase64(seed))
+      const r = await renewFiles(s, files.map(f => parseCapability(f.link)), owner, { signal })
+      total.files += r.files
+      total.unopened.push(...r.unopened)
+      total.farmersAsked += r.farmersAsked
+      total.renewed += r.renewed
+      total.notRenewed += r.notRenewed
+      total.unreachable.push(...r.unreachable)
+    }
+    if (total.unreachable.length > 0 || total.unopened.length > 0) process.exitCode = EXIT.UNAVAILABLE
+    if (values.json === true) { process.stdout.write(JSON.stringify(total) + '\n'); return }
+    process.stderr.write(`${total.files} files: ${total.renewed} claims renewed on ${total.farmersAsked} farmers` +
+      (total.notRenewed > 0 ? `, ${total.notRenewed} no longer held (run stat and repair)` : '') +
+      (total.unreachable.length > 0 ? `; ${total.unreachable.length} farmers unreachable, run renew again later` : '') +
+      (total.unopened.length > 0 ? `; ${total.unopened.length} files could not be opened` : '') + '\n')
   })
 }
 

@@ -71,3 +71,16 @@ export function describe (err: unknown): string {
   if (err instanceof Error) return (err as { code?: string }).code ?? err.name
   return String(err)
 }
+
+/**
+ * A farmer answered that it already holds a fragment but could not prove it: its proof was missing
+ * or did not match the bytes the uploader holds. The uploader counts that farmer as failed for the
+ * fragment and places it elsewhere. Raised by the client whatever the transport.
+ */
+export class PossessionProofError extends ShardfarmError {
+  constructor (id: string, farmer: string, reason: 'missing' | 'mismatch') {
+    super('PossessionProofError', 'POSSESSION_PROOF_FAILED',
+      `Farmer ${farmer.slice(-8)} says it holds fragment ${id.slice(0, 8)}… but ${reason === 'missing' ? 'sent no proof' : 'its proof does not match'}`,
+      { id, farmer, reason })
+  }
+}

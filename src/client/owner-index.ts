@@ -29,7 +29,7 @@ export interface OwnedFile {
   name: string
   /** Plaintext bytes. */
   size: number
-  /** The read link (`shardfarm:r1:…`). */
+  /** The read link (`shardfarm:r2:…`, or `r1:` for files stored before verify links). */
   link: string
   /** The storage policy's name. */
   policy: string

@@ -7,6 +7,7 @@ import type { AbortOptions } from '../core/errors.ts'
 import type { SegmentCipher } from '../core/envelope.ts'
 import type { OwnerKey } from '../core/owner-key.ts'
 import type { FarmerInfo } from '../core/placement.ts'
+import type { AuditTransport } from './audit-port.ts'
 
 /** A farmer as the pipelines address it. */
 export interface FarmerRef {
@@ -23,8 +24,13 @@ export type CallOptions = AbortOptions
 
 /** Moves fragments to and from farmers. */
 export interface FragmentTransport {
-  /** Stores a fragment; `owner` (public half) may delete it later. */
-  put(farmer: FarmerRef, id: string, bytes: Uint8Array, options?: CallOptions & { owner?: Pick<OwnerKey, 'publicKey'> }): Promise<void>
+  /**
+   * Stores a fragment claimed by `owner` (public half), who may delete or renew it later. A farmer
+   * that says it holds the fragment already must prove it; one that cannot makes this reject.
+   * Resolves `{ stored: false }` when the farmer held it already and proved it (the bytes did not
+   * have to move); a transport that cannot tell resolves nothing.
+   */
+  put(farmer: FarmerRef, id: string, bytes: Uint8Array, options: CallOptions & { owner: Pick<OwnerKey, 'publicKey'> }): Promise<{ stored: boolean } | undefined | void>
   /**
    * True when `get` itself checks SHA-256(bytes) == id (as `FarmerClient` does), so the download
    * need not hash every fragment a second time. Absent or false: the download checks.
@@ -38,8 +44,13 @@ export interface FragmentTransport {
   get(farmer: FarmerRef, id: string, options?: CallOptions & { into?: Uint8Array }): Promise<Uint8Array>
   /** Which of `ids` the farmer holds. */
   has(farmer: FarmerRef, ids: string[], options?: CallOptions): Promise<boolean[]>
-  /** Deletes a fragment with the owner's signature. */
+  /** Removes the owner's claim on a fragment, signed; the farmer drops the bytes with the last claim. */
   delete(farmer: FarmerRef, id: string, owner: OwnerKey, options?: CallOptions): Promise<void>
+  /**
+   * Extends the owner's claims on `ids` at `farmer` by one lease (signed batches of `MAX_HAS_IDS`).
+   * Resolves, per id in order, to whether the owner's claim existed there and was extended.
+   */
+  renew(farmer: FarmerRef, ids: string[], owner: OwnerKey, options?: CallOptions): Promise<boolean[]>
 }
 
 /** Lists the farmers that are up. */
@@ -54,6 +65,11 @@ export interface ErasureCoder {
    * the same bytes, possibly in a new view (a worker pool moves the buffer and back).
    */
   encodeShards(k: number, m: number, shards: Uint8Array, options?: CallOptions): Promise<Uint8Array>
+  /**
+   * Optional: `encodeShards`, plus each shard's fragment id and (with `roots`) Merkle root, hex,
+   * hashed where the shards are (a worker), off the caller's thread. The sealer uses it when present.
+   */
+  encodeShardsWithDigests?(k: number, m: number, shards: Uint8Array, roots: boolean, options?: CallOptions): Promise<{ shards: Uint8Array, ids: string[], roots: string[] }>
   reconstruct(k: number, m: number, shards: Uint8Array, present: boolean[], options?: CallOptions & { dataOnly?: boolean }): Promise<Uint8Array>
 }
 
@@ -75,6 +91,16 @@ export interface ByteSource {
   readInto?(offset: number, target: Uint8Array): Promise<void>
 }
 
+/** What an auditor keeps of its own audits: one score per farmer (`ScoreBook`). */
+export interface AuditScores {
+  /** Counts one audit of `peer`. */
+  record(peer: string, passed: boolean): unknown
+  /** False once its audits put `peer` below the trust threshold: no new fragments, its copies do not count. */
+  trusted(peer: string): boolean
+  /** Placement weight of `peer` (0 excludes it). */
+  weight(peer: string): number
+}
+
 /** Everything an operation may need; each takes the part it uses (`Pick<ClientPorts, …>`). */
 export interface ClientPorts {
   transport: FragmentTransport
@@ -82,7 +108,14 @@ export interface ClientPorts {
   coder: ErasureCoder
   /** AES-GCM engine for segments. @default webCryptoCipher */
   cipher?: SegmentCipher
+  /**
+   * Challenges farmers to prove they hold fragments (Merkle audits). Absent: copies are proven
+   * by GETs that hash right, which moves whole fragments.
+   */
+  auditor?: AuditTransport
+  /** This client's audit scores of farmers. Absent: every farmer is trusted and weighs the same. */
+  scores?: AuditScores
 }
 
-/** The ports of operations that only talk to farmers (stat, delete, opening a manifest). */
-export type GridPorts = Pick<ClientPorts, 'transport' | 'directory'>
+/** The ports of operations that only talk to farmers (stat, delete, opening a manifest), with the auditor and scores when there are. */
+export type GridPorts = Pick<ClientPorts, 'transport' | 'directory' | 'auditor' | 'scores'>

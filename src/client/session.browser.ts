@@ -9,9 +9,11 @@ import type { CodecPool } from '../codec/pool.ts'
 import type { KeyValueStore } from '../core/key-value-store.ts'
 import { NoGridError } from '../net/errors.ts'
 import { createBrowserLibp2p } from '../net/libp2p.browser.ts'
+import { AuditClient } from './adapters/audit-client.ts'
 import { Libp2pTransport, RelayDirectory } from './adapters/libp2p-ports.ts'
 import { KvJobStore, type JobStore } from './job-store.ts'
 import type { ClientPorts } from './ports.ts'
+import { ScoreBook } from './score-book.ts'
 
 /** Where the page remembers a relay address the person chose. */
 const RELAY_KEY = 'shardfarm.relay'
@@ -33,6 +35,8 @@ export interface ByteCounts { sent: number, received: number }
 export interface BrowserGrid {
   libp2p: Libp2p
   transport: Libp2pTransport
+  /** Challenges farmers to prove what they hold. */
+  auditor: AuditClient
   /** Fragment bytes moved so far through `transport`. */
   counts: ByteCounts
 }
@@ -44,9 +48,13 @@ export async function startBrowserGrid (): Promise<BrowserGrid> {
   const transport = new Libp2pTransport(libp2p)
   const put = transport.put.bind(transport)
   const get = transport.get.bind(transport)
-  transport.put = async (f, id, bytes, o) => { await put(f, id, bytes, o); counts.sent += bytes.length }
+  transport.put = async (f, id, bytes, o) => {
+    const r = await put(f, id, bytes, o)
+    if (r.stored) counts.sent += bytes.length // a fragment held already (and proven) moved no bytes
+    return r
+  }
   transport.get = async (f, id, o) => { const b = await get(f, id, o); counts.received += b.length; return b }
-  return { libp2p, transport, counts }
+  return { libp2p, transport, auditor: new AuditClient(libp2p), counts }
 }
 
 /** The directory of the grid whose relay is at `relay`, asked through `grid`'s node. */
@@ -54,9 +62,14 @@ export function relayDirectory (grid: BrowserGrid, relay: string): RelayDirector
   return new RelayDirectory(grid.libp2p, relay)
 }
 
+/** The page's audit scores of farmers, kept in the app's key/value store (IndexedDB). */
+export async function browserScores (kv: KeyValueStore): Promise<ScoreBook> {
+  return await ScoreBook.open(kv)
+}
+
 /** The ports an operation runs on, once the page is connected. */
-export function browserPorts (grid: BrowserGrid, directory: RelayDirectory, coder: CodecPool): ClientPorts & { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool } {
-  return { transport: grid.transport, directory, coder }
+export function browserPorts (grid: BrowserGrid, directory: RelayDirectory, coder: CodecPool, scores?: ScoreBook): ClientPorts & { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool } {
+  return { transport: grid.transport, directory, coder, auditor: grid.auditor, ...(scores !== undefined ? { scores } : {}) }
 }
 
 /**

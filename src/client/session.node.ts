@@ -16,10 +16,12 @@ import type { SegmentCipher } from '../core/envelope.ts'
 import type { KeyValueStore } from '../core/key-value-store.ts'
 import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import { FsKeyValueStore } from '../stores/kv/fs.ts'
+import { AuditClient } from './adapters/audit-client.ts'
 import { nodeSegmentCipher } from './adapters/cipher.node.ts'
 import { Libp2pTransport, RelayDirectory } from './adapters/libp2p-ports.ts'
 import { KvJobStore, type JobStore } from './job-store.ts'
 import type { ClientPorts } from './ports.ts'
+import { ScoreBook } from './score-book.ts'
 
 /** Where older versions kept jobs and index: `.shardfarm/client` in the working directory. */
 export const LEGACY_CLIENT_HOME = join('.shardfarm', 'client')
@@ -91,6 +93,8 @@ export interface NodeClient extends ClientPorts {
   directory: RelayDirectory
   coder: CodecPool
   cipher: SegmentCipher
+  auditor: AuditClient
+  scores: ScoreBook
   close: () => Promise<void>
 }
 
@@ -104,6 +108,9 @@ export async function openNodeClient (relay: string): Promise<NodeClient> {
     cipher: nodeSegmentCipher,
     transport: new Libp2pTransport(libp2p),
     directory: new RelayDirectory(libp2p, relay),
+    auditor: new AuditClient(libp2p),
+    // This machine's own audits of farmers, kept with its jobs and its index.
+    scores: await ScoreBook.open(nodeKeyValueStore()),
     close: async () => { coder.terminate(); await libp2p.stop() }
   }
 }

@@ -98,6 +98,17 @@ export class CodecPool {
     return new Uint8Array(r)
   }
 
+  /**
+   * `encodeShards`, plus each shard's id (SHA-256) and, with `roots`, its Merkle root, computed in
+   * the worker while it holds the shards (see `CodecService.encodeShardsWithDigests`).
+   */
+  async encodeShardsWithDigests (k: number, m: number, shards: Uint8Array, roots: boolean, options?: JobOptions): Promise<{ shards: Uint8Array, ids: string[], roots: string[] }> {
+    const len = shardLength(shards.byteLength, k + m)
+    const buf = ownBuffer(shards)
+    const r = await this.#submit(async remote => await remote.encodeShardsWithDigests(k, m, len, transfer(buf, [buf]), roots), options)
+    return { shards: new Uint8Array(r.shards), ids: r.ids, roots: r.roots }
+  }
+
   /** Rebuilds the shards marked absent in `present`; `shards` holds all k + m back to back. */
   async reconstruct (k: number, m: number, shards: Uint8Array, present: boolean[], options?: JobOptions & { dataOnly?: boolean }): Promise<Uint8Array> {
     const len = shardLength(shards.byteLength, k + m)

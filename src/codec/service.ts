@@ -1,4 +1,6 @@
 import { transfer } from 'comlink'
+import { sha256Hex } from '../core/hash.ts'
+import { merkleRoot } from '../core/merkle.ts'
 import type { Codec, ShardSet } from './codec.ts'
 
 /**
@@ -22,6 +24,12 @@ export interface CodecService {
    */
   encodeShards(k: number, m: number, shardLength: number, shards: ArrayBuffer): Promise<ArrayBuffer>
   /**
+   * `encodeShards`, then names each of the k + m shards while the worker still holds them: its
+   * SHA-256 (the fragment id) and, with `roots`, its Merkle root (`core/merkle.ts`), both hex.
+   * The hashing then runs beside the main thread instead of on it.
+   */
+  encodeShardsWithDigests(k: number, m: number, shardLength: number, shards: ArrayBuffer, roots: boolean): Promise<DigestedShards>
+  /**
    * Rebuilds the shards with `present[i] === false` in `shards` (k + m back to back), in place,
    * and hands the buffer back.
    */
@@ -33,6 +41,7 @@ export interface CodecService {
 export type CodecVariantName = 'standard' | 'relaxed'
 export interface EncodeResult { data: ArrayBuffer, parity: ArrayBuffer }
 export interface VerifyResult { valid: boolean, shards: ArrayBuffer }
+export interface DigestedShards { shards: ArrayBuffer, ids: string[], roots: string[] }
 
 /**
  * Serves `loading` (the codec being instantiated). The service is exposed at once and every call
@@ -79,6 +88,19 @@ export function createCodecService (loading: Promise<Codec>): CodecService {
       set.encode()
       view.set(set.parity(), k * shardLength)
       return transfer(shards, [shards])
+    },
+
+    async encodeShardsWithDigests (k, m, shardLength, shards, roots) {
+      const set = await setFor(k, m, shardLength)
+      expectBytes(shards, (k + m) * shardLength, 'shards')
+      const view = new Uint8Array(shards)
+      set.data().set(view.subarray(0, k * shardLength))
+      set.encode()
+      view.set(set.parity(), k * shardLength)
+      const frags = Array.from({ length: k + m }, (_, i) => view.subarray(i * shardLength, (i + 1) * shardLength))
+      const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
+      const rootList = roots ? frags.map(f => merkleRoot(f)) : []
+      return transfer({ shards, ids, roots: rootList }, [shards])
     },
 
     async reconstruct (k, m, shardLength, shards, present, dataOnly) {

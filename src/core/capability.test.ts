@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import { deriveVerifyKey } from './envelope.ts'
 import { base64url, capabilityUrl, formatCapability, fromBase64url, parseCapability, verifyCapability, type Capability } from './capability.ts'
 
 const peers = ['12D3KooWBhmRDBv4mjKkPvFU1bm5jFWZ9Jo1N8uo8vCEy2Zq9Pb3', '12D3KooWNYCaNv6q6KxQNK4fGhrj2n4cRXvUh7Q3v8PGdXTpn1zM']
@@ -20,12 +21,30 @@ describe('capabilities', () => {
     expect(parseCapability(url)).toEqual(cap)
   })
 
-  it('a verify capability carries no key', () => {
-    const v = verifyCapability(cap)
+  it('a version-1 verify capability carries no key', async () => {
+    const v = await verifyCapability(cap)
     const text = formatCapability(v)
     expect(text.startsWith('shardfarm:v1:')).toBe(true)
     expect(text.length).toBeLessThan(formatCapability(cap).length)
     expect(parseCapability(text).key).toBeUndefined()
+    expect(parseCapability(text).verifyKey).toBeUndefined()
+  })
+
+  it('a version-2 verify capability carries the derived verify key, never the file key', async () => {
+    const read: Capability = { ...cap, version: 2 }
+    expect(formatCapability(read).startsWith('shardfarm:r2:')).toBe(true)
+    expect(parseCapability(formatCapability(read))).toEqual(read)
+    const v = await verifyCapability(read)
+    expect(v).toEqual({ kind: 'verify', version: 2, fileId: cap.fileId, manifestId: cap.manifestId, holders: peers, verifyKey: await deriveVerifyKey(cap.key!) })
+    const text = formatCapability(v)
+    expect(text.startsWith('shardfarm:v2:')).toBe(true)
+    expect(parseCapability(text)).toEqual(v)
+    // The link's bytes hold the verify key and not the file key; another file key derives another verify key.
+    const body = fromBase64url(text.split(':')[2]!)
+    expect(Buffer.from(body).includes(Buffer.from(cap.key!))).toBe(false)
+    expect(Buffer.from(body).includes(Buffer.from(v.verifyKey!))).toBe(true)
+    expect(await deriveVerifyKey(new Uint8Array(32))).not.toEqual(v.verifyKey)
+    expect(await verifyCapability(v)).toBe(v)
   })
 
   it('malformed links give CapabilityError with the reason', () => {

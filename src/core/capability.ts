@@ -1,13 +1,18 @@
 import { ShardfarmError } from './errors.ts'
-import { FILE_ID_BYTES, KEY_BYTES } from './envelope.ts'
+import { deriveVerifyKey, FILE_ID_BYTES, KEY_BYTES } from './envelope.ts'
 import { toHex } from './hash.ts'
 
 /**
  * Capabilities: what a link grants.
  *
- * - read: `shardfarm:r1:<base64url(fileId ‖ manifestId ‖ key)>:<peer>,<peer>,…`
- * - verify/repair: `shardfarm:v1:<base64url(fileId ‖ manifestId)>:<peer>,…` (no key: it can check
- *   and re-disperse fragments, never read them)
+ * - read: `shardfarm:r2:<base64url(fileId ‖ manifestId ‖ fileKey)>:<peer>,<peer>,…`
+ * - verify/repair: `shardfarm:v2:<base64url(fileId ‖ manifestId ‖ verifyKey)>:<peer>,…`, where the
+ *   verify key is derived from the file key (`deriveVerifyKey`). It opens the verify manifest, which
+ *   lists fragment ids, holders and Merkle roots: enough to audit every holder and to rebuild lost
+ *   fragments (Reed-Solomon works on ciphertext), never to read the file, its name or its type.
+ *   Both links name the same manifest.
+ * - version 1 (`r1`, `v1`), made before the verify manifest: the whole manifest was sealed under the
+ *   file key, so a `v1` link carries no key and opens nothing. Both still parse; `r1` links read.
  *
  * The peers are the manifest's holders. As a web link the same string follows the `#`
  * (`https://host/#shardfarm:r1:…`): browsers never send the fragment part to a server, so the
@@ -15,12 +20,16 @@ import { toHex } from './hash.ts'
  */
 export interface Capability {
   kind: 'read' | 'verify'
+  /** 2 for files stored with a verify manifest; 1 before. @default 1 */
+  version?: 1 | 2
   /** 16 bytes. */
   fileId: Uint8Array
   /** Hex SHA-256 of the sealed manifest: its fragment id. */
   manifestId: string
   /** 32-byte file key; read capabilities only. */
   key?: Uint8Array
+  /** 32-byte verify key; version-2 verify capabilities only (a read capability derives it from `key`). */
+  verifyKey?: Uint8Array
   /** Peer ids holding the sealed manifest. */
   holders: string[]
 }
@@ -36,16 +45,19 @@ const MAX_HOLDERS = 64
 
 export function formatCapability (c: Capability): string {
   if (c.fileId.length !== FILE_ID_BYTES) throw new RangeError('fileId must be 16 bytes')
-  const manifest = fromHex(c.manifestId)
-  const parts = [c.fileId, manifest]
+  const version = c.version ?? 1
+  const parts = [c.fileId, fromHex(c.manifestId)]
   if (c.kind === 'read') {
     if (c.key?.length !== KEY_BYTES) throw new RangeError('a read capability needs a 32-byte key')
     parts.push(c.key)
+  } else if (version === 2) {
+    if (c.verifyKey?.length !== KEY_BYTES) throw new RangeError('a version-2 verify capability needs a 32-byte verify key')
+    parts.push(c.verifyKey)
   }
   const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
   for (const p of parts) { body.set(p, at); at += p.length }
-  return `shardfarm:${c.kind === 'read' ? 'r1' : 'v1'}:${base64url(body)}:${c.holders.join(',')}`
+  return `shardfarm:${c.kind === 'read' ? 'r' : 'v'}${version}:${base64url(body)}:${c.holders.join(',')}`
 }
 
 /** A web link for the capability: `base` (the app's URL) with the capability as its fragment. */
@@ -53,9 +65,20 @@ export function capabilityUrl (c: Capability, base: string): string {
   return `${base.split('#')[0]}#${formatCapability(c)}`
 }
 
-/** Derives the verify/repair capability (no key) from a read capability. */
-export function verifyCapability (c: Capability): Capability {
-  return { kind: 'verify', fileId: c.fileId, manifestId: c.manifestId, holders: [...c.holders] }
+/**
+ * The verify/repair capability of `c`: itself when it is one, else derived from the read key. A
+ * version-1 read capability gives a version-1 verify capability, which opens nothing (its manifest
+ * is sealed under the file key alone): `check` and `repair` need the read link for such files.
+ */
+export async function verifyCapability (c: Capability): Promise<Capability> {
+  if (c.kind === 'verify') return c
+  const v: Capability = { kind: 'verify', fileId: c.fileId, manifestId: c.manifestId, holders: [...c.holders] }
+  if (c.version === 2) {
+    if (c.key === undefined) throw new RangeError('a read capability needs its key')
+    v.version = 2
+    v.verifyKey = await deriveVerifyKey(c.key)
+  }
+  return v
 }
 
 /** Parses a `shardfarm:` string or a web link carrying one after `#`. */
@@ -64,11 +87,14 @@ export function parseCapability (input: string): Capability {
   const hash = text.indexOf('#')
   const cap = hash >= 0 ? decodeURIComponent(text.slice(hash + 1)) : text
   const parts = cap.split(':')
-  if (parts.length !== 4 || parts[0] !== 'shardfarm') throw new CapabilityError('expected shardfarm:r1:… or shardfarm:v1:…')
-  const kind = parts[1] === 'r1' ? 'read' : parts[1] === 'v1' ? 'verify' : undefined
-  if (kind === undefined) throw new CapabilityError(`unknown capability type "${parts[1]}"`)
+  if (parts.length !== 4 || parts[0] !== 'shardfarm') throw new CapabilityError('expected shardfarm:r2:… or shardfarm:v2:…')
+  const type = /^([rv])([12])$/.exec(parts[1]!)
+  if (type === null) throw new CapabilityError(`unknown capability type "${parts[1]}"`)
+  const kind = type[1] === 'r' ? 'read' : 'verify'
+  const version = type[2] === '2' ? 2 : 1
   const body = fromBase64url(parts[2]!)
-  const want = FILE_ID_BYTES + 32 + (kind === 'read' ? KEY_BYTES : 0)
+  const keyed = kind === 'read' || version === 2
+  const want = FILE_ID_BYTES + 32 + (keyed ? KEY_BYTES : 0)
   if (body.length !== want) throw new CapabilityError(`the ${kind} part is ${body.length} bytes, expected ${want}`)
   const holders = parts[3] === '' ? [] : parts[3]!.split(',')
   if (holders.length === 0) throw new CapabilityError('it names no farmer holding the manifest')
@@ -79,7 +105,9 @@ export function parseCapability (input: string): Capability {
     manifestId: toHex(body.subarray(FILE_ID_BYTES, FILE_ID_BYTES + 32)),
     holders
   }
+  if (version === 2) c.version = 2
   if (kind === 'read') c.key = body.slice(FILE_ID_BYTES + 32)
+  else if (keyed) c.verifyKey = body.slice(FILE_ID_BYTES + 32)
   return c
 }
 

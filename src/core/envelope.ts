@@ -56,6 +56,21 @@ export async function importFileKey (raw: Uint8Array): Promise<CryptoKey> {
   return await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, 'AES-GCM', false, ['encrypt', 'decrypt'])
 }
 
+/** What the verify key is derived for: HKDF's info, so no other use of the file key can yield it. */
+const VERIFY_KEY_INFO = enc.encode('shardfarm verify key/2')
+
+/**
+ * The verify key of a file: HKDF-SHA-256 of the file key. It opens the verify manifest (fragment
+ * ids, holders, Merkle roots) and nothing else, and the file key cannot be computed from it, so a
+ * verify link lets its holder audit and repair a file without reading it.
+ */
+export async function deriveVerifyKey (fileKey: Uint8Array): Promise<Uint8Array> {
+  if (fileKey.length !== KEY_BYTES) throw new RangeError(`A file key is ${KEY_BYTES} bytes, got ${fileKey.length}`)
+  const base = await crypto.subtle.importKey('raw', fileKey as Uint8Array<ArrayBuffer>, 'HKDF', false, ['deriveBits'])
+  const bits = await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: VERIFY_KEY_INFO }, base, KEY_BYTES * 8)
+  return new Uint8Array(bits)
+}
+
 function nonce (prefix: number, index: number): Uint8Array<ArrayBuffer> {
   const n = new Uint8Array(12)
   const v = new DataView(n.buffer)

@@ -23,6 +23,8 @@ export const EXIT = {
   AUTHENTICATION: 4,
   /** The storage policy cannot be placed on this grid. */
   PLACEMENT: 5,
+  /** `check`: every segment can be read, but some has no proven fragment to spare: repair it now. */
+  AT_RISK: 6,
   /** Ctrl-C. Decided by the command, which alone knows the person asked for the abort. */
   INTERRUPTED: 130
 } as const
@@ -56,6 +58,8 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
     sentence: 'This is not a valid Shardfarm link. Check that you copied all of it.'
   },
   INVALID_POLICY: { exit: USAGE, names: ['InvalidPolicyError'] },
+  // `npm run sim:durability` with a parameter or policy the durability model cannot take.
+  INVALID_MODEL_PARAMS: { exit: USAGE, names: ['DurabilityModelError'] },
   // `shardfarm get` refuses to replace a file: like a usage error, running it again unchanged cannot help.
   TARGET_EXISTS: {
     exit: USAGE, names: ['TargetExistsError'],
@@ -112,7 +116,7 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
   },
 
   // The fragment protocol and the fragment stores (the same codes on both sides of the wire).
-  QUOTA_EXCEEDED: { exit: FAILURE, names: ['QuotaExceededError'], sentence: 'The farmer\'s storage offer is full.' },
+  QUOTA_EXCEEDED: { exit: FAILURE, names: ['QuotaExceededError', 'ClaimLimitError'], sentence: 'The farmer\'s storage offer is full.' },
   DISK_FULL: { exit: FAILURE, names: ['DiskFullError'], sentence: 'This browser has no storage space left for Shardfarm.' },
   STORE_EVICTED: {
     exit: FAILURE, names: ['StoreEvictedError'],
@@ -133,6 +137,7 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
   INTERNAL: { exit: FAILURE, names: ['FarmerInternalError'] },
   UNREACHABLE: { exit: FAILURE, names: ['FarmerUnreachableError'] },
   BAD_RESPONSE: { exit: FAILURE, names: ['BadResponseError'] },
+  POSSESSION_PROOF_FAILED: { exit: FAILURE, names: ['PossessionProofError'] },
 
   // The relay's directory (`DirectoryError`; its other codes are the fragment protocol's).
   STALE_RECORD: { exit: FAILURE },
@@ -155,7 +160,8 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
   BAD_MANIFEST: { exit: FAILURE, names: ['ManifestError'] },
   SOURCE_CHANGED: { exit: FAILURE, names: ['SourceChangedError'] },
   INVALID_STORAGE_KEY: { exit: FAILURE, names: ['InvalidStorageKeyError'] },
-  SHORT_WRITE: { exit: FAILURE, names: ['ShortWriteError'] }
+  SHORT_WRITE: { exit: FAILURE, names: ['ShortWriteError'] },
+  BAD_MERKLE_INPUT: { exit: FAILURE, names: ['MerkleInputError'] }
 }
 
 const CODE_OF_NAME: ReadonlyMap<string, string> = new Map(

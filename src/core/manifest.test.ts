@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { canonicalJson } from './canonical.ts'
-import { generateFileId, generateFileKey, importFileKey, MANIFEST_HEADER_BYTES, TAG_BYTES } from './envelope.ts'
+import { deriveVerifyKey, generateFileId, generateFileKey, importFileKey, MANIFEST_HEADER_BYTES, openBytes, TAG_BYTES } from './envelope.ts'
 import { fromHex, toHex } from './hash.ts'
-import { decodeManifest, encodeManifest, openManifest, sealManifest, type Manifest } from './manifest.ts'
+import { decodeManifest, encodeManifest, openManifest, openManifestV2, openVerifyManifest, sealManifest, sealManifestV2, type Manifest } from './manifest.ts'
 import { normalizePolicy } from './policy.ts'
 import { segmentLayout, segmentRange, segmentsForRange, shardLengthFor } from './segments.ts'
 
@@ -125,5 +125,52 @@ describe('segment layout', () => {
     expect(segmentsForRange(l, full - 1, full + 1)).toEqual({ first: 0, last: 1 })
     expect(segmentsForRange(l, 0, l.size)).toEqual({ first: 0, last: 3 })
     expect(() => segmentsForRange(l, 0, l.size + 1)).toThrow(RangeError)
+  })
+
+  describe('version 2: a verify manifest with sealed details', () => {
+    async function keys (raw = generateFileKey()): Promise<{ file: CryptoKey, verify: CryptoKey }> {
+      return { file: await importFileKey(raw), verify: await importFileKey(await deriveVerifyKey(raw)) }
+    }
+    function v2 (fileId: Uint8Array): Manifest {
+      const m = sample(fileId)
+      return { ...m, version: 2, segments: m.segments.map(s => ({ ...s, roots: [id('4'), id('5'), id('6')] })) }
+    }
+
+    it('opens whole with both keys, and with the verify key alone shows no name, type or size', async () => {
+      const fileId = generateFileId()
+      const k = await keys()
+      const m = v2(fileId)
+      const sealed = await sealManifestV2(k.file, k.verify, fileId, m)
+      expect(await openManifestV2(k.file, k.verify, fileId, sealed)).toEqual(m)
+      const seen = await openVerifyManifest(k.verify, fileId, sealed)
+      expect(seen.segments).toEqual(m.segments)
+      expect(seen).not.toHaveProperty('name')
+      expect(seen).not.toHaveProperty('mime')
+      expect(seen).not.toHaveProperty('size')
+      expect(seen).not.toHaveProperty('contentHash')
+      // Everything the verify key decrypts: no trace of the name, the type or the content hash.
+      const plain = Buffer.from(await openBytes(k.verify, fileId, sealed))
+      for (const secret of ['report.pdf', 'application/pdf', m.contentHash, '"size"']) expect(plain.includes(secret)).toBe(false)
+    })
+
+    it('the verify key cannot open the details, the file key cannot open the verify manifest', async () => {
+      const fileId = generateFileId()
+      const k = await keys()
+      const sealed = await sealManifestV2(k.file, k.verify, fileId, v2(fileId))
+      await expect(openManifestV2(k.verify, k.verify, fileId, sealed)).rejects.toMatchObject({ name: 'AuthenticationError' })
+      await expect(openVerifyManifest(k.file, fileId, sealed)).rejects.toMatchObject({ name: 'AuthenticationError' })
+      const other = await keys()
+      await expect(openVerifyManifest(other.verify, fileId, sealed)).rejects.toMatchObject({ name: 'AuthenticationError' })
+    })
+
+    it('needs a Merkle root for every fragment', async () => {
+      const fileId = generateFileId()
+      const k = await keys()
+      const m = v2(fileId)
+      await expect(sealManifestV2(k.file, k.verify, fileId, { ...m, segments: [{ ...m.segments[0]!, roots: [id('4')] }] }))
+        .rejects.toMatchObject({ name: 'ManifestError', message: expect.stringMatching(/Merkle roots/) })
+      await expect(sealManifestV2(k.file, k.verify, fileId, { ...m, segments: [{ ...m.segments[0]!, roots: undefined }] }))
+        .rejects.toMatchObject({ name: 'ManifestError' })
+    })
   })
 })

@@ -1,16 +1,34 @@
 import { canonicalJson } from './canonical.ts'
 import { ShardfarmError } from './errors.ts'
-import { openBytes, sealBytes } from './envelope.ts'
+import { AuthenticationError, openBytes, sealBytes } from './envelope.ts'
+import { fromBase64, toBase64 } from './owner-key.ts'
 import { normalizePolicy, type StoragePolicy } from './policy.ts'
 
 /**
- * The manifest: everything needed to find, check and rebuild a file, and nothing a farmer may read
- * (it is stored encrypted with the file key). Version 1.
+ * What anyone holding a verify link may know of a file: enough to find, audit and rebuild its
+ * fragments, nothing about what it is. In version 2 this is the object stored on farmers, sealed
+ * under the verify key (`sealManifestV2`); the file's details ride inside it in `details`, sealed
+ * again under the file key. In version 1 the whole manifest was sealed under the file key.
  */
-export interface Manifest {
-  version: 1
+export interface VerifyManifest {
+  /** 1: sealed whole under the file key; 2: a verify manifest with sealed details. */
+  version: 1 | 2
   /** Hex of the 16-byte file id (also bound into every segment's associated data). */
   fileId: string
+  policy: Required<StoragePolicy>
+  /** Nominal shard size: every segment but the last fills k shards of it. */
+  shardSize: number
+  segments: SegmentEntry[]
+  /** Last known addresses per holder peer id (the directory is asked first; these are the fallback). */
+  farmers: Record<string, string[]>
+  /** Base64 raw Ed25519 public key that may delete the fragments (absent: not deletable). */
+  owner?: string
+  /** Version 2: base64 of the file's `ManifestDetails`, sealed under the file key. */
+  details?: string
+}
+
+/** What only the read key reveals: the file itself. */
+export interface ManifestDetails {
   /** File name as the uploader gave it (may be empty). */
   name: string
   /** MIME type. @default 'application/octet-stream' */
@@ -25,15 +43,10 @@ export interface Manifest {
   contentHash: string
   /** Milliseconds since the epoch. */
   createdAt: number
-  policy: Required<StoragePolicy>
-  /** Nominal shard size: every segment but the last fills k shards of it. */
-  shardSize: number
-  segments: SegmentEntry[]
-  /** Last known addresses per holder peer id (the directory is asked first; these are the fallback). */
-  farmers: Record<string, string[]>
-  /** Base64 raw Ed25519 public key that may delete the fragments (absent: not deletable). */
-  owner?: string
 }
+
+/** The manifest as a reader sees it: the verify manifest and the file's details. */
+export interface Manifest extends VerifyManifest, ManifestDetails {}
 
 export interface SegmentEntry {
   /** Ciphertext bytes (plaintext + 16-byte tag) before padding to k shards. */
@@ -42,6 +55,11 @@ export interface SegmentEntry {
   shardLength: number
   /** k + m fragment ids (hex SHA-256), data fragments first. */
   fragments: string[]
+  /**
+   * Version 2: the Merkle root (hex) of each fragment over 1 KiB leaves (`core/merkle.ts`), in the
+   * order of `fragments`: what an audit's proofs are checked against.
+   */
+  roots?: string[]
   /** Peer ids holding each fragment (usually one; more after repair or over-provisioning). */
   holders: string[][]
 }
@@ -57,20 +75,22 @@ const HEX32 = /^[0-9a-f]{32}$/
 const enc = new TextEncoder()
 const dec = new TextDecoder('utf-8', { fatal: true })
 
-/** Canonical bytes of a manifest (validated first). */
+/** Canonical bytes of a version-1 manifest (validated first). */
 export function encodeManifest (m: Manifest): Uint8Array {
-  return enc.encode(canonicalJson(validateManifest(m)))
+  return enc.encode(canonicalJson(validateManifest({ ...m, version: 1 })))
 }
 
 /** Parses and validates manifest bytes; anything off gives `ManifestError`, never a half manifest. */
 export function decodeManifest (bytes: Uint8Array): Manifest {
-  let value: unknown
+  return validateManifest(parseJson(bytes))
+}
+
+function parseJson (bytes: Uint8Array): unknown {
   try {
-    value = JSON.parse(dec.decode(bytes))
+    return JSON.parse(dec.decode(bytes))
   } catch {
     throw new ManifestError('not JSON')
   }
-  return validateManifest(value)
 }
 
 /**
@@ -80,6 +100,39 @@ export function decodeManifest (bytes: Uint8Array): Manifest {
  */
 export async function sealManifest (key: CryptoKey, fileId: Uint8Array, m: Manifest): Promise<Uint8Array> {
   return await sealBytes(key, fileId, encodeManifest(m))
+}
+
+/**
+ * Seals a version-2 manifest: the details under the file key, and the verify manifest holding them
+ * under the verify key (`deriveVerifyKey`). Each sealing has a fresh random nonce. Every segment
+ * must carry its fragments' Merkle roots.
+ */
+export async function sealManifestV2 (fileKey: CryptoKey, verifyKey: CryptoKey, fileId: Uint8Array, m: Manifest): Promise<Uint8Array> {
+  const { name, mime, size, contentHash, createdAt, details: _, ...rest } = m
+  const details = validateDetails({ name, mime, size, contentHash, createdAt })
+  const sealedDetails = await sealBytes(fileKey, fileId, enc.encode(canonicalJson(details)))
+  const outer = validateVerifyManifest({ ...rest, version: 2, details: toBase64(sealedDetails) })
+  return await sealBytes(verifyKey, fileId, enc.encode(canonicalJson(outer)))
+}
+
+/** Opens a version-2 manifest with the verify key: what a verify link sees. */
+export async function openVerifyManifest (verifyKey: CryptoKey, fileId: Uint8Array, sealed: Uint8Array): Promise<VerifyManifest> {
+  const v = validateVerifyManifest(parseJson(await openBytes(verifyKey, fileId, sealed)))
+  if (v.version !== 2) throw new ManifestError('a verify manifest must be version 2')
+  return v
+}
+
+/** Opens a version-2 manifest with both keys: the verify manifest and the file's details. */
+export async function openManifestV2 (fileKey: CryptoKey, verifyKey: CryptoKey, fileId: Uint8Array, sealed: Uint8Array): Promise<Manifest> {
+  const v = await openVerifyManifest(verifyKey, fileId, sealed)
+  let bytes: Uint8Array
+  try {
+    bytes = await openBytes(fileKey, fileId, fromBase64(v.details ?? ''))
+  } catch {
+    throw new AuthenticationError('manifest details')
+  }
+  const { details: _, ...rest } = v
+  return { ...rest, ...validateDetails(parseJson(bytes)) }
 }
 
 /**
@@ -93,6 +146,26 @@ export async function openManifest (key: CryptoKey, fileId: Uint8Array, sealed: 
 function validateManifest (v: unknown): Manifest {
   const o = obj(v, 'manifest')
   if (o.version !== 1) throw new ManifestError(`unsupported version ${String(o.version)}`)
+  return { ...validateVerifyManifest(o), ...validateDetails(o) }
+}
+
+function validateDetails (v: unknown): ManifestDetails {
+  const o = obj(v, 'details')
+  const contentHash = str(o.contentHash, 'contentHash')
+  if (!HEX64.test(contentHash)) throw new ManifestError('contentHash is not 64 hex characters')
+  return {
+    name: str(o.name ?? '', 'name'),
+    mime: str(o.mime ?? 'application/octet-stream', 'mime'),
+    size: int(o.size, 'size', 0),
+    contentHash,
+    createdAt: int(o.createdAt, 'createdAt', 0)
+  }
+}
+
+function validateVerifyManifest (v: unknown): VerifyManifest {
+  const o = obj(v, 'manifest')
+  if (o.version !== 1 && o.version !== 2) throw new ManifestError(`unsupported version ${String(o.version)}`)
+  const version = o.version
   const fileId = str(o.fileId, 'fileId')
   if (!HEX32.test(fileId)) throw new ManifestError('fileId is not 32 hex characters')
   let policy: Required<StoragePolicy>
@@ -102,33 +175,36 @@ function validateManifest (v: unknown): Manifest {
     throw new ManifestError(`policy: ${(err as Error).message}`)
   }
   const n = policy.k + policy.m
-  const size = int(o.size, 'size', 0)
-  const contentHash = str(o.contentHash, 'contentHash')
-  if (!HEX64.test(contentHash)) throw new ManifestError('contentHash is not 64 hex characters')
   const shardSize = int(o.shardSize, 'shardSize', 1)
   if (!Array.isArray(o.segments) || o.segments.length < 1) throw new ManifestError('no segments')
+  const hexIds = (xs: unknown): xs is string[] => Array.isArray(xs) && xs.length === n && xs.every(f => typeof f === 'string' && HEX64.test(f))
   const segments = o.segments.map((s: unknown, i: number): SegmentEntry => {
     const e = obj(s, `segment ${i}`)
     const ciphertextLength = int(e.ciphertextLength, `segment ${i} ciphertextLength`, 16)
     const shardLength = int(e.shardLength, `segment ${i} shardLength`, 1)
     if (shardLength * policy.k < ciphertextLength || shardLength > shardSize) throw new ManifestError(`segment ${i} shardLength does not fit its ciphertext`)
-    if (!Array.isArray(e.fragments) || e.fragments.length !== n || !e.fragments.every(f => typeof f === 'string' && HEX64.test(f))) {
-      throw new ManifestError(`segment ${i} needs ${n} hex fragment ids`)
-    }
+    if (!hexIds(e.fragments)) throw new ManifestError(`segment ${i} needs ${n} hex fragment ids`)
     if (!Array.isArray(e.holders) || e.holders.length !== n || !e.holders.every(h => Array.isArray(h) && h.every(p => typeof p === 'string' && p.length <= 128))) {
       throw new ManifestError(`segment ${i} needs ${n} holder lists`)
     }
-    return { ciphertextLength, shardLength, fragments: e.fragments as string[], holders: e.holders as string[][] }
+    const entry: SegmentEntry = { ciphertextLength, shardLength, fragments: e.fragments, holders: e.holders as string[][] }
+    if (version === 2) {
+      if (!hexIds(e.roots)) throw new ManifestError(`segment ${i} needs ${n} hex Merkle roots`)
+      entry.roots = e.roots
+    }
+    return entry
   })
   const farmers = obj(o.farmers ?? {}, 'farmers')
   for (const [peer, addrs] of Object.entries(farmers)) {
     if (!Array.isArray(addrs) || !addrs.every(a => typeof a === 'string')) throw new ManifestError(`farmer ${peer} addresses`)
   }
-  const m: Manifest = {
-    version: 1, fileId, name: str(o.name ?? '', 'name'), mime: str(o.mime ?? 'application/octet-stream', 'mime'), size, contentHash,
-    createdAt: int(o.createdAt, 'createdAt', 0), policy, shardSize, segments, farmers: farmers as Record<string, string[]>
-  }
+  const m: VerifyManifest = { version, fileId, policy, shardSize, segments, farmers: farmers as Record<string, string[]> }
   if (o.owner !== undefined) m.owner = str(o.owner, 'owner')
+  if (version === 2) {
+    const details = o.details
+    if (typeof details !== 'string' || details.length > 65_536 || !/^[A-Za-z0-9+/]*={0,2}$/.test(details)) throw new ManifestError('details are not base64')
+    m.details = details
+  }
   return m
 }
 

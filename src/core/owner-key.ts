@@ -1,10 +1,13 @@
 /**
- * Owner keys: the Ed25519 key pair that may delete a fragment, and the delete signature that binds
- * a request to one fragment, one farmer and one moment. Pure WebCrypto (`crypto.subtle`), which
+ * Owner keys: the Ed25519 key pair that claims fragments, the delete signature that binds a request
+ * to one fragment, one farmer and one moment, and the renew signature that binds a batch of ids
+ * (by the SHA-256 of the request body) to one farmer and one moment. Pure WebCrypto (`crypto.subtle`), which
  * has Ed25519 in Node 22 and Chromium, so the browser uploader and the Node farmer share this file.
  *
- * The signed message is spelled out in `docs/protocol.md` ("DELETE authorisation"); change it only
- * together with the protocol version.
+ * The signed messages are spelled out in `docs/protocol.md` ("DELETE authorisation", "RENEW"); change
+ * them only together with the protocol version. Neither names the owner key: the farmer verifies
+ * with the key the request names, and an Ed25519 signature verifies under one key only, so a
+ * signature cannot be moved to another owner's claim.
  */
 import { ShardfarmError } from './errors.ts'
 
@@ -28,8 +31,26 @@ export interface DeleteClaim {
   nonce: string
 }
 
-/** Domain tag and first line of every delete message: a signature cannot be lifted from another context. */
+/**
+ * Domain tag and first line of every delete message: a signature cannot be lifted from another
+ * context. It keeps its 1.0 spelling: the delete message did not change in 2.0.
+ */
 export const DELETE_SIGNATURE_DOMAIN = '/shardfarm/fragment/1.0.0 DELETE'
+
+/** The fields of a RENEW request that the owner's signature covers. */
+export interface RenewClaim {
+  /** The farmer's peer id as a string: a renewal for one farmer is useless on another. */
+  farmer: string
+  /** Milliseconds since the epoch when the request was signed. */
+  ts: number
+  /** Base64 of 16 random bytes, used once. */
+  nonce: string
+  /** Lowercase hex SHA-256 of the request body (the raw ids), so the signature covers every id. */
+  body: string
+}
+
+/** Domain tag and first line of every renew message. */
+export const RENEW_SIGNATURE_DOMAIN = '/shardfarm/fragment/2.0.0 RENEW'
 
 const ED25519 = { name: 'Ed25519' }
 // PKCS#8 wrapping of a 32-byte Ed25519 seed (RFC 8410): a fixed 16-byte prefix, then the seed.
@@ -94,10 +115,14 @@ export function newNonce (): string {
   return toBase64(crypto.getRandomValues(new Uint8Array(16)))
 }
 
+/** The exact bytes an owner signs to renew: UTF-8 of five lines joined by `\n`. */
+export function renewMessage (claim: RenewClaim): Uint8Array {
+  return new TextEncoder().encode([RENEW_SIGNATURE_DOMAIN, claim.farmer, String(claim.ts), claim.nonce, claim.body].join('\n'))
+}
+
 /** Signs a delete claim; returns the base64 of the 64-byte Ed25519 signature. */
 export async function signDelete (key: OwnerKey, claim: DeleteClaim): Promise<string> {
-  const sig = await crypto.subtle.sign(ED25519, key.privateKey, deleteMessage(claim) as Uint8Array<ArrayBuffer>)
-  return toBase64(new Uint8Array(sig))
+  return await sign(key, deleteMessage(claim))
 }
 
 /**
@@ -105,13 +130,31 @@ export async function signDelete (key: OwnerKey, claim: DeleteClaim): Promise<st
  * rather than an error: to the farmer they are all the same refusal (`FORBIDDEN`).
  */
 export async function verifyDelete (owner: string, claim: DeleteClaim, sig: string): Promise<boolean> {
+  return await verify(owner, deleteMessage(claim), sig)
+}
+
+/** Signs a renew claim; returns the base64 of the 64-byte Ed25519 signature. */
+export async function signRenew (key: OwnerKey, claim: RenewClaim): Promise<string> {
+  return await sign(key, renewMessage(claim))
+}
+
+/** True when `sig` is `owner`'s signature over `claim`; false for anything malformed. */
+export async function verifyRenew (owner: string, claim: RenewClaim, sig: string): Promise<boolean> {
+  return await verify(owner, renewMessage(claim), sig)
+}
+
+async function sign (key: OwnerKey, message: Uint8Array): Promise<string> {
+  const sig = await crypto.subtle.sign(ED25519, key.privateKey, message as Uint8Array<ArrayBuffer>)
+  return toBase64(new Uint8Array(sig))
+}
+
+async function verify (owner: string, message: Uint8Array, sig: string): Promise<boolean> {
   try {
     const raw = fromBase64(owner)
     const signature = fromBase64(sig)
     if (raw.byteLength !== 32 || signature.byteLength !== 64) return false
     const key = await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, ED25519, false, ['verify'])
-    return await crypto.subtle.verify(ED25519, key, signature as Uint8Array<ArrayBuffer>,
-      deleteMessage(claim) as Uint8Array<ArrayBuffer>)
+    return await crypto.subtle.verify(ED25519, key, signature as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>)
   } catch {
     return false
   }

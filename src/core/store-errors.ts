@@ -31,6 +31,18 @@ export class InvalidFragmentMetaError extends ShardfarmError {
   }
 }
 
+/**
+ * A fragment already carries `MAX_CLAIMS_PER_FRAGMENT` claims and a new owner asked for one more.
+ * Carried on the wire as `QUOTA_EXCEEDED` with `details.scope` `claims`: the farmer is full for
+ * this fragment, not for bytes.
+ */
+export class ClaimLimitError extends ShardfarmError {
+  constructor (id: string, limit: number) {
+    super('ClaimLimitError', 'QUOTA_EXCEEDED', `Fragment already has the most claims a farmer keeps (${limit})`,
+      { id, limit, scope: 'claims' })
+  }
+}
+
 /** The bytes offered do not hash to the id they were offered under. Nothing was stored. */
 export class HashMismatchError extends ShardfarmError {
   constructor (id: string, actual: string) {

@@ -13,7 +13,9 @@ let observer: TestDirectoryFarmer
 let farmer: TestDirectoryFarmer
 
 beforeAll(async () => {
-  directory = await startTestDirectory(400)
+  // A heartbeat every TTL/3 is 7 a second here: a budget that takes them (the relay's default, one
+  // a second, is for heartbeats of a second and more; the last test is about that budget).
+  directory = await startTestDirectory(400, { store: { peerAnnounces: { burst: 10, refillMs: 50 } } })
   ;[observer, farmer] = await startDirectoryFarmers(2) as [TestDirectoryFarmer, TestDirectoryFarmer]
   // Connect both now: a first dial (a Noise handshake) inside a 400 ms TTL test, on a busy
   // machine, can take long enough for the farmer's entry to lapse.
@@ -55,5 +57,24 @@ describe('Announcer', () => {
     await stopped
     await new Promise(resolve => setTimeout(resolve, 200))
     expect((await queryDirectory(observer.node, directory.addr, { regions: ['us-east'] })).map(l => l.peerId)).not.toContain(farmer.node.peerId.toString())
+  })
+
+  it('waits as long as a BUSY relay asks before announcing again', async () => {
+    // One announce, then one a second: a farmer beating every 50 ms is refused with retryAfterMs.
+    const strict = await startTestDirectory(60_000, { store: { peerAnnounces: { burst: 1, refillMs: 1_000 } } })
+    const [f] = await startDirectoryFarmers(1) as [TestDirectoryFarmer]
+    const announcer = new Announcer(
+      { libp2p: f.node, privateKey: f.key, stat: async () => ({ capacity: 100, used: 40, free: 60, count: 2 }) },
+      { relay: strict.addr, region: 'us-east', tier: 'live', kind: 'full', version: '0.1.0', intervalMs: 50 })
+    try {
+      await announcer.start()
+      await new Promise(resolve => setTimeout(resolve, 1_500))
+      await announcer.stop()
+      // Refused once at most before each refill: without waiting, about 25 refusals in 1.5 s.
+      expect(announcer.ok).toBeGreaterThanOrEqual(2)
+      expect(announcer.failed).toBeLessThanOrEqual(3)
+    } finally {
+      await Promise.all([strict.stop(), f.node.stop()])
+    }
   })
 })

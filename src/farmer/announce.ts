@@ -110,10 +110,22 @@ export class Announcer {
     } catch (err) {
       this.failed++
       this.#init.onResult?.({ ok: false, err: err as Error })
-      next = this.#retryMs
+      // A relay that refuses for a budget (BUSY) says when it will take the next announce: sooner
+      // is only refused again, and spends the relay's signature checks for nothing.
+      next = Math.max(this.#retryMs, retryAfter(err))
       this.#retryMs = Math.min(this.#retryMs * 2, interval, this.#ttlMs > 0 ? Math.floor(this.#ttlMs / 3) : interval)
     }
     if (!this.#running) return
     this.#timer = setTimeout(() => { this.#beating = this.#beat() }, next)
   }
+}
+
+/** Most a relay's `retryAfterMs` is honoured for: an hour (a relay must not silence a farmer for good). */
+const MAX_RETRY_AFTER_MS = 3_600_000
+
+/** The `retryAfterMs` a `BUSY` refusal carries, else 0. */
+function retryAfter (err: unknown): number {
+  const e = err as { code?: unknown, details?: { retryAfterMs?: unknown } }
+  const ms = e.code === 'BUSY' ? e.details?.retryAfterMs : undefined
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0
 }

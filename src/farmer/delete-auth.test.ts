@@ -26,10 +26,10 @@ describe('DELETE authorisation', () => {
   })
 
   /** Sends a hand-made DELETE, signed over `claimFor` (which may name another farmer or time). */
-  async function rawDelete (to: TestFarmer, id: string, claim: { farmer: string, ts: number, nonce?: string }, key = owner) {
+  async function rawDelete (to: TestFarmer, id: string, claim: { farmer: string, ts: number, nonce?: string }, key = owner, named = key.publicKey) {
     const nonce = claim.nonce ?? newNonce()
     const sig = await signDelete(key, { id, farmer: claim.farmer, ts: claim.ts, nonce })
-    return await exchange(node, to.addr, { op: 'DELETE', req: { op: 'DELETE', id, ts: claim.ts, nonce, sig } },
+    return await exchange(node, to.addr, { op: 'DELETE', req: { op: 'DELETE', id, owner: named, ts: claim.ts, nonce, sig } },
       { signal: AbortSignal.timeout(5000), maxFragmentBytes: 1 << 24 }).then(() => 'deleted', (e: Error & { code: string }) => e.code)
   }
 
@@ -71,12 +71,15 @@ describe('DELETE authorisation', () => {
     const zeroSig = toBase64(new Uint8Array(64))
     const ts = Date.now()
     const signal = AbortSignal.timeout(5000)
-    const unsigned = await exchange(node, a.addr, { op: 'DELETE', req: { op: 'DELETE', id, ts, nonce: newNonce(), sig: zeroSig } },
+    const unsigned = await exchange(node, a.addr, { op: 'DELETE', req: { op: 'DELETE', id, owner: owner.publicKey, ts, nonce: newNonce(), sig: zeroSig } },
       { signal, maxFragmentBytes: 1 << 24 }).catch((e: Error) => e)
     expect(unsigned).toMatchObject({ name: 'ForbiddenError', code: 'FORBIDDEN' })
     const stranger = await generateOwnerKey()
-    expect(await rawDelete(a, id, { farmer: a.node.peerId.toString(), ts }, stranger)).toBe('FORBIDDEN')
-    const malformed = await exchange(node, a.addr, { op: 'DELETE', req: { op: 'DELETE', id, ts, nonce: newNonce(), sig: 'AA==' } },
+    // A stranger signing in the owner's name is refused; in its own name it removes only its own
+    // claim, which it does not have: answered, and the owner's copy stays.
+    expect(await rawDelete(a, id, { farmer: a.node.peerId.toString(), ts }, stranger, owner.publicKey)).toBe('FORBIDDEN')
+    expect(await rawDelete(a, id, { farmer: a.node.peerId.toString(), ts }, stranger)).toBe('deleted')
+    const malformed = await exchange(node, a.addr, { op: 'DELETE', req: { op: 'DELETE', id, owner: owner.publicKey, ts, nonce: newNonce(), sig: 'AA==' } },
       { signal, maxFragmentBytes: 1 << 24 }).catch((e: Error) => e)
     expect(malformed).toMatchObject({ name: 'BadRequestError', code: 'BAD_REQUEST' })
     expect(await client.has(a.addr, [id])).toEqual([true])

@@ -16,6 +16,7 @@ import type { FarmerKind, Tier } from '../net/protocols/directory.ts'
 import { FsFragmentStore } from '../stores/fs.ts'
 import type { Logger } from '../core/logger.ts'
 import { Announcer } from './announce.ts'
+import { AuditService } from './audit-service.ts'
 import { FarmerService } from './service.ts'
 
 /** Options of `startFarmer`. */
@@ -36,6 +37,14 @@ export interface FarmerProcessInit {
   heartbeatMs?: number
   /** `{ host, port }` of the HTTP health/metrics endpoint. @default none */
   http?: { host: string, port: number }
+  /** How long a claim lasts from the PUT or RENEW that sets it. @default LEASE_MS (30 days) */
+  leaseMs?: number
+  /** Period of the lease collector. @default COLLECT_INTERVAL_MS (1 h) */
+  collectIntervalMs?: number
+  /** Payload bytes one owner key may hold claims on. @default a quarter of the quota */
+  maxBytesPerOwner?: number
+  /** Payload bytes one uploading peer may hold claims for. @default a quarter of the quota */
+  maxBytesPerPeer?: number
   log: Logger
 }
 
@@ -44,6 +53,8 @@ export interface FarmerProcess {
   libp2p: Libp2p
   store: FsFragmentStore
   service: FarmerService
+  /** Answers audits (`/shardfarm/audit/1.0.0`) from the same store. */
+  audits: AuditService
   announcer: Announcer | undefined
   /** First listen multiaddr with `/p2p/<id>`. */
   addr: string
@@ -70,8 +81,17 @@ export async function startFarmer (init: FarmerProcessInit): Promise<FarmerProce
   const privateKey = await loadOrCreateIdentity(init.dataDir)
   const store = await FsFragmentStore.open(init.dataDir, init.quota === undefined ? {} : { quota: init.quota })
   const libp2p = await createNodeLibp2p({ privateKey, listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0/ws'] })
-  const service = new FarmerService({ libp2p, store }, { region, tier, kind: KIND, version })
+  const service = new FarmerService({ libp2p, store }, {
+    region, tier, kind: KIND, version,
+    ...(init.leaseMs !== undefined ? { leaseMs: init.leaseMs } : {}),
+    ...(init.collectIntervalMs !== undefined ? { collectIntervalMs: init.collectIntervalMs } : {}),
+    ...(init.maxBytesPerOwner !== undefined ? { maxBytesPerOwner: init.maxBytesPerOwner } : {}),
+    ...(init.maxBytesPerPeer !== undefined ? { maxBytesPerPeer: init.maxBytesPerPeer } : {}),
+    onInternalError: (err) => { log.warn('farmer internal error', { err }) }
+  })
   await service.start()
+  const audits = new AuditService({ libp2p, store }, { onInternalError: (err) => { log.warn('audit failed', { err }) } })
+  await audits.start()
   const addr = libp2p.getMultiaddrs()[0]?.toString()
   if (addr === undefined) throw new Error('farmer has no listen address')
 
@@ -125,6 +145,7 @@ export async function startFarmer (init: FarmerProcessInit): Promise<FarmerProce
   /** The service's counters (with fresh store figures) plus the heartbeat counters only this wiring sees. */
   async function renderMetrics (): Promise<string> {
     service.metrics.observeStore(await store.stat())
+    await service.observeClaims()
     const extra = announcer === undefined
       ? ''
       : counter('shardfarm_directory_announces_total', 'Directory heartbeats by result.', [['result="ok"', announcer.ok], ['result="failed"', announcer.failed]])
@@ -136,6 +157,7 @@ export async function startFarmer (init: FarmerProcessInit): Promise<FarmerProce
     stopping ??= (async () => {
       stopped = true
       await announcer?.stop()
+      await audits.stop().catch((err: unknown) => { log.warn('audit service stop failed', { err }) })
       await service.stop().catch((err: unknown) => { log.warn('farmer service stop failed', { err }) })
       await libp2p.stop()
       await store.close()
@@ -146,7 +168,7 @@ export async function startFarmer (init: FarmerProcessInit): Promise<FarmerProce
     })()
     await stopping
   }
-  return { libp2p, store, service, announcer, addr, httpUrl, stop }
+  return { libp2p, store, service, audits, announcer, addr, httpUrl, stop }
 }
 
 function send (res: ServerResponse, status: number, type: string, body: string): void {

@@ -95,7 +95,7 @@ it(`survives ${CASES} hostile frames and keeps serving`, async () => {
     async () => { // a valid put, now and then, to prove the farmer still stores good data among the noise
       const f = await randomFragment(1 + int(4000))
       valid.set(f.id, f.bytes)
-      return { chunks: [encodeFrame({ op: 'PUT', id: f.id, size: f.bytes.length }), f.bytes] }
+      return { chunks: [encodeFrame({ op: 'PUT', id: f.id, size: f.bytes.length, owner, nonce: toBase64(bytes(16)) }), f.bytes] }
     }
   ]
 
@@ -136,7 +136,7 @@ it(`survives ${CASES} hostile frames and keeps serving`, async () => {
   for (const [id, b] of valid) expect(sameBytes(await store.get(id), b)).toBe(true)
   // The farmer still serves a well-behaved client.
   const f = await randomFragment(100_000)
-  await client.put(farmer.addr, f.id, f.bytes)
+  await client.put(farmer.addr, f.id, f.bytes, { owner: { publicKey: owner } })
   expect(sameBytes(await client.get(farmer.addr, f.id), f.bytes)).toBe(true)
   expect((await client.stat(farmer.addr)).count).toBe(valid.size + 1)
   await expect.poll(() => farmer.service.metrics.snapshot().activeStreams, { timeout: 5000 }).toBe(0)

@@ -11,6 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { toHex } from '../core/hash.ts'
+import { newNonce } from '../core/owner-key.ts'
 import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import { FRAGMENT_PROTOCOL, MAX_HEADER_BYTES } from '../net/protocols/fragment-constants.ts'
 import { encodeFrame, parseHeaderObject } from '../net/protocols/frames.ts'
@@ -20,6 +21,9 @@ import { randomFragment, sameBytes, startTestClient, startTestFarmer } from '../
 import type { FarmerMetricsSnapshot } from './metrics.ts'
 
 const MiB = 1024 * 1024
+/** Owner keys of the attacker's PUTs and of the honest peer's. */
+const ATTACKER = Buffer.alloc(32, 1).toString('base64')
+const HONEST = Buffer.alloc(32, 2).toString('base64')
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** What ends the test: nodes to stop, directories to remove, children to kill. */
@@ -82,7 +86,7 @@ describe('FarmerService against a hostile peer', () => {
     await attacker.dial(farmer.addr)
     const trickles: Raw[] = []
     for (let i = 0; i < 16; i++) {
-      const raw = await openRaw(attacker, farmer.addr, { op: 'PUT', id: randomId(), size: 16 * MiB })
+      const raw = await openRaw(attacker, farmer.addr, { op: 'PUT', id: randomId(), size: 16 * MiB, owner: ATTACKER, nonce: newNonce() })
       raw.stream.send(new Uint8Array([i]))
       trickles.push(raw)
     }
@@ -99,7 +103,7 @@ describe('FarmerService against a hostile peer', () => {
     cleanups.push(async () => { await honest.node.stop() })
     const f = await randomFragment(MiB)
     const t0 = Date.now()
-    expect(await honest.client.put(farmer.addr, f.id, f.bytes)).toEqual({ stored: true })
+    expect(await honest.client.put(farmer.addr, f.id, f.bytes, { owner: { publicKey: HONEST } })).toEqual({ stored: true })
     const putMs = Date.now() - t0
     expect(putMs).toBeLessThan(3_000)
     expect(sameBytes(await honest.client.get(farmer.addr, f.id), f.bytes)).toBe(true)

@@ -12,6 +12,7 @@ import { createBrowserLibp2p } from '../net/libp2p.browser.ts'
 import { IdbFragmentStore } from '../stores/idb.ts'
 import { Announcer } from './announce.ts'
 import type { FarmerMetrics } from './metrics.ts'
+import { AuditService } from './audit-service.ts'
 import { FarmerService } from './service.ts'
 
 /** What a light farmer is started with. */
@@ -39,12 +40,14 @@ export class LightFarmer {
   readonly libp2p: Libp2p
   readonly store: IdbFragmentStore
   readonly #service: FarmerService
+  readonly #audits: AuditService
   readonly #announcer: Announcer
 
-  private constructor (libp2p: Libp2p, store: IdbFragmentStore, service: FarmerService, announcer: Announcer) {
+  private constructor (libp2p: Libp2p, store: IdbFragmentStore, service: FarmerService, audits: AuditService, announcer: Announcer) {
     this.libp2p = libp2p
     this.store = store
     this.#service = service
+    this.#audits = audits
     this.#announcer = announcer
   }
 
@@ -53,17 +56,21 @@ export class LightFarmer {
     const store = await IdbFragmentStore.open(init.database, { quota: init.quota, ...(init.onEvicted !== undefined ? { onEvicted: init.onEvicted } : {}) })
     let libp2p: Libp2p | undefined
     let service: FarmerService | undefined
+    let audits: AuditService | undefined
     try {
       libp2p = await createBrowserLibp2p({ privateKey: init.privateKey, listen: true })
       await libp2p.dial(multiaddr(init.relay))
       service = new FarmerService({ libp2p, store }, { region: init.region, tier: 'live', kind: 'light', version: init.version })
       await service.start()
+      audits = new AuditService({ libp2p, store })
+      await audits.start()
       await waitForCircuitAddress(libp2p)
       const announcer = new Announcer({ libp2p, privateKey: init.privateKey, stat: async () => await store.stat() },
         { relay: init.relay, region: init.region, tier: 'live', kind: 'light', version: init.version, onResult: r => { init.onListed?.(r.ok) } })
       await announcer.start()
-      return new LightFarmer(libp2p, store, service, announcer)
+      return new LightFarmer(libp2p, store, service, audits, announcer)
     } catch (err) {
+      await audits?.stop().catch(() => {})
       await service?.stop().catch(() => {})
       await Promise.resolve(libp2p?.stop()).catch(() => {})
       await Promise.resolve(store.close()).catch(() => {})
@@ -77,6 +84,7 @@ export class LightFarmer {
 
   async stop (): Promise<void> {
     await this.#announcer.stop().catch(() => {})
+    await this.#audits.stop().catch(() => {})
     await this.#service.stop().catch(() => {})
     await Promise.resolve(this.libp2p.stop()).catch(() => {})
     await Promise.resolve(this.store.close()).catch(() => {})

@@ -35,6 +35,12 @@ export interface FarmerMetricsSnapshot {
   cut: Record<string, number>
   /** The store as last observed. */
   store: StoreStat
+  /** Claims removed because their lease ended. */
+  claimsExpired: number
+  /** Fragments deleted because no claim was left on them. */
+  fragmentsCollected: number
+  /** Payload bytes by claim state as last observed: some live claim (`active`), or every claim ended (`expired`). */
+  claimBytes: { active: number, expired: number }
 }
 
 const zeroOps = (): Record<Op, number> => Object.fromEntries(OPS.map(op => [op, 0])) as Record<Op, number>
@@ -57,6 +63,9 @@ export class FarmerMetrics {
   #getsInFlight = 0
   readonly #cut = new Map<string, number>()
   #store: StoreStat = { capacity: 0, used: 0, free: 0, count: 0 }
+  #claimsExpired = 0
+  #fragmentsCollected = 0
+  #claimBytes = { active: 0, expired: 0 }
 
   /** A request header was parsed. */
   request (op: Op): void { this.#requests[op]++ }
@@ -86,6 +95,13 @@ export class FarmerMetrics {
   cutStream (reason: string): void { this.#cut.set(reason, (this.#cut.get(reason) ?? 0) + 1) }
   /** Records the store's latest figures. */
   observeStore (stat: StoreStat): void { this.#store = { ...stat } }
+  /** A collection removed `claims` expired claims and `fragments` fragments nobody claimed. */
+  collected (claims: number, fragments: number): void {
+    this.#claimsExpired += claims
+    this.#fragmentsCollected += fragments
+  }
+  /** Records the payload bytes by claim state. */
+  observeClaims (bytes: { active: number, expired: number }): void { this.#claimBytes = { ...bytes } }
 
   /** A copy of every figure. */
   snapshot (): FarmerMetricsSnapshot {
@@ -102,7 +118,10 @@ export class FarmerMetrics {
       putBytesReserved: this.#putBytesReserved,
       getsInFlight: this.#getsInFlight,
       cut: Object.fromEntries(this.#cut),
-      store: { ...this.#store }
+      store: { ...this.#store },
+      claimsExpired: this.#claimsExpired,
+      fragmentsCollected: this.#fragmentsCollected,
+      claimBytes: { ...this.#claimBytes }
     }
   }
 
@@ -135,6 +154,11 @@ export class FarmerMetrics {
     metric('shardfarm_farmer_gets_in_flight', 'gauge', 'GETs being served.', [['', this.#getsInFlight]])
     metric('shardfarm_farmer_streams_cut_total', 'counter', 'Streams the farmer ended for a missed deadline or a too slow transfer.',
       [...this.#cut].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => [`{reason="${reason}"}`, n]))
+    metric('shardfarm_fragment_bytes', 'gauge', 'Fragment payload bytes by claim state: some live claim, or every lease ended.',
+      [['{claims="active"}', this.#claimBytes.active], ['{claims="expired"}', this.#claimBytes.expired]])
+    metric('shardfarm_claims_expired_total', 'counter', 'Claims removed because their lease ended.', [['', this.#claimsExpired]])
+    metric('shardfarm_fragments_collected_total', 'counter', 'Fragments deleted because no claim was left.',
+      [['', this.#fragmentsCollected]])
     return out.join('\n') + '\n'
   }
 }

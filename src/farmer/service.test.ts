@@ -4,10 +4,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FragmentStore } from '../core/fragment-store.ts'
 import { generateOwnerKey } from '../core/owner-key.ts'
+import type { OwnerKey } from '../core/owner-key.ts'
 import { FsFragmentStore } from '../stores/fs.ts'
 import { HEADER_SIZE } from '../stores/fs-format.ts'
 import { MemoryFragmentStore } from '../stores/memory.ts'
-import { randomFragment, sameBytes, startTestClient, startTestFarmer } from '../../test/support/test-grid.ts'
+import { exchange, randomFragment, sameBytes, startTestClient, startTestFarmer } from '../../test/support/test-grid.ts'
+import type { RequestHeader } from '../net/protocols/frames.ts'
 import type { TestClient, TestFarmer } from '../../test/support/test-grid.ts'
 
 const MiB = 1024 * 1024
@@ -41,12 +43,17 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
   let farmer: TestFarmer
   let client: TestClient['client']
   let stopClient: () => Promise<void>
+  let owner: OwnerKey
+  let client2: TestClient['node']
 
   beforeAll(async () => {
     setup = await make()
-    farmer = await startTestFarmer(setup.store)
+    owner = await generateOwnerKey()
+    // One owner stores most of this small farmer here: the per-owner limits have their own tests.
+    farmer = await startTestFarmer(setup.store, { maxBytesPerOwner: 8 * MiB, maxBytesPerPeer: 8 * MiB })
     const c = await startTestClient({ timeoutMs: 10_000 })
     client = c.client
+    client2 = c.node
     stopClient = async () => { await c.node.stop() }
   })
   afterAll(async () => {
@@ -58,8 +65,8 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
   it('round-trips put, has, get and stat', async () => {
     const a = await randomFragment(3 * MiB + 17)
     const b = await randomFragment(1000)
-    expect(await client.put(farmer.addr, a.id, a.bytes)).toEqual({ stored: true })
-    expect(await client.put(farmer.addr, a.id, a.bytes)).toEqual({ stored: false }) // content-addressed: idempotent
+    expect(await client.put(farmer.addr, a.id, a.bytes, { owner })).toEqual({ stored: true })
+    expect(await client.put(farmer.addr, a.id, a.bytes, { owner })).toEqual({ stored: false }) // content-addressed: idempotent
     expect(await client.has(farmer.addr, [a.id, b.id])).toEqual([true, false])
     expect(sameBytes(await client.get(farmer.addr, a.id), a.bytes)).toBe(true)
     const stat = await client.stat(farmer.node.peerId)
@@ -76,13 +83,13 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
   it('refuses a wrong hash and stores nothing', async () => {
     const a = await randomFragment(4096)
     const other = await randomFragment(4096)
-    await expect(client.put(farmer.addr, other.id, a.bytes)).rejects.toMatchObject({ name: 'HashMismatchError', code: 'HASH_MISMATCH' })
+    await expect(client.put(farmer.addr, other.id, a.bytes, { owner })).rejects.toMatchObject({ name: 'HashMismatchError', code: 'HASH_MISMATCH' })
     expect(await client.has(farmer.addr, [other.id, a.id])).toEqual([false, false])
   })
 
   it('refuses a full quota with QUOTA_EXCEEDED before the body is sent', async () => {
     const big = await randomFragment(6 * MiB)
-    const err = await client.put(farmer.addr, big.id, big.bytes).catch(e => e)
+    const err = await client.put(farmer.addr, big.id, big.bytes, { owner }).catch(e => e)
     expect(err).toMatchObject({ name: 'QuotaExceededError', code: 'QUOTA_EXCEEDED' })
     expect(err.details.remote).toBe(true)
     expect(await client.has(farmer.addr, [big.id])).toEqual([false])
@@ -90,7 +97,7 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
 
   it('reports a fragment corrupted on the farmer as CORRUPT_FRAGMENT, then NOT_FOUND', async () => {
     const a = await randomFragment(50_000)
-    await client.put(farmer.addr, a.id, a.bytes)
+    await client.put(farmer.addr, a.id, a.bytes, { owner })
     await setup.corrupt(a.id)
     await expect(client.get(farmer.addr, a.id)).rejects.toMatchObject({ name: 'CorruptFragmentError', code: 'CORRUPT_FRAGMENT' })
     await expect(client.get(farmer.addr, a.id)).rejects.toMatchObject({ name: 'FragmentNotFoundError', code: 'NOT_FOUND' })
@@ -98,7 +105,7 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
 
   it('never delivers a corrupt fragment bigger than one read chunk: the transfer breaks before its end', async () => {
     const a = await randomFragment(MiB + 1000) // five 256 KiB chunks: the header goes out before the hash is known
-    await client.put(farmer.addr, a.id, a.bytes)
+    await client.put(farmer.addr, a.id, a.bytes, { owner })
     await setup.corrupt(a.id)
     const before = farmer.service.metrics.snapshot().errors.CORRUPT_FRAGMENT ?? 0
     // Streamed (disk): reset before the last chunk, and the client's retry finds it dropped.
@@ -111,22 +118,22 @@ describe.each(adapters)('FarmerService over %s', (_name, make) => {
   })
 
   it('deletes only with a fresh signature of the owner key', async () => {
-    const owner = await generateOwnerKey()
     const stranger = await generateOwnerKey()
     const a = await randomFragment(2048)
     await client.put(farmer.addr, a.id, a.bytes, { owner })
-    await expect(client.delete(farmer.addr, a.id, stranger)).rejects.toMatchObject({ name: 'ForbiddenError', code: 'FORBIDDEN' })
+    await client.delete(farmer.addr, a.id, stranger) // removes the stranger's claim: it has none
     expect(await client.has(farmer.addr, [a.id])).toEqual([true])
     await client.delete(farmer.addr, a.id, owner)
     expect(await client.has(farmer.addr, [a.id])).toEqual([false])
     await expect(client.delete(farmer.addr, a.id, owner)).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 
-  it('never deletes a fragment stored without an owner', async () => {
-    const owner = await generateOwnerKey()
+  it('refuses a PUT that names no owner with FORBIDDEN, and stores nothing', async () => {
     const a = await randomFragment(2048)
-    await client.put(farmer.addr, a.id, a.bytes)
-    await expect(client.delete(farmer.addr, a.id, owner)).rejects.toMatchObject({ code: 'FORBIDDEN' })
-    expect(await client.has(farmer.addr, [a.id])).toEqual([true])
+    const err = await exchange(client2, farmer.addr,
+      { op: 'PUT', req: { op: 'PUT', id: a.id, size: a.bytes.byteLength } as unknown as RequestHeader, body: a.bytes },
+      { signal: AbortSignal.timeout(5000), maxFragmentBytes: 1 << 24 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'ForbiddenError', code: 'FORBIDDEN', details: { reason: 'no-owner' } })
+    expect(await client.has(farmer.addr, [a.id])).toEqual([false])
   })
 })

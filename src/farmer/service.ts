@@ -1,5 +1,5 @@
 /**
- * `FarmerService` serves the fragment protocol (`/shardfarm/fragment/1.0.0`) from any
+ * `FarmerService` serves the fragment protocol (`/shardfarm/fragment/2.0.0`) from any
  * `FragmentStore`. Node full farmers and (later) browser light farmers both run it: it touches only
  * the libp2p stream API, the store port and WebCrypto.
  *
@@ -11,7 +11,10 @@
  *
  * No peer can take the whole farmer: PUT and GET have per-connection, per-peer and farmer-wide
  * budgets (`operations.ts`), every stream has an absolute deadline and a minimum rate
- * (`stream-guard.ts`), and a GET streams its fragment from the store as the reader takes it.
+ * (`stream-guard.ts`), and a GET streams its fragment from the store as the reader takes it. No
+ * owner key or uploading peer can fill it for free either: claims count against per-owner and
+ * per-peer limits and end with their lease unless renewed; a collector, run at start and then
+ * every `collectIntervalMs`, removes expired claims and the fragments left with none (`leases.ts`).
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { FragmentStore } from '../core/fragment-store.ts'
@@ -20,7 +23,7 @@ import {
   MAX_GETS_PER_PEER, MAX_HAS_IDS, MAX_HEADER_BYTES, MAX_INBOUND_STREAMS, MAX_PUT_BYTES_IN_FLIGHT,
   MAX_PUT_BYTES_PER_CONNECTION, MAX_PUT_BYTES_PER_PEER, MAX_REMEMBERED_NONCES, MIN_TRANSFER_BYTES_PER_SECOND,
   PUT_CHARGE_BYTES, RATE_WINDOW_MS, REFUSAL_DRAIN_MS, STREAM_DEADLINE_MS, STREAM_IDLE_TIMEOUT_MS,
-  STREAM_MIN_DEADLINE_MS
+  STREAM_MIN_DEADLINE_MS, COLLECT_INTERVAL_MS, LEASE_MS, MAX_SHARE_PER_OWNER
 } from '../net/protocols/fragment-constants.ts'
 import type { Op } from '../net/protocols/fragment-constants.ts'
 import { FarmerError, toWireCode } from '../net/protocols/fragment-errors.ts'
@@ -28,6 +31,8 @@ import { registerFragmentProtocol, unregisterFragmentProtocol } from '../net/pro
 import { encodeFrame, parseHeaderObject, parseRequest } from '../net/protocols/frames.ts'
 import type { FrameLimits } from '../net/protocols/frames.ts'
 import { FrameReader, idleTimer, sendAll, streamSource } from '../net/protocols/stream-io.ts'
+import { bytesByClaimState, ClaimUsage, collectExpired } from './leases.ts'
+import type { CollectResult } from './leases.ts'
 import { FarmerMetrics } from './metrics.ts'
 import { FarmerOperations } from './operations.ts'
 import type { Reply } from './operations.ts'
@@ -88,8 +93,16 @@ export interface FarmerServiceInit {
   rateWindowMs?: number
   /** Accepted distance between a DELETE's timestamp and this clock. @default MAX_CLOCK_SKEW_MS (5 min) */
   maxClockSkewMs?: number
-  /** Delete nonces remembered at once. @default MAX_REMEMBERED_NONCES (100 000) */
+  /** Delete and renew nonces remembered at once. @default MAX_REMEMBERED_NONCES (100 000) */
   maxRememberedNonces?: number
+  /** How long a claim lasts from the PUT or RENEW that sets it. @default LEASE_MS (30 days) */
+  leaseMs?: number
+  /** Period of the lease collector (it also runs at start). @default COLLECT_INTERVAL_MS (1 h) */
+  collectIntervalMs?: number
+  /** Payload bytes one owner key may hold claims on. @default a quarter of the store's capacity (MAX_SHARE_PER_OWNER) */
+  maxBytesPerOwner?: number
+  /** Payload bytes one uploading peer may hold claims for. @default a quarter of the store's capacity (MAX_SHARE_PER_OWNER) */
+  maxBytesPerPeer?: number
   /**
    * Called with every error the farmer answers `INTERNAL` (a bug or an I/O failure the store did not
    * classify), so the process can log it; the peer only ever sees the bare code.
@@ -112,9 +125,16 @@ export class FarmerService {
   /** Open streams, so `stop()` can abort them; their handler promises, so it can wait for them. */
   readonly #active = new Map<Stream, Promise<void>>()
   #started = false
+  readonly #init: FarmerServiceInit
+  readonly #usage = new ClaimUsage({ maxBytesPerOwner: 0, maxBytesPerPeer: 0 })
+  readonly #leaseMs: number
+  #collectTimer: ReturnType<typeof setInterval> | undefined
+  #collecting: Promise<CollectResult | undefined> | undefined
 
   constructor (components: FarmerComponents, init: FarmerServiceInit) {
     this.#components = components
+    this.#init = init
+    this.#leaseMs = init.leaseMs ?? LEASE_MS
     this.#limits = {
       maxHeaderBytes: init.maxHeaderBytes ?? MAX_HEADER_BYTES,
       maxFragmentBytes: init.maxFragmentBytes ?? MAX_FRAGMENT_BYTES,
@@ -144,23 +164,70 @@ export class FarmerService {
       maxGetsPerConnection: init.maxGetsPerConnection ?? MAX_GETS_PER_CONNECTION,
       getChunkBytes: init.getChunkBytes ?? GET_CHUNK_BYTES,
       maxClockSkewMs: init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS,
-      maxRememberedNonces: init.maxRememberedNonces ?? MAX_REMEMBERED_NONCES
+      maxRememberedNonces: init.maxRememberedNonces ?? MAX_REMEMBERED_NONCES,
+      leaseMs: this.#leaseMs,
+      usage: this.#usage
     })
   }
 
-  /** Registers the protocol handler. Idempotent. */
+  /**
+   * Counts the claims the store holds, collects expired ones, registers the protocol handler and
+   * starts the periodic collector. Idempotent.
+   */
   async start (): Promise<void> {
     if (this.#started) return
-    this.metrics.observeStore(await this.#components.store.stat())
+    const { store } = this.#components
+    const stat = await store.stat()
+    this.#usage.limits = {
+      maxBytesPerOwner: this.#init.maxBytesPerOwner ?? Math.floor(stat.capacity * MAX_SHARE_PER_OWNER),
+      maxBytesPerPeer: this.#init.maxBytesPerPeer ?? Math.floor(stat.capacity * MAX_SHARE_PER_OWNER)
+    }
+    await this.#usage.rebuild(store)
+    await this.collect()
+    this.metrics.observeStore(await store.stat())
     await registerFragmentProtocol(this.#components.libp2p, (stream, connection) => { this.#accept(stream, connection) },
       { maxInboundStreams: this.#maxInboundStreams })
     this.#started = true
+    const every = this.#init.collectIntervalMs ?? COLLECT_INTERVAL_MS
+    this.#collectTimer = setInterval(() => { void this.collect() }, every)
+    this.#collectTimer.unref?.()
+  }
+
+  /**
+   * Removes expired claims and the fragments left with none, once; a call while one runs waits for
+   * it. Resolves to what it did (undefined when the store failed; reported through `onInternalError`).
+   */
+  async collect (): Promise<CollectResult | undefined> {
+    this.#collecting ??= (async () => {
+      try {
+        const { store } = this.#components
+        const now = Date.now()
+        const result = await collectExpired(store, this.#usage, now, this.#leaseMs)
+        this.metrics.collected(result.claimsExpired, result.fragmentsCollected)
+        this.metrics.observeClaims(await bytesByClaimState(store, now))
+        this.metrics.observeStore(await store.stat())
+        return result
+      } catch (err) {
+        this.#onInternalError?.(err)
+        return undefined
+      } finally {
+        this.#collecting = undefined
+      }
+    })()
+    return await this.#collecting
+  }
+
+  /** Refreshes the claim-state gauges from the store (for a metrics scrape). */
+  async observeClaims (): Promise<void> {
+    this.metrics.observeClaims(await bytesByClaimState(this.#components.store, Date.now()))
   }
 
   /** Unregisters the handler, aborts streams in flight and waits for their handlers to finish. Idempotent. */
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    clearInterval(this.#collectTimer)
+    await this.#collecting
     await unregisterFragmentProtocol(this.#components.libp2p)
     for (const stream of this.#active.keys()) stream.abort(new Error('Farmer is stopping'))
     await Promise.allSettled([...this.#active.values()])

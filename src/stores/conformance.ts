@@ -4,7 +4,8 @@
  * environment-specific arrives through the factory.
  */
 import { describe, expect, it } from 'vitest'
-import type { FragmentId, FragmentStore } from '../core/fragment-store.ts'
+import { MAX_CLAIMS_PER_FRAGMENT } from '../core/fragment-store.ts'
+import type { FragmentClaim, FragmentId, FragmentStore } from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
 
 /** A fresh, empty store for one test, and how to dispose of it. */
@@ -26,6 +27,20 @@ const KiB = 1024
 const MiB = 1024 * KiB
 const QUOTA = 4 * MiB
 const OWNER = btoaBytes(new Uint8Array(32).map((_, i) => i + 1))
+const OTHER = btoaBytes(new Uint8Array(32).fill(9))
+
+/** A claim of `owner` (by default `OWNER`) ending at `expiresAt`. */
+function claim (owner = OWNER, expiresAt = 2_000_000_000_000, peer = '12D3KooWuploader'): FragmentClaim {
+  return { owner, peer, expiresAt }
+}
+
+/** A distinct canonical owner key for each `i` < 65536. */
+function ownerNo (i: number): string {
+  const raw = new Uint8Array(32)
+  raw[0] = i & 0xff
+  raw[1] = i >> 8
+  return btoaBytes(raw)
+}
 
 /** Random bytes of any length (getRandomValues fills at most 64 KiB per call). */
 export function randomBytes (n: number): Uint8Array {
@@ -138,8 +153,12 @@ export function runFragmentStoreTests (name: string, factory: StoreFactory): voi
     it('refuses a malformed owner key with BAD_REQUEST', () => withStore(QUOTA, async ({ store }) => {
       const { id, bytes } = await fragment(64)
       for (const owner of ['not base64!', OWNER.slice(4), btoaBytes(new Uint8Array(33))]) {
-        expect(await rejection(store.put(id, bytes, { owner }))).toMatchObject({ code: 'BAD_REQUEST' })
+        expect(await rejection(store.put(id, bytes, { claims: [claim(owner)] }))).toMatchObject({ code: 'BAD_REQUEST' })
       }
+      for (const bad of [{ ...claim(), expiresAt: -1 }, { ...claim(), peer: 'p'.repeat(129) }]) {
+        expect(await rejection(store.put(id, bytes, { claims: [bad] }))).toMatchObject({ name: 'InvalidFragmentMetaError' })
+      }
+      expect(await rejection(store.put(id, bytes, { claims: [claim(), claim()] }))).toMatchObject({ code: 'BAD_REQUEST' })
       expect(await store.has([id])).toEqual([false])
     }))
 
@@ -185,25 +204,65 @@ export function runFragmentStoreTests (name: string, factory: StoreFactory): voi
       expect(await store.stat()).toMatchObject({ used: 2 * KiB, count: 2 })
     }))
 
-    it('keeps the owner and storedAt, and the first owner wins a re-put', () => withStore(QUOTA, async ({ store }) => {
+    it('keeps claims and storedAt; a re-put adds its claim or replaces that owner\'s, never counting bytes twice', () => withStore(QUOTA, async ({ store }) => {
       const owned = await fragment(500)
-      const plain = await fragment(600)
       const before = Date.now()
-      await store.put(owned.id, owned.bytes, { owner: OWNER })
-      await store.put(plain.id, plain.bytes)
+      await store.put(owned.id, owned.bytes, { claims: [claim(OWNER, 1000)] })
       const meta = await store.meta(owned.id)
-      expect(meta?.owner).toBe(OWNER)
+      expect(meta?.claims).toEqual([claim(OWNER, 1000)])
+      expect(meta?.size).toBe(500)
       expect(meta?.storedAt).toBeGreaterThanOrEqual(before)
       expect(meta?.storedAt).toBeLessThanOrEqual(Date.now())
-      expect((await store.meta(plain.id))?.owner).toBeUndefined()
-      // A second uploader must not take over the right to delete.
-      await store.put(owned.id, owned.bytes, { owner: btoaBytes(new Uint8Array(32).fill(9)) })
-      await store.put(plain.id, plain.bytes, { owner: OWNER })
-      expect((await store.meta(owned.id))?.owner).toBe(OWNER)
-      expect((await store.meta(plain.id))?.owner).toBeUndefined()
+      // A second owner's put adds its claim (a squatter cannot take the first owner's place)...
+      await store.put(owned.id, owned.bytes, { claims: [claim(OTHER, 2000, 'squatter')] })
+      // ...and an owner's new claim replaces its own old one.
+      await store.put(owned.id, owned.bytes, { claims: [claim(OWNER, 3000, 'again')] })
+      const claims = (await store.meta(owned.id))?.claims ?? []
+      expect(claims.sort((x, y) => x.expiresAt - y.expiresAt)).toEqual([claim(OTHER, 2000, 'squatter'), claim(OWNER, 3000, 'again')])
+      expect(await store.stat()).toMatchObject({ used: 500, count: 1 })
       const dated = await fragment(10)
       await store.put(dated.id, dated.bytes, { storedAt: 1_700_000_000_000 })
-      expect(await store.meta(dated.id)).toEqual({ storedAt: 1_700_000_000_000 })
+      expect(await store.meta(dated.id)).toEqual({ claims: [], storedAt: 1_700_000_000_000, size: 10 })
+    }))
+
+    it('updates claims atomically, frees the bytes with the last one, and leaves an unknown id alone', () => withStore(QUOTA, async ({ store }) => {
+      const f = await fragment(KiB)
+      await store.put(f.id, f.bytes, { claims: [claim(OWNER)] })
+      // Twenty concurrent read-modify-writes: none may be lost to another.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateClaims(f.id, claims => [...claims, claim(ownerNo(i + 1))])))
+      expect((await store.meta(f.id))?.claims).toHaveLength(21)
+      expect(await store.updateClaims(f.id, claims => claims.filter(c => c.owner === OWNER))).toEqual([claim(OWNER)])
+      expect(await rejection(store.updateClaims(f.id, () => [claim('nope')]))).toMatchObject({ name: 'InvalidFragmentMetaError' })
+      expect((await store.meta(f.id))?.claims).toEqual([claim(OWNER)])
+      expect(await store.updateClaims(f.id, () => [])).toEqual([])
+      expect(await store.has([f.id])).toEqual([false])
+      expect(await store.stat()).toMatchObject({ used: 0, count: 0 })
+      expect(await store.updateClaims(f.id, () => [claim()])).toBeUndefined()
+      expect(await store.has([f.id])).toEqual([false])
+    }))
+
+    it(`refuses claim ${MAX_CLAIMS_PER_FRAGMENT + 1} on one fragment with ClaimLimitError (QUOTA_EXCEEDED)`, () => withStore(QUOTA, async ({ store }) => {
+      const f = await fragment(100)
+      const full = Array.from({ length: MAX_CLAIMS_PER_FRAGMENT }, (_, i) => claim(ownerNo(i + 1)))
+      await store.put(f.id, f.bytes, { claims: full })
+      const err = await rejection(store.put(f.id, f.bytes, { claims: [claim(OWNER)] }))
+      expect(err).toMatchObject({ name: 'ClaimLimitError', code: 'QUOTA_EXCEEDED', details: { scope: 'claims' } })
+      expect(await rejection(store.updateClaims(f.id, c => [...c, claim(OWNER)]))).toMatchObject({ name: 'ClaimLimitError' })
+      expect((await store.meta(f.id))?.claims).toHaveLength(MAX_CLAIMS_PER_FRAGMENT)
+      await store.put(f.id, f.bytes, { claims: [claim(ownerNo(1), 5)] }) // a claim held already may still change
+      expect((await store.meta(f.id))?.claims.find(c => c.owner === ownerNo(1))?.expiresAt).toBe(5)
+    }))
+
+    it('lists every fragment with its size and claims', () => withStore(QUOTA, async ({ store }) => {
+      const [a, b] = [await fragment(10), await fragment(20)]
+      await store.put(a.id, a.bytes, { claims: [claim(OWNER, 7)] })
+      await store.put(b.id, b.bytes, { claims: [claim(OTHER, 8), claim(OWNER, 9)] })
+      const listed = []
+      for await (const e of store.list()) listed.push(e)
+      expect(listed.sort((x, y) => x.size - y.size)).toEqual([
+        { id: a.id, size: 10, claims: [claim(OWNER, 7)] },
+        { id: b.id, size: 20, claims: [claim(OTHER, 8), claim(OWNER, 9)] }
+      ])
     }))
 
     it('keeps stat consistent through puts and deletes', () => withStore(QUOTA, async ({ store }) => {

@@ -4,10 +4,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { UNLEASED } from '../core/fragment-store.ts'
 import type { FragmentId } from '../core/fragment-store.ts'
 import { fragment, runFragmentStoreTests } from './conformance.ts'
 import { FsFragmentStore } from './fs.ts'
-import { HEADER_SIZE } from './fs-format.ts'
+import { CLAIMS_SUFFIX, encodeHeader, HEADER_SIZE } from './fs-format.ts'
 
 const KiB = 1024
 const fileOf = (dir: string, id: FragmentId): string => join(dir, 'fragments', id.slice(0, 2), id)
@@ -48,20 +49,41 @@ describe('FsFragmentStore on a real disk', () => {
   afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
   const fresh = async (): Promise<string> => (dir = await mkdtemp(join(tmpdir(), 'shardfarm-fs-')))
 
-  it('keeps fragments, owners and totals across close and reopen', async () => {
+  it('keeps fragments, claims and totals across close and reopen', async () => {
     await fresh()
     const owner = Buffer.alloc(32, 7).toString('base64')
+    const claims = [{ owner, peer: '12D3KooWpeer', expiresAt: 1_900_000_000_000 }]
     const frags = await Promise.all([1, 5000, 70_000].map(fragment))
     const first = await FsFragmentStore.open(dir, { quota: 1024 * KiB })
-    for (const f of frags) await first.put(f.id, f.bytes, { owner })
+    for (const f of frags) await first.put(f.id, f.bytes, { claims })
     await first.close()
     const second = await FsFragmentStore.open(dir, { quota: 1024 * KiB })
     expect(await second.stat()).toEqual({ capacity: 1024 * KiB, used: 75_001, free: 1024 * KiB - 75_001, count: 3 })
     for (const f of frags) {
       expect(Buffer.from(await second.get(f.id)).equals(f.bytes)).toBe(true)
-      expect((await second.meta(f.id))?.owner).toBe(owner)
+      expect((await second.meta(f.id))?.claims).toEqual(claims)
     }
     await second.close()
+  })
+
+  it('reads a fragment of the single-owner format as one claim, and drops a claims file left without its fragment', async () => {
+    await fresh()
+    const owner = Buffer.alloc(32, 3).toString('base64')
+    const [old, orphan] = [await fragment(KiB), await fragment(KiB)]
+    await (await FsFragmentStore.open(dir)).close()
+    // What the previous version wrote: the owner in the header, no claims file.
+    await writeFile(fileOf(dir, old.id), Buffer.concat([encodeHeader({ owner, storedAt: 1_700_000_000_000 }, KiB), old.bytes]))
+    await writeFile(fileOf(dir, orphan.id) + CLAIMS_SUFFIX, 'left by a crash between the renames')
+    const store = await FsFragmentStore.open(dir)
+    expect(await store.meta(old.id)).toEqual({ claims: [{ owner, peer: '', expiresAt: UNLEASED }], storedAt: 1_700_000_000_000, size: KiB })
+    expect(await readdir(join(dir, 'fragments', orphan.id.slice(0, 2)))).not.toContain(orphan.id + CLAIMS_SUFFIX)
+    // Its first claim change writes the new format, which the next open reads.
+    await store.updateClaims(old.id, claims => claims.map(c => ({ ...c, expiresAt: 5 })))
+    await store.close()
+    const again = await FsFragmentStore.open(dir)
+    expect((await again.meta(old.id))?.claims).toEqual([{ owner, peer: '', expiresAt: 5 }])
+    expect(Buffer.from(await again.get(old.id)).equals(old.bytes)).toBe(true)
+    await again.close()
   })
 
   it('makes all 256 fan-out directories at open, and still stores into one removed since', async () => {
@@ -75,7 +97,7 @@ describe('FsFragmentStore on a real disk', () => {
     await rm(join(dir, 'fragments', f.id.slice(0, 2)), { recursive: true })
     await store.put(f.id, f.bytes)
     expect(Buffer.from(await store.get(f.id)).equals(f.bytes)).toBe(true)
-    expect(await readdir(join(dir, 'fragments', f.id.slice(0, 2)))).toEqual([f.id])
+    expect(await readdir(join(dir, 'fragments', f.id.slice(0, 2)))).toEqual([f.id, f.id + CLAIMS_SUFFIX])
     await store.close()
   })
 
@@ -108,21 +130,22 @@ describe('FsFragmentStore on a real disk', () => {
     await reopened.close()
   })
 
-  it('quarantines a fragment whose bytes rot on disk, and refuses a header with a flipped owner bit', async () => {
+  it('quarantines a fragment whose bytes rot on disk, and a claims file with a flipped bit (its claims are not trusted)', async () => {
     await fresh()
     const [rot, owned] = [await fragment(4 * KiB), await fragment(KiB)]
     const store = await FsFragmentStore.open(dir)
     await store.put(rot.id, rot.bytes)
-    await store.put(owned.id, owned.bytes, { owner: Buffer.alloc(32, 1).toString('base64') })
+    await store.put(owned.id, owned.bytes, { claims: [{ owner: Buffer.alloc(32, 1).toString('base64'), peer: 'p', expiresAt: 9 }] })
     await flipByte(fileOf(dir, rot.id), HEADER_SIZE + 1234)
-    await flipByte(fileOf(dir, owned.id), 20) // inside the owner key
+    await flipByte(fileOf(dir, owned.id) + CLAIMS_SUFFIX, 20) // inside the owner key
     expect(await store.get(rot.id).catch((e: { code: string }) => e.code)).toBe('CORRUPT_FRAGMENT')
-    expect(await store.meta(owned.id).catch((e: { code: string }) => e.code)).toBe('CORRUPT_FRAGMENT')
-    expect(await store.has([rot.id, owned.id])).toEqual([false, false])
-    expect(await readdir(join(dir, 'quarantine'))).toHaveLength(2)
+    expect(await store.has([rot.id, owned.id])).toEqual([false, true])
+    expect(await readdir(join(dir, 'quarantine'))).toHaveLength(1)
     await store.close()
     const reopened = await FsFragmentStore.open(dir)
-    expect(await reopened.stat()).toMatchObject({ used: 0, count: 0 })
+    expect(await reopened.stat()).toMatchObject({ used: KiB, count: 1 })
+    expect((await reopened.meta(owned.id))?.claims).toEqual([]) // nobody's: the farmer's collector removes it
+    expect(await readdir(join(dir, 'quarantine'))).toHaveLength(2)
     await reopened.close()
   })
 
@@ -147,7 +170,7 @@ describe('FsFragmentStore on a real disk', () => {
     // Nothing half-written under a valid id: the scan had nothing to quarantine.
     expect(await readdir(join(dir, 'quarantine'))).toEqual([])
     expect(await readdir(join(dir, 'tmp'))).toEqual([])
-    const ids = (await readdir(join(dir, 'fragments'), { recursive: true })).map(p => p.split(/[\\/]/)).flatMap(p => p.length === 2 ? [p[1]!] : [])
+    const ids = (await readdir(join(dir, 'fragments'), { recursive: true })).map(p => p.split(/[\\/]/)).flatMap(p => p.length === 2 && !p[1]!.endsWith(CLAIMS_SUFFIX) ? [p[1]!] : [])
     let used = 0
     for (const id of ids) used += (await store.get(id)).byteLength // get re-hashes every one
     expect(await store.stat()).toMatchObject({ used, count: ids.length })

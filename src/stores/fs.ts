@@ -5,8 +5,8 @@
  *
  * Crash safety: a fragment is written to DIR/tmp, fsynced, renamed to its content address and the
  * directory fsynced, so a file under a valid id is always complete. The only state kept in memory
- * is an index id → payload size, which `open` rebuilds from the files on disk; nothing else
- * survives a restart, so nothing else can drift from the disk.
+ * is an index id → payload size and claims, which `open` rebuilds from the files on disk; nothing
+ * else survives a restart, so nothing else can drift from the disk.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
@@ -14,15 +14,17 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { throwIfAborted } from '../core/errors.ts'
 import {
-  assertFragmentId, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
-  StoreClosedError, verifyPut
+  assertFragmentId, checkClaims, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
+  mergeClaims, StoreClosedError, verifyPut
 } from '../core/fragment-store.ts'
 import type {
-  AbortOptions, FragmentId, FragmentMeta, FragmentReadStream, FragmentStore, ReadStreamOptions, StoreStat
+  AbortOptions, ClaimsUpdate, FragmentClaim, FragmentEntry, FragmentId, FragmentMeta, FragmentReadStream, FragmentStore,
+  ReadStreamOptions, StoredFragmentMeta, StoreStat
 } from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
-import { decodeHeader, encodeHeader, HEADER_SIZE } from './fs-format.ts'
+import { CLAIMS_SUFFIX, decodeClaims, decodeHeader, encodeClaims, encodeHeader, HEADER_SIZE } from './fs-format.ts'
 import { StoreLedger } from './ledger.ts'
+import type { LedgerEntry } from './ledger.ts'
 import type { FragmentHeader } from './fs-format.ts'
 
 /** Default quota of a disk store: 10 GiB, the farmer's documented default. */
@@ -53,7 +55,7 @@ export class FsFragmentStore implements FragmentStore {
   readonly #ledger: StoreLedger
   #closed = false
 
-  private constructor (dir: string, quota: number, index: Map<FragmentId, number>) {
+  private constructor (dir: string, quota: number, index: Map<FragmentId, LedgerEntry>) {
     this.#dir = dir
     this.#ledger = new StoreLedger(quota, index)
   }
@@ -78,8 +80,51 @@ export class FsFragmentStore implements FragmentStore {
     const stored = await verifyPut(id, bytes, meta, options.signal)
     await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      await this.#ledger.admit(id, bytes.byteLength, async () => { await this.#write(id, bytes, stored, options.signal) })
+      const held = this.#ledger.meta(id)
+      if (held !== undefined) {
+        const claims = mergeClaims(id, held.claims, stored.claims)
+        await this.#writeClaims(id, claims)
+        this.#ledger.setClaims(id, claims)
+        return
+      }
+      await this.#ledger.admit(id, bytes.byteLength, stored, async () => {
+        // Claims first: a crash between the renames leaves a claims file alone, removed at open.
+        await this.#writeClaims(id, stored.claims)
+        try {
+          await this.#write(id, bytes, stored, options.signal)
+        } catch (err) {
+          await rm(this.#claimsPathOf(id), { force: true }).catch(() => {})
+          throw err
+        }
+      })
     })
+  }
+
+  /** @inheritDoc */
+  async updateClaims (id: FragmentId, update: ClaimsUpdate, options: AbortOptions = {}): Promise<FragmentClaim[] | undefined> {
+    this.#check(id, options)
+    return await this.#ledger.exclusive(id, async () => {
+      this.#assertOpen()
+      const held = this.#ledger.meta(id)
+      if (held === undefined) return undefined
+      const claims = checkClaims(id, update(held.claims))
+      if (claims.length === 0) {
+        await this.#remove(id)
+        return []
+      }
+      await this.#writeClaims(id, claims)
+      this.#ledger.setClaims(id, claims)
+      return claims.map(c => ({ ...c }))
+    })
+  }
+
+  /** @inheritDoc */
+  async * list (options: AbortOptions = {}): AsyncGenerator<FragmentEntry> {
+    this.#assertOpen()
+    for (const entry of this.#ledger.entries()) {
+      throwIfAborted(options.signal)
+      yield entry
+    }
   }
 
   /** @inheritDoc */
@@ -133,16 +178,10 @@ export class FsFragmentStore implements FragmentStore {
     return ids.map(id => this.#ledger.has(id))
   }
 
-  /** @inheritDoc — a header that fails its CRC is treated like a corrupt payload. */
-  async meta (id: FragmentId, options: AbortOptions = {}): Promise<FragmentMeta | undefined> {
+  /** @inheritDoc — from memory: claims files are checked (CRC and every field) when the store opens. */
+  async meta (id: FragmentId, options: AbortOptions = {}): Promise<StoredFragmentMeta | undefined> {
     this.#check(id, options)
-    if (!this.#ledger.has(id)) return undefined
-    try {
-      return (await this.#read(id, readHeader)).meta
-    } catch (err) {
-      if (err instanceof FragmentNotFoundError) return undefined
-      throw err
-    }
+    return this.#ledger.meta(id)
   }
 
   /** @inheritDoc */
@@ -151,12 +190,18 @@ export class FsFragmentStore implements FragmentStore {
     return await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
       if (!this.#ledger.has(id)) return false
-      // No directory fsync: a delete lost to a power cut only brings back a valid fragment, which
-      // the scan then counts again.
-      await rm(this.#pathOf(id), { force: true })
-      this.#ledger.drop(id)
+      await this.#remove(id)
       return true
     })
+  }
+
+  /** Removes a fragment and its claims file; call it inside `exclusive(id)`. */
+  async #remove (id: FragmentId): Promise<void> {
+    // No directory fsync: a delete lost to a power cut only brings back a valid fragment, which
+    // the scan then counts again (with its claims, whose leases still run out).
+    await rm(this.#pathOf(id), { force: true })
+    await rm(this.#claimsPathOf(id), { force: true })
+    this.#ledger.drop(id)
   }
 
   /** @inheritDoc */
@@ -174,6 +219,36 @@ export class FsFragmentStore implements FragmentStore {
   /** Path of the file holding `id`; only ever called with a validated id. */
   #pathOf (id: FragmentId): string {
     return join(this.#dir, 'fragments', id.slice(0, 2), id)
+  }
+
+  #claimsPathOf (id: FragmentId): string {
+    return this.#pathOf(id) + CLAIMS_SUFFIX
+  }
+
+  /** Replaces the claims file of `id` whole: temp file, fsync, rename, directory fsync. */
+  async #writeClaims (id: FragmentId, claims: readonly FragmentClaim[]): Promise<void> {
+    const tmp = join(this.#dir, 'tmp', `${id}.claims.${randomUUID()}`)
+    const final = this.#claimsPathOf(id)
+    try {
+      const fh = await open(tmp, 'wx')
+      try {
+        await fh.writeFile(encodeClaims(claims))
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, final).catch(async (err: unknown) => {
+        if (errorCode(err) !== 'ENOENT') throw err
+        await mkdir(dirname(final), { recursive: true })
+        await rename(tmp, final)
+      })
+      await fsyncDir(dirname(final))
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {})
+      const code = errorCode(err)
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(code, { id })
+      throw err
+    }
   }
 
   async #write (id: FragmentId, bytes: Uint8Array, meta: FragmentMeta, signal?: AbortSignal): Promise<void> {
@@ -220,6 +295,7 @@ export class FsFragmentStore implements FragmentStore {
       if (again !== CORRUPT && again !== MISSING) return again
       if (this.#ledger.has(id)) {
         if (again === CORRUPT) await quarantine(this.#dir, this.#pathOf(id), 'corrupt')
+        await rm(this.#claimsPathOf(id), { force: true }).catch(() => {})
         this.#ledger.drop(id)
       }
       throw again === CORRUPT ? new CorruptFragmentError(id) : new FragmentNotFoundError(id)
@@ -269,9 +345,15 @@ export class FsFragmentStore implements FragmentStore {
   }
 }
 
-/** Rebuilds the index from DIR/fragments, quarantining whatever is not a sound fragment file. */
-async function scan (dir: string): Promise<Map<FragmentId, number>> {
-  const index = new Map<FragmentId, number>()
+/**
+ * Rebuilds the index from DIR/fragments, quarantining whatever is not a sound fragment file. A
+ * fragment's claims come from its claims file, else (older format) from its header; a claims file
+ * that fails its check is quarantined and the header's claims (none for new fragments) are used,
+ * so that fragment is collected once the farmer sees nobody claims it. A claims file without its
+ * fragment is what a crash between the two renames leaves: it is removed.
+ */
+async function scan (dir: string): Promise<Map<FragmentId, LedgerEntry>> {
+  const index = new Map<FragmentId, LedgerEntry>()
   const root = join(dir, 'fragments')
   for (const fan of await readdir(root, { withFileTypes: true })) {
     const fanDir = join(root, fan.name)
@@ -280,15 +362,36 @@ async function scan (dir: string): Promise<Map<FragmentId, number>> {
       continue
     }
     const entries = await readdir(fanDir, { withFileTypes: true })
-    for (let i = 0; i < entries.length; i += SCAN_CONCURRENCY) {
-      await Promise.all(entries.slice(i, i + SCAN_CONCURRENCY).map(async entry => {
+    const claimFiles = new Set<string>()
+    const fragments = entries.filter(entry => {
+      const name = entry.name
+      if (!name.endsWith(CLAIMS_SUFFIX)) return true
+      const id = name.slice(0, -CLAIMS_SUFFIX.length)
+      if (entry.isFile() && isFragmentId(id) && id.startsWith(fan.name)) {
+        claimFiles.add(id)
+        return false
+      }
+      return true
+    })
+    for (let i = 0; i < fragments.length; i += SCAN_CONCURRENCY) {
+      await Promise.all(fragments.slice(i, i + SCAN_CONCURRENCY).map(async entry => {
         const file = join(fanDir, entry.name)
         const sound = entry.isFile() && isFragmentId(entry.name) && entry.name.startsWith(fan.name)
         const header = sound ? await readHeader(file) : CORRUPT
         if (header === CORRUPT) await quarantine(dir, file, 'scan')
-        else if (header !== MISSING) index.set(entry.name, header.length)
+        else if (header !== MISSING) {
+          let claims = header.meta.claims
+          if (claimFiles.delete(entry.name)) {
+            const path = file + CLAIMS_SUFFIX
+            const read = decodeClaims(entry.name, new Uint8Array(await readFile(path)))
+            if (read === undefined) await quarantine(dir, path, 'claims')
+            else claims = read
+          }
+          index.set(entry.name, { size: header.length, claims, storedAt: header.meta.storedAt })
+        }
       }))
     }
+    for (const orphan of claimFiles) await rm(join(fanDir, orphan + CLAIMS_SUFFIX), { force: true })
   }
   return index
 }

@@ -8,8 +8,8 @@
 import { openDB } from 'idb'
 import type { DBSchema, IDBPDatabase } from 'idb'
 import { AbortError, ShardfarmError } from '../core/errors.ts'
-import { DiskFullError, isOwnerKey, StoreClosedError } from '../core/fragment-store.ts'
-import type { FragmentId, FragmentMeta } from '../core/fragment-store.ts'
+import { checkClaims, DiskFullError, isOwnerKey, StoreClosedError, UNLEASED } from '../core/fragment-store.ts'
+import type { FragmentClaim, FragmentId, StoredFragmentMeta } from '../core/fragment-store.ts'
 
 /** Schema version. A database found at another version was reset or is foreign: see `evicted()`. */
 export const DB_VERSION = 1
@@ -17,10 +17,15 @@ export const DB_VERSION = 1
 /** Key of the one record in the `marker` store. */
 export const MARKER_KEY = 'marker'
 
-/** What the `meta` store keeps per fragment; `size` is what the quota counts. */
+/**
+ * What the `meta` store keeps per fragment; `size` is what the quota counts. Records written before
+ * claims existed carry `owner` instead of `claims`; that owner reads as one claim with no lease end
+ * until the farmer's collector gives it one (`UNLEASED`).
+ */
 export interface StoredMeta {
   size: number
   storedAt: number
+  claims?: FragmentClaim[]
   owner?: string
 }
 
@@ -92,13 +97,20 @@ export async function openFarmDb (name: string, events: ConnectionEvents): Promi
 }
 
 /** The fragment's metadata, or undefined when the record is not one this store could have written. */
-export function parseMeta (value: unknown, expectedSize: number | undefined): FragmentMeta | undefined {
+export function parseMeta (id: FragmentId, value: unknown, expectedSize: number | undefined): StoredFragmentMeta | undefined {
   if (typeof value !== 'object' || value === null) return undefined
-  const { size, storedAt, owner } = value as Partial<StoredMeta>
+  const { size, storedAt, owner, claims } = value as Partial<StoredMeta>
   if (!Number.isSafeInteger(size) || (expectedSize !== undefined && size !== expectedSize)) return undefined
   if (!Number.isSafeInteger(storedAt) || (storedAt ?? -1) < 0) return undefined
+  if (claims !== undefined) {
+    try {
+      return { claims: checkClaims(id, claims), storedAt: storedAt!, size: size! }
+    } catch {
+      return undefined
+    }
+  }
   if (owner !== undefined && !isOwnerKey(owner)) return undefined
-  return owner === undefined ? { storedAt } : { owner, storedAt }
+  return { claims: owner === undefined ? [] : [{ owner, peer: '', expiresAt: UNLEASED }], storedAt: storedAt!, size: size! }
 }
 
 /**

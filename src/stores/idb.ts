@@ -1,8 +1,8 @@
 /**
  * `FragmentStore` in IndexedDB, for light farmers: a browser offering part of its storage.
  *
- * The only state kept in memory is an index id → payload size, rebuilt on open from the `meta`
- * store, so the totals cannot drift from the database. The layout is in `idb-schema.ts`.
+ * The only state kept in memory is an index id → payload size and claims, rebuilt on open from the
+ * `meta` store, so the totals cannot drift from the database. The layout is in `idb-schema.ts`.
  *
  * IndexedDB failure paths, and why the code is shaped around them:
  * - A transaction commits on its own as soon as no request is pending at the end of a task. Awaiting
@@ -20,12 +20,16 @@
  */
 import { throwIfAborted } from '../core/errors.ts'
 import {
-  assertFragmentId, CorruptFragmentError, FragmentNotFoundError, StoreClosedError,
+  assertFragmentId, checkClaims, CorruptFragmentError, FragmentNotFoundError, mergeClaims, StoreClosedError,
   verifyPut
 } from '../core/fragment-store.ts'
-import type { AbortOptions, FragmentId, FragmentMeta, FragmentStore, StoreStat } from '../core/fragment-store.ts'
+import type {
+  AbortOptions, ClaimsUpdate, FragmentClaim, FragmentEntry, FragmentId, FragmentMeta, FragmentStore, StoredFragmentMeta,
+  StoreStat
+} from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
 import { StoreLedger } from './ledger.ts'
+import type { LedgerEntry } from './ledger.ts'
 import { DB_VERSION, MARKER_KEY, mapIdbError, openFarmDb, parseMeta, StoreEvictedError } from './idb-schema.ts'
 import type { FarmDb, Marker, StoredMeta } from './idb-schema.ts'
 
@@ -60,7 +64,7 @@ export class IdbFragmentStore implements FragmentStore {
   #closed = false
   #evicted = false
 
-  private constructor (name: string, db: FarmDb, marker: Marker, index: Map<FragmentId, number>, init: IdbFragmentStoreInit) {
+  private constructor (name: string, db: FarmDb, marker: Marker, index: Map<FragmentId, LedgerEntry>, init: IdbFragmentStoreInit) {
     this.#name = name
     this.#db = db
     this.#marker = marker
@@ -93,11 +97,44 @@ export class IdbFragmentStore implements FragmentStore {
     const stored = await verifyPut(id, bytes, meta, options.signal)
     await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      // verifyPut always fills in storedAt.
-      await this.#ledger.admit(id, bytes.byteLength, async () => {
-        await this.#write(id, bytes, { ...stored, size: bytes.byteLength } as StoredMeta, options.signal)
+      const held = this.#ledger.meta(id)
+      if (held !== undefined) {
+        const claims = mergeClaims(id, held.claims, stored.claims)
+        await this.#writeMeta(id, { size: bytes.byteLength, storedAt: held.storedAt, claims })
+        this.#ledger.setClaims(id, claims)
+        return
+      }
+      await this.#ledger.admit(id, bytes.byteLength, stored, async () => {
+        await this.#write(id, bytes, stored, options.signal)
       })
     })
+  }
+
+  /** @inheritDoc */
+  async updateClaims (id: FragmentId, update: ClaimsUpdate, options: AbortOptions = {}): Promise<FragmentClaim[] | undefined> {
+    this.#check(id, options)
+    return await this.#ledger.exclusive(id, async () => {
+      this.#assertOpen()
+      const held = this.#ledger.meta(id)
+      if (held === undefined) return undefined
+      const claims = checkClaims(id, update(held.claims))
+      if (claims.length === 0) {
+        await this.#remove(id)
+        return []
+      }
+      await this.#writeMeta(id, { size: held.size, storedAt: held.storedAt, claims })
+      this.#ledger.setClaims(id, claims)
+      return claims.map(c => ({ ...c }))
+    })
+  }
+
+  /** @inheritDoc */
+  async * list (options: AbortOptions = {}): AsyncGenerator<FragmentEntry> {
+    this.#assertOpen()
+    for (const entry of this.#ledger.entries()) {
+      throwIfAborted(options.signal)
+      yield entry
+    }
   }
 
   /** @inheritDoc */
@@ -121,18 +158,10 @@ export class IdbFragmentStore implements FragmentStore {
     return ids.map(id => this.#ledger.has(id))
   }
 
-  /** @inheritDoc — a record that is not one this store writes is treated like corrupt bytes. */
-  async meta (id: FragmentId, options: AbortOptions = {}): Promise<FragmentMeta | undefined> {
+  /** @inheritDoc — from memory: records are checked when the store opens, and unsound ones dropped. */
+  async meta (id: FragmentId, options: AbortOptions = {}): Promise<StoredFragmentMeta | undefined> {
     this.#check(id, options)
-    if (!this.#ledger.has(id)) return undefined
-    const read = async (): Promise<FragmentMeta | undefined> =>
-      parseMeta(await this.#call(() => this.#db.get('meta', id), id), this.#ledger.size(id))
-    try {
-      return await read() ?? await this.#dropUnless(id, read)
-    } catch (err) {
-      if (err instanceof FragmentNotFoundError) return undefined
-      throw err
-    }
+    return this.#ledger.meta(id)
   }
 
   /** @inheritDoc */
@@ -207,6 +236,11 @@ export class IdbFragmentStore implements FragmentStore {
     }
   }
 
+  /** Replaces the metadata record of a fragment held. */
+  async #writeMeta (id: FragmentId, meta: StoredMeta): Promise<void> {
+    await this.#call(() => this.#db.put('meta', meta, id), id)
+  }
+
   async #remove (id: FragmentId): Promise<void> {
     const tx = this.#call(() => this.#db.transaction(['fragments', 'meta'], 'readwrite'), id)
     await this.#call(() => Promise.all([tx.objectStore('fragments').delete(id), tx.objectStore('meta').delete(id), tx.done]), id)
@@ -260,12 +294,20 @@ export class IdbFragmentStore implements FragmentStore {
   }
 }
 
-/** Sizes of all stored fragments, from the small metadata records only. */
-async function readIndex (db: FarmDb): Promise<Map<FragmentId, number>> {
-  const index = new Map<FragmentId, number>()
+/**
+ * Sizes and claims of all stored fragments, from the small metadata records only. A record that is
+ * not one this store writes counts with no claims: the farmer's collector then removes it.
+ */
+async function readIndex (db: FarmDb): Promise<Map<FragmentId, LedgerEntry>> {
+  const index = new Map<FragmentId, LedgerEntry>()
   let cursor = await db.transaction('meta').store.openCursor()
   while (cursor !== null) {
-    index.set(cursor.key, cursor.value.size)
+    const value: unknown = cursor.value
+    const size = (value as { size?: unknown } | null)?.size
+    if (Number.isSafeInteger(size) && (size as number) > 0) {
+      const meta = parseMeta(cursor.key, value, undefined) ?? { claims: [], storedAt: 0, size: size as number }
+      index.set(cursor.key, meta)
+    }
     cursor = await cursor.continue()
   }
   return index

@@ -1,24 +1,28 @@
-import type { FragmentId, StoreStat } from '../core/fragment-store.ts'
+import type { FragmentClaim, FragmentEntry, FragmentId, StoredFragmentMeta, StoreStat } from '../core/fragment-store.ts'
 import { QuotaExceededError } from '../core/fragment-store.ts'
+
+/** What the ledger remembers of one fragment: its size and its metadata. */
+export type LedgerEntry = StoredFragmentMeta
 
 /**
  * The bookkeeping every persistent `FragmentStore` adapter shares, whatever it writes to: which ids
- * it holds and their sizes (rebuilt from the medium when the store opens), an exact quota, and one
- * operation at a time per id.
+ * it holds, their sizes and claims (rebuilt from the medium when the store opens), an exact quota,
+ * and one operation at a time per id. Claims live here too so that the farmer's accounting and its
+ * lease collector never read the medium; each adapter writes them through before updating this.
  */
 export class StoreLedger {
   readonly quota: number
-  readonly #index: Map<FragmentId, number>
+  readonly #index: Map<FragmentId, LedgerEntry>
   /** Per-id queue: put, delete and quarantine of one id never interleave. */
   readonly #locks = new Map<FragmentId, Promise<unknown>>()
   #used: number
   /** Bytes promised to puts in flight; counted against the quota before their first await. */
   #reserved = 0
 
-  constructor (quota: number, index = new Map<FragmentId, number>()) {
+  constructor (quota: number, index = new Map<FragmentId, LedgerEntry>()) {
     this.quota = quota
     this.#index = index
-    this.#used = [...index.values()].reduce((a, b) => a + b, 0)
+    this.#used = [...index.values()].reduce((a, b) => a + b.size, 0)
   }
 
   has (id: FragmentId): boolean {
@@ -27,7 +31,24 @@ export class StoreLedger {
 
   /** Payload bytes of `id`, if held. */
   size (id: FragmentId): number | undefined {
-    return this.#index.get(id)
+    return this.#index.get(id)?.size
+  }
+
+  /** A copy of the metadata of `id`, if held. */
+  meta (id: FragmentId): StoredFragmentMeta | undefined {
+    const e = this.#index.get(id)
+    return e === undefined ? undefined : { claims: e.claims.map(c => ({ ...c })), storedAt: e.storedAt, size: e.size }
+  }
+
+  /** Records the claims of `id` (already written to the medium). */
+  setClaims (id: FragmentId, claims: FragmentClaim[]): void {
+    const e = this.#index.get(id)
+    if (e !== undefined) e.claims = claims
+  }
+
+  /** Every fragment held, from a snapshot of the index taken when iteration starts. */
+  * entries (): Generator<FragmentEntry> {
+    for (const [id, e] of [...this.#index]) yield { id, size: e.size, claims: e.claims.map(c => ({ ...c })) }
   }
 
   /** Runs `fn` after every earlier operation on `id` has finished. */
@@ -45,11 +66,11 @@ export class StoreLedger {
 
   /**
    * Stores `bytes` bytes under `id` through `write`, holding a reservation while it runs. Call it
-   * inside `exclusive(id)`. An id already held is a no-op (re-puts are idempotent); a put that
-   * would pass the quota throws `QuotaExceededError` before writing anything.
+   * inside `exclusive(id)`, and only for an id not held (a re-put merges claims instead); a put
+   * that would pass the quota throws `QuotaExceededError` before writing anything.
    */
-  async admit (id: FragmentId, bytes: number, write: () => Promise<void>): Promise<void> {
-    if (this.#index.has(id)) return
+  async admit (id: FragmentId, bytes: number, meta: StoredFragmentMeta, write: () => Promise<void>): Promise<void> {
+    if (this.#index.has(id)) throw new Error('admit of an id already held')
     // Check and reserve with no await in between: that is what keeps concurrent puts of
     // different ids from overshooting the quota together.
     const committed = this.#used + this.#reserved
@@ -57,7 +78,7 @@ export class StoreLedger {
     this.#reserved += bytes
     try {
       await write()
-      this.#index.set(id, bytes)
+      this.#index.set(id, { size: bytes, claims: meta.claims, storedAt: meta.storedAt })
       this.#used += bytes
     } finally {
       this.#reserved -= bytes
@@ -66,7 +87,7 @@ export class StoreLedger {
 
   /** Forgets `id` (deleted, or found corrupt or missing). */
   drop (id: FragmentId): void {
-    this.#used -= this.#index.get(id) ?? 0
+    this.#used -= this.#index.get(id)?.size ?? 0
     this.#index.delete(id)
   }
 

@@ -4,11 +4,12 @@
  */
 import { throwIfAborted } from '../core/errors.ts'
 import {
-  assertFragmentId, CorruptFragmentError, FragmentNotFoundError, QuotaExceededError, StoreClosedError,
-  verifyPut
+  assertFragmentId, checkClaims, CorruptFragmentError, FragmentNotFoundError, mergeClaims, QuotaExceededError,
+  StoreClosedError, verifyPut
 } from '../core/fragment-store.ts'
 import type {
-  AbortOptions, FragmentId, FragmentMeta, FragmentReadStream, FragmentStore, ReadStreamOptions, StoreStat
+  AbortOptions, ClaimsUpdate, FragmentClaim, FragmentEntry, FragmentId, FragmentMeta, FragmentReadStream, FragmentStore,
+  ReadStreamOptions, StoredFragmentMeta, StoreStat
 } from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
 
@@ -26,7 +27,7 @@ export interface MemoryFragmentStoreInit {
 
 interface Entry {
   bytes: Uint8Array
-  meta: FragmentMeta
+  meta: StoredFragmentMeta
 }
 
 /** `FragmentStore` held in memory; lost when the process ends. */
@@ -47,7 +48,11 @@ export class MemoryFragmentStore implements FragmentStore {
     // From here to the end everything is synchronous, which is what makes the quota exact: no
     // other put can interleave between the check and the insert.
     this.#assertOpen()
-    if (this.#entries.has(id)) return
+    const held = this.#entries.get(id)
+    if (held !== undefined) {
+      held.meta.claims = mergeClaims(id, held.meta.claims, stored.claims)
+      return
+    }
     if (this.#used + bytes.byteLength > this.#quota) {
       throw new QuotaExceededError(this.#quota, this.#used, bytes.byteLength)
     }
@@ -98,9 +103,28 @@ export class MemoryFragmentStore implements FragmentStore {
   }
 
   /** @inheritDoc */
-  async meta (id: FragmentId, options: AbortOptions = {}): Promise<FragmentMeta | undefined> {
+  async meta (id: FragmentId, options: AbortOptions = {}): Promise<StoredFragmentMeta | undefined> {
     const entry = this.#lookup(id, options)
-    return entry === undefined ? undefined : { ...entry.meta }
+    return entry === undefined ? undefined : { claims: entry.meta.claims.map(c => ({ ...c })), storedAt: entry.meta.storedAt, size: entry.meta.size }
+  }
+
+  /** @inheritDoc — synchronous from lookup to write, so nothing interleaves. */
+  async updateClaims (id: FragmentId, update: ClaimsUpdate, options: AbortOptions = {}): Promise<FragmentClaim[] | undefined> {
+    const entry = this.#lookup(id, options)
+    if (entry === undefined) return undefined
+    const claims = checkClaims(id, update(entry.meta.claims.map(c => ({ ...c }))))
+    if (claims.length === 0) this.#remove(id, entry)
+    else entry.meta.claims = claims
+    return claims.map(c => ({ ...c }))
+  }
+
+  /** @inheritDoc */
+  async * list (options: AbortOptions = {}): AsyncGenerator<FragmentEntry> {
+    this.#assertOpen()
+    for (const [id, e] of [...this.#entries]) {
+      throwIfAborted(options.signal)
+      yield { id, size: e.bytes.byteLength, claims: e.meta.claims.map(c => ({ ...c })) }
+    }
   }
 
   /** @inheritDoc */

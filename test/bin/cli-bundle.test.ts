@@ -35,7 +35,7 @@ afterEach(async () => { await rm(root, { recursive: true, force: true }) })
 describe('freshBundle', () => {
   it('serves the file commands only, every one of them', () => {
     expect([...BUNDLED_COMMANDS as Set<string>].sort()).toEqual(Object.keys(FILE_COMMANDS).sort())
-    expect([...BUNDLED_COMMANDS as Set<string>].sort()).toEqual(['get', 'ls', 'put', 'repair', 'rm', 'stat'])
+    expect([...BUNDLED_COMMANDS as Set<string>].sort()).toEqual(['check', 'get', 'link', 'ls', 'put', 'renew', 'repair', 'rm', 'stat'])
   })
 
   it('uses a bundle whose sources are unchanged', async () => {

@@ -2,7 +2,7 @@
 // as real child processes against it, the way a user runs them: `node bin/shardfarm.js put …` with
 // SHARDFARM_HOME (keys and index) and SHARDFARM_CONFIG (where the relay is found) in a temp dir. Every process started here is remembered by PID
 // and SIGKILLed in `destroy()`, so a failed test never leaves one behind.
-import { spawn } from 'node:child_process'
+import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -10,13 +10,17 @@ import { mkdir, open, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { AdmissionBook } from '../../relay/admissions.ts'
 import { GRID_REGIONS } from '../../src/cli/grid.ts'
 import { LOCAL_GRID_FILE } from '../../src/cli/relay-address.ts'
 import { parseCapability } from '../../src/core/capability.ts'
 import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
-import { HEADER_SIZE } from '../../src/stores/fs-format.ts'
+import { CLAIMS_SUFFIX, HEADER_SIZE } from '../../src/stores/fs-format.ts'
+import { loadOrCreateIdentity, STATE_DIR } from '../../src/stores/identity.node.ts'
+import { FsKeyValueStore } from '../../src/stores/kv/fs.ts'
 import { Grid, peerOf, waitForDirectory } from '../grid/helpers.ts'
-import type { TestChild } from '../grid/helpers.ts'
+import type { RelayOptions, TestChild } from '../grid/helpers.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/shardfarm.js', import.meta.url))
 export const MiB = 1024 * 1024
@@ -54,9 +58,23 @@ export interface CliOptions {
   env?: Record<string, string>
 }
 
+/** A black-hole farmer (`test/support/black-hole-farmer.ts`): lists itself, keeps nothing. */
+export interface BlackHole {
+  name: string
+  peerId: string
+  child: ChildProcess
+  /** The ids of every fragment or manifest it was PUT. */
+  puts: () => Promise<string[]>
+  /** Stops it cleanly (it leaves the directory). */
+  stop: () => Promise<void>
+}
+
+const BLACK_HOLE = fileURLToPath(new URL('../support/black-hole-farmer.ts', import.meta.url))
+
 export class CliGrid {
   readonly grid = new Grid()
   readonly farmers: Farmer[] = []
+  readonly blackHoles: BlackHole[] = []
   relay!: TestChild
   /** A libp2p node of the test itself (directory queries, farmer stats). */
   node!: Libp2p
@@ -66,18 +84,38 @@ export class CliGrid {
   work = ''
   readonly #clis = new Set<ChildProcess>()
 
-  /** Relay + `n` farmers over the grid's three regions, round robin, and its address where the CLI looks. */
-  async start (n: number): Promise<void> {
+  /**
+   * Relay + `n` farmers over the grid's three regions, round robin, and its address where the CLI
+   * looks. The relay vets farmers at once and says they share a subnet, unless `relay` says
+   * otherwise; with `knownForSeconds`, the relay's admission table (written with the relay's own
+   * `AdmissionBook`, before it starts) says it first saw these `n` farmers that long ago: farmers
+   * that have served for a while, beside which a test can start new ones.
+   */
+  async start (n: number, relay: RelayOptions & { knownForSeconds?: number, ttlMs?: number } = {}): Promise<void> {
     await this.grid.init()
     this.home = join(this.grid.root, 'client')
     this.config = join(this.grid.root, 'config')
     this.work = join(this.grid.root, 'work')
     await Promise.all([mkdir(this.config, { mode: 0o700 }), mkdir(this.work)])
-    this.relay = await this.grid.relay(10_000)
+    if (relay.knownForSeconds !== undefined) await this.#seedAdmissions(n, relay.knownForSeconds)
+    this.relay = await this.grid.relay(relay.ttlMs ?? 10_000, relay)
     await Promise.all(Array.from({ length: n }, async (_, i) => { await this.addFarmer(GRID_REGIONS[i % GRID_REGIONS.length]!) }))
     await writeFile(join(this.config, LOCAL_GRID_FILE), this.relay.addr + '\n')
     this.node = await createNodeLibp2p()
     await this.waitListed(n)
+  }
+
+  /** Makes the identities of farmers 0..n-1 and records them in the relay's admission table as first seen `seconds` ago. */
+  async #seedAdmissions (n: number, seconds: number): Promise<void> {
+    const relayDir = join(this.grid.root, 'relay')
+    const book = await AdmissionBook.open({
+      key: await loadOrCreateIdentity(relayDir), store: new FsKeyValueStore(join(relayDir, STATE_DIR)), now: () => Date.now() - seconds * 1000
+    })
+    for (let i = 0; i < n; i++) {
+      const peerId = peerIdFromPrivateKey(await loadOrCreateIdentity(join(this.grid.root, `farmer-${i}`))).toString()
+      book.commit(peerId, await book.prepare(peerId, '127.0.0.0/24'))
+    }
+    await book.stop()
   }
 
   async addFarmer (region: string): Promise<Farmer> {
@@ -133,11 +171,42 @@ export class CliGrid {
     await this.waitListed(this.farmers.length)
   }
 
+  /** Starts a black-hole farmer in `region` that joins this grid's relay. */
+  async addBlackHole (region: string): Promise<BlackHole> {
+    const name = `black-hole-${this.blackHoles.length}`
+    const child = fork(BLACK_HOLE, [join(this.grid.root, name), this.relay.addr, region],
+      { execArgv: ['--no-warnings'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    child.stderr?.resume()
+    const ask = async <T>(msg?: string): Promise<T> => await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`${name} did not answer`)) }, 30_000)
+      child.once('message', m => { clearTimeout(timer); resolve(m as T) })
+      child.once('exit', code => { clearTimeout(timer); reject(new Error(`${name} exited with ${String(code)}`)) })
+      if (msg !== undefined) child.send(msg)
+    })
+    const hole: BlackHole = {
+      name, child, peerId: '',
+      puts: async () => (await ask<{ puts: string[] }>('report')).puts,
+      stop: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return
+        const gone = new Promise(resolve => child.once('exit', resolve))
+        child.send('stop')
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+        await gone
+        clearTimeout(timer)
+      }
+    }
+    this.blackHoles.push(hole)
+    hole.peerId = (await ask<{ peerId: string }>()).peerId
+    return hole
+  }
+
   /** Paths of the fragment files a farmer holds on disk. */
   async fragmentFiles (f: Farmer): Promise<string[]> {
     const root = join(f.dir, 'fragments')
     const out: string[] = []
-    for (const sub of await readdir(root)) for (const name of await readdir(join(root, sub))) out.push(join(root, sub, name))
+    for (const sub of await readdir(root)) {
+      for (const name of await readdir(join(root, sub))) if (!name.endsWith(CLAIMS_SUFFIX)) out.push(join(root, sub, name))
+    }
     return out
   }
 
@@ -183,6 +252,7 @@ export class CliGrid {
 
   async destroy (): Promise<void> {
     for (const c of this.#clis) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    for (const h of this.blackHoles) if (h.child.exitCode === null && h.child.signalCode === null) h.child.kill('SIGKILL')
     await this.node?.stop()
     await this.grid.destroy()
   }

@@ -69,7 +69,7 @@ describe('key hygiene of the CLI', () => {
     await writeFile(src, 'kept where it belongs\n')
     const put = await run(cwd, ['put', src], m.env)
     expect(put.code, put.stderr).toBe(0)
-    expect(put.out).toMatch(/^shardfarm:r1:\S+$/)
+    expect(put.out).toMatch(/^shardfarm:r2:\S+$/)
     expect(await readdir(cwd)).toEqual([]) // no .shardfarm, nothing at all
     await expect(stat(m.home)).rejects.toMatchObject({ code: 'ENOENT' }) // the XDG folders win over ~/.local, ~/.config
     expect((await stat(m.data)).mode & 0o777).toBe(0o700)

@@ -22,7 +22,7 @@ describe('put then get over a fresh grid', () => {
       const src = join(g.work, `in-${size}.bin`)
       const digest = await writeRandomFile(src, size)
       const put = await g.put(src)
-      expect(put.link).toMatch(/^shardfarm:r1:/)
+      expect(put.link).toMatch(/^shardfarm:r2:/)
       expect(put).toMatchObject({ size, policy: 'live', segments: Math.max(1, Math.ceil(size / LIVE_SEGMENT)) })
 
       const out = join(g.work, `out-${size}.bin`)
@@ -49,7 +49,7 @@ describe('put then get over a fresh grid', () => {
     const put = await g.cli(['put', src])
     expect(put.code, put.stderr).toBe(0)
     expect(put.out.split('\n')).toHaveLength(1)
-    expect(put.out).toMatch(/^shardfarm:r1:\S+$/)
+    expect(put.out).toMatch(/^shardfarm:r2:\S+$/)
     const ls = JSON.parse((await g.cli(['ls', '--json'])).out) as Array<{ name: string, link: string, size: number }>
     expect(ls).toContainEqual(expect.objectContaining({ name: 'plain.txt', link: put.out, size: 1000 }))
     expect(JSON.stringify(ls)).not.toContain('ownerSeed') // owner keys stay in the local index

@@ -23,6 +23,7 @@ import type { Relay } from '../../relay/main.ts'
 import { startFarmer } from '../../src/farmer/full.node.ts'
 import type { FarmerProcess } from '../../src/farmer/full.node.ts'
 import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
+import { generateOwnerKey } from '../../src/core/owner-key.ts'
 import { CONNECTION_LIMITS } from '../../src/net/connection-limits.ts'
 import { queryDirectory } from '../../src/net/protocols/directory.ts'
 import { FarmerClient } from '../../src/client/adapters/farmer-client.ts'
@@ -137,7 +138,7 @@ async function honestClient (): Promise<void> {
     expect(listings.map(l => l.peerId)).toContain(farmer.libp2p.peerId.toString())
     const { id, bytes } = await randomFragment(64 * 1024)
     t = Date.now()
-    await new FarmerClient({ libp2p: client }).put(multiaddr(farmer.addr), id, bytes, { signal: AbortSignal.timeout(2_000) })
+    await new FarmerClient({ libp2p: client }).put(multiaddr(farmer.addr), id, bytes, { owner: await generateOwnerKey(), signal: AbortSignal.timeout(2_000) })
     const putMs = Date.now() - t
     console.log(`under attack: directory query ${queryMs} ms, PUT ${putMs} ms`)
     expect(queryMs).toBeLessThan(2_000)

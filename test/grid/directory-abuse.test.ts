@@ -9,13 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLibp2p } from 'libp2p'
-import { webSockets } from '@libp2p/websockets'
-import { noise } from '@libp2p/noise'
-import { yamux } from '@libp2p/yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { startRelay } from '../../relay/main.ts'
 import type { Relay } from '../../relay/main.ts'
@@ -27,55 +23,15 @@ import {
 } from '../../src/net/protocols/directory.ts'
 import type { FarmerRecord } from '../../src/net/protocols/directory.ts'
 import type { Logger } from '../../src/core/logger.ts'
+import { announceMany, exoticAddrs, identity, record } from '../support/directory-flood.ts'
 
 const HOSTILE = 500
 const MiB = 1024 * 1024
 const quiet: Logger = { debug () {}, info () {}, warn () {}, error () {}, child: () => quiet }
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 let root = ''
 let relay: Relay
 let client: Libp2p
-
-/** A bare node with a fresh identity: what an attacker makes by the thousand. */
-async function identity (): Promise<{ node: Libp2p, key: PrivateKey }> {
-  const key = await generateKeyPair('Ed25519')
-  const node = await createLibp2p({ privateKey: key, transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
-  return { node, key }
-}
-
-function record (peerId: string, over: Partial<FarmerRecord> = {}): FarmerRecord {
-  return {
-    peerId, addrs: ['/ip4/127.0.0.1/tcp/1234/ws'], region: 'eu-west', tier: 'live', kind: 'full',
-    capacity: 2 ** 50, free: 2 ** 50, version: '0.1.0', seq: Date.now(), ...over
-  }
-}
-
-/** `n` records from `n` fresh identities, each announced once and hung up, ~50 a second (under the per-host connection limits). */
-async function announceMany (relayAddr: string, n: number, make: (peerId: string) => FarmerRecord): Promise<PromiseSettledResult<unknown>[]> {
-  const out: PromiseSettledResult<unknown>[] = []
-  for (let i = 0; i < n; i += 10) {
-    const started = Date.now()
-    out.push(...await Promise.allSettled(Array.from({ length: Math.min(10, n - i) }, async () => {
-      const { node, key } = await identity()
-      try {
-        return await announceToDirectory(node, multiaddr(relayAddr), await signFarmerRecord(key, make(node.peerId.toString())))
-      } finally {
-        await node.stop()
-      }
-    })))
-    await sleep(Math.max(0, 200 - (Date.now() - started)))
-  }
-  return out
-}
-
-/** Eight addresses of exactly `MAX_ADDR_BYTES` once `/p2p/<id>` is added: long LDH names, TLS with SNI, relayed WebRTC. */
-function exoticAddrs (relayId: string, seed: number): string[] {
-  const name = (len: number, i: number): string => `${(seed * 8 + i).toString(36).padStart(6, 'x')}${'a'.repeat(57)}.${'b'.repeat(len - 64)}`
-  return Array.from({ length: MAX_ADDRS }, (_, i) => i % 2 === 0
-    ? `/dns4/${name(85, i)}/tcp/65535/tls/sni/${name(86, i)}/ws`
-    : `/dns6/${name(103, i)}/tcp/65535/wss/p2p/${relayId}/p2p-circuit/webrtc`)
-}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'shardfarm-directory-abuse-'))

@@ -10,6 +10,16 @@ import type { ShardfarmChild } from '../../src/cli/spawn.ts'
 import { queryDirectory } from '../../src/net/protocols/directory.ts'
 import type { FarmerListing } from '../../src/net/protocols/directory.ts'
 
+/** How a test relay vets farmers. */
+export interface RelayOptions {
+  /** Seconds a farmer counts as new after the relay first saw it. @default 0 */
+  vettingSeconds?: number
+  /** Tell clients the farmers share a subnet on purpose. @default true */
+  sharedSubnets?: boolean
+  /** New farmer identities one network may list a minute. @default the relay's (64) */
+  newFarmersPerMinute?: number
+}
+
 /** A started child, with the tail of its JSON logs for failure messages. */
 export interface TestChild extends ShardfarmChild { logs: string[], name: string }
 
@@ -34,8 +44,15 @@ export class Grid {
     return child
   }
 
-  async relay (ttlMs: number): Promise<TestChild> {
-    return await this.start('relay', ['relay', '--data', join(this.root, 'relay'), '--directory-ttl', String(ttlMs)])
+  /**
+   * A relay whose directory forgets farmers silent for `ttlMs`. Every test farmer runs on this host,
+   * so by default farmers are vetted at once and the relay says they share a subnet on purpose, as
+   * `shardfarm grid` does; a test of vetting asks for a period (`vettingSeconds`).
+   */
+  async relay (ttlMs: number, options: RelayOptions = {}): Promise<TestChild> {
+    return await this.start('relay', ['relay', '--data', join(this.root, 'relay'), '--directory-ttl', String(ttlMs),
+      '--vetting-period', `${options.vettingSeconds ?? 0}s`, ...(options.sharedSubnets === false ? [] : ['--shared-subnets']),
+      ...(options.newFarmersPerMinute !== undefined ? ['--new-farmers-per-minute', String(options.newFarmersPerMinute)] : [])])
   }
 
   async farmer (name: string, relay: string, extra: string[] = []): Promise<TestChild> {

@@ -6,12 +6,16 @@
 import { createHash } from 'node:crypto'
 import { parseCapability } from '../../src/core/capability.ts'
 import { FarmerError } from '../../src/net/protocols/fragment-errors.ts'
+import { LEASE_MS } from '../../src/net/protocols/fragment-constants.ts'
 import { MemoryFragmentStore } from '../../src/stores/memory.ts'
 import { MemoryKeyValueStore } from '../../src/stores/kv/memory.ts'
 import { KvJobStore, type JobStore } from '../../src/client/job-store.ts'
 import { UploadJob, type UploadJobInit, type UploadResult, type UploadRunOptions } from '../../src/client/ops/upload.ts'
 import { Download, type DownloadOptions } from '../../src/client/ops/download.ts'
 import type { ByteSource, ClientPorts, ErasureCoder, Farmer, FarmerRef, FragmentTransport } from '../../src/client/ports.ts'
+
+/** The uploader peer id the fake farmers record on claims. */
+const FAKE_CLIENT = '12D3KooWFakeClient'
 
 /** A grid of in-memory farmers; `down` ones fail every call, `gets` counts fragment fetches. */
 export class FakeGrid implements FragmentTransport {
@@ -30,7 +34,10 @@ export class FakeGrid implements FragmentTransport {
 
   static make (n: number, coder: ErasureCoder, regions = ['eu', 'us', 'ap']): FakeGrid {
     return new FakeGrid(Array.from({ length: n }, (_, i) => ({
-      peerId: `12D3KooWFake${'ABCDEFGHJKLMNPQRSTUVWXYZ'[i]!.repeat(40)}`, addrs: [], region: regions[i % regions.length]!, tier: 'live', kind: 'full', free: 1e9
+      peerId: `12D3KooWFake${'ABCDEFGHJKLMNPQRSTUVWXYZ'[i]!.repeat(40)}`, addrs: [], region: regions[i % regions.length]!, tier: 'live', kind: 'full', free: 1e9,
+      // Known to the relay long enough, each on a network of its own: placement's vetting and
+      // subnet rules are the placement tests' business, not the pipelines'.
+      subnet: `10.0.${i}.0/24`, vettedAt: 0
     })), coder)
   }
 
@@ -39,8 +46,10 @@ export class FakeGrid implements FragmentTransport {
     return this.stores.get(f.peerId)!
   }
 
-  async put (f: FarmerRef, id: string, bytes: Uint8Array, o?: { owner?: { publicKey: string } }): Promise<void> {
-    await this.#store(f).put(id, bytes.slice(), o?.owner === undefined ? {} : { owner: o.owner.publicKey })
+  /** Like a farmer: an owner is required, and a re-put adds or extends that owner's claim. */
+  async put (f: FarmerRef, id: string, bytes: Uint8Array, o: { owner: { publicKey: string } }): Promise<void> {
+    if ((o as { owner?: unknown } | undefined)?.owner === undefined) throw new FarmerError('FORBIDDEN', 'PUT must name an owner key')
+    await this.#store(f).put(id, bytes.slice(), { claims: [{ owner: o.owner.publicKey, peer: FAKE_CLIENT, expiresAt: Date.now() + LEASE_MS }] })
   }
 
   async get (f: FarmerRef, id: string, o?: { signal?: AbortSignal }): Promise<Uint8Array> {
@@ -55,7 +64,26 @@ export class FakeGrid implements FragmentTransport {
     return await this.#store(f).get(id)
   }
   async has (f: FarmerRef, ids: string[]): Promise<boolean[]> { return await this.#store(f).has(ids) }
-  async delete (f: FarmerRef, id: string): Promise<void> { await this.#store(f).delete(id) }
+  /** Removes the owner's claim; the bytes go with the last one. */
+  async delete (f: FarmerRef, id: string, owner: { publicKey: string }): Promise<void> {
+    await this.#store(f).updateClaims(id, claims => claims.filter(c => c.owner !== owner.publicKey))
+  }
+
+  /** Extends the owner's claims by one lease; per id, whether it had one. */
+  async renew (f: FarmerRef, ids: string[], owner: { publicKey: string }): Promise<boolean[]> {
+    const store = this.#store(f)
+    const out: boolean[] = []
+    for (const id of ids) {
+      let found = false
+      await store.updateClaims(id, claims => claims.map(c => {
+        if (c.owner !== owner.publicKey) return c
+        found = true
+        return { ...c, expiresAt: Date.now() + LEASE_MS }
+      }))
+      out.push(found)
+    }
+    return out
+  }
   ports () { return { transport: this, coder: this.coder, directory: { list: async () => this.farmers.filter(f => !this.down.has(f.peerId)) } } }
 }
 

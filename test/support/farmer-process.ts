@@ -24,7 +24,7 @@ const ids: string[] = []
 for (const mib of sizesArg.split(',').map(Number)) {
   const bytes = new Uint8Array(randomBytes(mib * 1024 * 1024))
   const id = createHash('sha256').update(bytes).digest('hex')
-  await store.put(id, bytes)
+  await store.put(id, bytes, { claims: [{ owner: Buffer.alloc(32, 1).toString('base64'), peer: 'fixture', expiresAt: Number.MAX_SAFE_INTEGER }] })
   ids.push(id)
 }
 

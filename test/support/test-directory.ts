@@ -10,7 +10,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
 import { DirectoryService } from '../../src/net/protocols/directory.ts'
 import type { FarmerRecord } from '../../src/net/protocols/directory.ts'
-import { MemoryDirectoryStore } from '../../relay/directory-store.ts'
+import { AdmissionBook } from '../../relay/admissions.ts'
+import { MemoryDirectoryStore, type MemoryDirectoryStoreInit } from '../../relay/directory-store.ts'
 
 const GiB = 1024 ** 3
 
@@ -18,6 +19,8 @@ const GiB = 1024 ** 3
 export interface TestDirectory {
   node: Libp2p
   registry: MemoryDirectoryStore
+  /** When the directory first saw each farmer (in memory only). */
+  admissions: AdmissionBook
   addr: Multiaddr
   stop: () => Promise<void>
 }
@@ -25,15 +28,20 @@ export interface TestDirectory {
 /** A dial-only node and the Ed25519 key its peer id is made from (what signs its records). */
 export interface TestDirectoryFarmer { node: Libp2p, key: PrivateKey }
 
-/** Starts a directory whose entries live `ttlMs` without a heartbeat. */
-export async function startTestDirectory (ttlMs: number): Promise<TestDirectory> {
-  const node = await createNodeLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
-  const registry = new MemoryDirectoryStore({ ttlMs })
-  const service = new DirectoryService({ libp2p: node, registry })
+/**
+ * Starts a directory whose entries live `ttlMs` without a heartbeat. Like the test relays, it vets
+ * farmers at once and says they share a subnet (all are on 127.0.0.1), unless `options` say otherwise.
+ */
+export async function startTestDirectory (ttlMs: number, options: { vettingSeconds?: number, sharedSubnets?: boolean, store?: MemoryDirectoryStoreInit } = {}): Promise<TestDirectory> {
+  const privateKey = await generateKeyPair('Ed25519')
+  const node = await createNodeLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const registry = new MemoryDirectoryStore({ ...options.store, ttlMs })
+  const admissions = await AdmissionBook.open({ key: privateKey, vettingPeriodMs: (options.vettingSeconds ?? 0) * 1000 })
+  const service = new DirectoryService({ libp2p: node, registry, admissions }, { sharedSubnets: options.sharedSubnets ?? true })
   await service.start()
   const addr = node.getMultiaddrs()[0]
   if (addr === undefined) throw new Error('directory has no address')
-  return { node, registry, addr, stop: async () => { await service.stop(); await node.stop() } }
+  return { node, registry, admissions, addr, stop: async () => { await service.stop(); await node.stop() } }
 }
 
 /** Starts `n` farmer nodes, each with its own key. */

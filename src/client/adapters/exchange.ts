@@ -29,6 +29,7 @@ export interface ExchangeResults {
   HAS: OkResponses['HAS']
   DELETE: OkResponses['DELETE']
   STAT: OkResponses['STAT']
+  RENEW: OkResponses['RENEW']
 }
 
 /** Options of `exchange`. */
@@ -101,7 +102,7 @@ async function readResponse<O extends Op> (
     throw badResponse(ex.op, err.message)
   }
   try {
-    const hasCount = ex.req.op === 'HAS' ? ex.req.count : 0
+    const hasCount = ex.req.op === 'HAS' || ex.req.op === 'RENEW' ? ex.req.count : 0
     return parseResponse(ex.op, parseHeaderObject(bytes), { maxFragmentBytes: options.maxFragmentBytes }, hasCount)
   } catch (err) {
     throw badResponse(ex.op, (err as Error).message)

@@ -12,6 +12,8 @@ import type { FarmerClient } from './farmer-client.ts'
 
 const MiB = 1024 * 1024
 const STAT = { capacity: 1, used: 0, free: 1, count: 0, region: 'r', tier: 'live', kind: 'full', version: '0' }
+/** The owner key the puts claim with (only its public half travels). */
+const owner = { publicKey: Buffer.alloc(32, 5).toString('base64') }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 let node: Libp2p
@@ -30,12 +32,12 @@ describe('FarmerClient against a real farmer', () => {
   it('aborting a PUT rejects with AbortError, stores nothing, and the farmer keeps serving', async () => {
     const big = await randomFragment(4 * MiB)
     const ac = new AbortController()
-    const put = client.put(farmer.addr, big.id, big.bytes, { signal: ac.signal })
+    const put = client.put(farmer.addr, big.id, big.bytes, { owner, signal: ac.signal })
     setTimeout(() => { ac.abort() }, 5)
     await expect(put).rejects.toMatchObject({ name: 'AbortError' })
     await expect(client.get(farmer.addr, big.id, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
     const small = await randomFragment(1000)
-    await client.put(farmer.addr, small.id, small.bytes)
+    await client.put(farmer.addr, small.id, small.bytes, { owner })
     expect(sameBytes(await client.get(farmer.addr, small.id), small.bytes)).toBe(true)
     expect(await client.has(farmer.addr, [big.id])).toEqual([false])
     await expect.poll(() => farmer.service.metrics.snapshot().activeStreams).toBe(0)
@@ -43,7 +45,7 @@ describe('FarmerClient against a real farmer', () => {
 
   it('GET reads into the given buffer when it has the fragment\'s size, else into a new one', async () => {
     const f = await randomFragment(3000)
-    await client.put(farmer.addr, f.id, f.bytes)
+    await client.put(farmer.addr, f.id, f.bytes, { owner })
     const segment = new Uint8Array(9000)
     const slot = segment.subarray(3000, 6000)
     const got = await client.get(farmer.addr, f.id, { into: slot })
@@ -58,14 +60,14 @@ describe('FarmerClient against a real farmer', () => {
 
   it('refuses a fragment over the farmer\'s size limit with TOO_LARGE', async () => {
     const f = await randomFragment(4 * MiB + 1)
-    await expect(client.put(farmer.addr, f.id, f.bytes)).rejects.toMatchObject({ name: 'TooLargeError', code: 'TOO_LARGE' })
+    await expect(client.put(farmer.addr, f.id, f.bytes, { owner })).rejects.toMatchObject({ name: 'TooLargeError', code: 'TOO_LARGE' })
     const huge = new Uint8Array(16 * MiB + 1)
-    await expect(client.put(farmer.addr, f.id, huge)).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await expect(client.put(farmer.addr, f.id, huge, { owner })).rejects.toMatchObject({ code: 'TOO_LARGE' })
   })
 
   it('refuses PUTs past the in-flight byte budget with BUSY, without retrying', async () => {
     const frags = await Promise.all([0, 1].map(async () => await randomFragment(4 * MiB)))
-    const results = await Promise.allSettled(frags.map(async f => await client.put(farmer.addr, f.id, f.bytes)))
+    const results = await Promise.allSettled(frags.map(async f => await client.put(farmer.addr, f.id, f.bytes, { owner })))
     const codes = results.map(r => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code)).sort()
     expect(codes).toEqual(['BUSY', 'ok'])
     expect(farmer.service.metrics.snapshot().putBytesInFlight).toBe(0)
@@ -82,7 +84,7 @@ describe('FarmerClient against a real farmer', () => {
 
   it('splits HAS batches above 1024 ids', async () => {
     const f = await randomFragment(100)
-    await client.put(farmer.addr, f.id, f.bytes)
+    await client.put(farmer.addr, f.id, f.bytes, { owner })
     const ids = await Promise.all(Array.from({ length: 1500 }, async (_, i) => await sha256Hex(new Uint8Array([i & 255, i >> 8]))))
     ids[1400] = f.id
     const held = await client.has(farmer.addr, ids)

@@ -1,5 +1,5 @@
 /**
- * `FarmerClient` speaks the fragment protocol to farmers: put, get, has, delete and stat. libp2p
+ * `FarmerClient` speaks the fragment protocol to farmers: put, get, has, delete, renew and stat. libp2p
  * reuses one connection per farmer; this class bounds the streams open to each farmer, gives every
  * call a deadline, verifies every fragment it receives, and retries once, only on a transport
  * failure, and never a DELETE. A farmer's refusal comes back as a `FarmerError` carrying the wire
@@ -11,15 +11,16 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { AbortError, ShardfarmError, type AbortOptions } from '../../core/errors.ts'
 import { assertFragmentId, EmptyFragmentError } from '../../core/fragment-store.ts'
 import { sha256Hex } from '../../core/hash.ts'
-import { newNonce, signDelete } from '../../core/owner-key.ts'
+import { fromBase64, newNonce, signDelete, signRenew } from '../../core/owner-key.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import {
-  CLIENT_MAX_STREAMS_PER_FARMER, CLIENT_TIMEOUT_MS, MAX_FRAGMENT_BYTES, MAX_HAS_IDS
+  CLIENT_MAX_STREAMS_PER_FARMER, CLIENT_TIMEOUT_MS, MAX_FRAGMENT_BYTES, MAX_HAS_IDS, POSSESSION_PROOF_DOMAIN
 } from '../../net/protocols/fragment-constants.ts'
 import type { Op } from '../../net/protocols/fragment-constants.ts'
 import { FarmerError } from '../../net/protocols/fragment-errors.ts'
 import { encodeIds } from '../../net/protocols/frames.ts'
 import type { FarmerStat, RequestHeader } from '../../net/protocols/frames.ts'
+import { PossessionProofError } from '../errors.ts'
 import { KeyedLimiter } from './limiter.ts'
 import { exchange } from './exchange.ts'
 import type { Exchange, ExchangeResults } from './exchange.ts'
@@ -64,14 +65,25 @@ export interface GetOptions extends CallOptions {
 
 /** Options of `put`. */
 export interface PutOptions extends CallOptions {
-  /** The owner whose signature may later delete the fragment; only its public key is sent. */
-  owner?: Pick<OwnerKey, 'publicKey'>
+  /** The owner whose claim the fragment gets (its signature may later delete or renew it); only its public key is sent. */
+  owner: Pick<OwnerKey, 'publicKey'>
 }
 
 /** Result of `put`. */
 export interface PutResult {
-  /** False when the farmer already held the fragment (its first owner stays). */
+  /**
+   * False when the farmer already held the fragment; it then proved it holds these very bytes, and
+   * the owner's claim was added or extended there all the same.
+   */
   stored: boolean
+}
+
+/** Result of `renew`. */
+export interface RenewResult {
+  /** For each id, in order: true when the owner's claim existed and was extended. */
+  renewed: boolean[]
+  /** When the renewed claims now end (ms since the epoch), as the farmer set it (of the last batch). */
+  expiresAt: number
 }
 
 /** Client of the fragment protocol. */
@@ -88,17 +100,25 @@ export class FarmerClient {
     this.#limiter = new KeyedLimiter(init.maxStreamsPerFarmer ?? CLIENT_MAX_STREAMS_PER_FARMER)
   }
 
-  /** Stores `bytes` under `id` (its SHA-256) on `farmer`. Safe to retry: content addressing makes it idempotent. */
-  async put (farmer: FarmerTarget, id: string, bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+  /**
+   * Stores `bytes` under `id` (its SHA-256) on `farmer`, claimed by `options.owner`. Safe to retry:
+   * content addressing makes it idempotent. Every call sends a fresh nonce; when the farmer answers
+   * that it holds the fragment already, its proof over that nonce and the bytes is checked, and a
+   * missing or wrong one rejects with `PossessionProofError`.
+   */
+  async put (farmer: FarmerTarget, id: string, bytes: Uint8Array, options: PutOptions): Promise<PutResult> {
     assertFragmentId(id)
     if (bytes.byteLength === 0) throw new EmptyFragmentError(id)
     if (bytes.byteLength > this.#maxFragmentBytes) {
       throw new FarmerError('TOO_LARGE', 'Fragment exceeds the size limit', { size: bytes.byteLength, limit: this.#maxFragmentBytes, remote: false })
     }
-    const req: RequestHeader = options.owner === undefined
-      ? { op: 'PUT', id, size: bytes.byteLength }
-      : { op: 'PUT', id, size: bytes.byteLength, owner: options.owner.publicKey }
+    const nonce = newNonce()
+    const req: RequestHeader = { op: 'PUT', id, size: bytes.byteLength, owner: options.owner.publicKey, nonce }
     const res = await this.#call(farmer, { op: 'PUT', req, body: bytes }, options, true)
+    if (!res.stored) {
+      if (res.proof === undefined) throw new PossessionProofError(id, targetKey(farmer), 'missing')
+      if (res.proof !== await possessionProof(nonce, bytes)) throw new PossessionProofError(id, targetKey(farmer), 'mismatch')
+    }
     return { stored: res.stored }
   }
 
@@ -140,7 +160,43 @@ export class FarmerClient {
     }
     const claim = { id, farmer: peer, ts: Date.now(), nonce: newNonce() }
     const sig = await signDelete(owner, claim)
-    await this.#call(farmer, { op: 'DELETE', req: { op: 'DELETE', id, ts: claim.ts, nonce: claim.nonce, sig } }, options, false)
+    await this.#call(farmer,
+      { op: 'DELETE', req: { op: 'DELETE', id, owner: owner.publicKey, ts: claim.ts, nonce: claim.nonce, sig } }, options, false)
+  }
+
+  /**
+   * Extends `owner`'s claims on `ids` at `farmer` by one lease, in signed batches of up to 1024 ids
+   * (each signature names this farmer, a fresh nonce and the batch's SHA-256). A batch is retried
+   * once on a transport failure with a new signature, since the farmer may have used the first.
+   */
+  async renew (farmer: FarmerTarget, ids: readonly string[], owner: OwnerKey, options: CallOptions = {}): Promise<RenewResult> {
+    ids.forEach(id => { assertFragmentId(id) })
+    const peer = peerIdOf(farmer)
+    if (peer === undefined) {
+      throw new FarmerError('BAD_REQUEST', 'RENEW needs the farmer\'s peer id: use a multiaddr ending in /p2p/<id>', { remote: false })
+    }
+    const renewed: boolean[] = []
+    let expiresAt = 0
+    for (let i = 0; i < ids.length; i += MAX_HAS_IDS) {
+      const batch = ids.slice(i, i + MAX_HAS_IDS)
+      const body = encodeIds(batch)
+      const digest = await sha256Hex(body)
+      let res
+      for (let attempt = 0; ; attempt++) {
+        const claim = { farmer: peer, ts: Date.now(), nonce: newNonce(), body: digest }
+        const sig = await signRenew(owner, claim)
+        const req: RequestHeader = { op: 'RENEW', owner: owner.publicKey, count: batch.length, ts: claim.ts, nonce: claim.nonce, sig }
+        try {
+          res = await this.#call(farmer, { op: 'RENEW', req, body }, options, false)
+          break
+        } catch (err) {
+          if (attempt > 0 || (err as { code?: string }).code !== 'UNREACHABLE') throw err
+        }
+      }
+      for (const c of res.renewed) renewed.push(c === '1')
+      expiresAt = res.expiresAt
+    }
+    return { renewed, expiresAt }
   }
 
   /** What the farmer reports about its capacity and itself. */
@@ -174,6 +230,17 @@ export class FarmerClient {
       }
     }
   }
+}
+
+/** What a farmer holding `bytes` answers to a PUT carrying `nonce` (`docs/protocol.md`, "Possession proof"). */
+export async function possessionProof (nonce: string, bytes: Uint8Array): Promise<string> {
+  const prefix = new TextEncoder().encode(POSSESSION_PROOF_DOMAIN)
+  const salt = fromBase64(nonce)
+  const buf = new Uint8Array(prefix.byteLength + salt.byteLength + bytes.byteLength)
+  buf.set(prefix)
+  buf.set(salt, prefix.byteLength)
+  buf.set(bytes, prefix.byteLength + salt.byteLength)
+  return await sha256Hex(buf)
 }
 
 /** The farmer's peer id string, when the target names one. */

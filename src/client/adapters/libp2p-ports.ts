@@ -2,7 +2,8 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { checkListing, MAX_QUERY_LIMIT, queryDirectoryPage } from '../../net/protocols/directory.ts'
-import type { DirectoryFilter, DirectoryPage } from '../../net/protocols/directory.ts'
+import type { DirectoryFilter, DirectoryPage, FarmerListing } from '../../net/protocols/directory.ts'
+import { verifyAdmission } from '../../net/protocols/directory-admission.ts'
 import { FarmerClient, type FarmerClientInit, type GetOptions } from './farmer-client.ts'
 import type { CallOptions, Farmer, FarmerDirectory, FarmerRef, FragmentTransport } from '../ports.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
@@ -20,8 +21,8 @@ export class Libp2pTransport implements FragmentTransport {
     this.client = new FarmerClient({ libp2p }, init)
   }
 
-  async put (f: FarmerRef, id: string, bytes: Uint8Array, options: CallOptions & { owner?: Pick<OwnerKey, 'publicKey'> } = {}): Promise<void> {
-    await this.client.put(target(f), id, bytes, options)
+  async put (f: FarmerRef, id: string, bytes: Uint8Array, options: CallOptions & { owner: Pick<OwnerKey, 'publicKey'> }): Promise<{ stored: boolean }> {
+    return await this.client.put(target(f), id, bytes, options)
   }
 
   async get (f: FarmerRef, id: string, options: GetOptions = {}): Promise<Uint8Array> {
@@ -35,6 +36,10 @@ export class Libp2pTransport implements FragmentTransport {
   async delete (f: FarmerRef, id: string, owner: OwnerKey, options: CallOptions = {}): Promise<void> {
     await this.client.delete(target(f), id, owner, options)
   }
+
+  async renew (f: FarmerRef, ids: string[], owner: OwnerKey, options: CallOptions = {}): Promise<boolean[]> {
+    return (await this.client.renew(target(f), ids, owner, options)).renewed
+  }
 }
 
 /** Options of `RelayDirectory`. */
@@ -46,10 +51,12 @@ export interface RelayDirectoryInit {
 }
 
 /**
- * Farmers one `list()` gathers. Placement needs far fewer; at the worst case of ~2.5 KiB a listing
- * this is 5 MB over ten 512 KiB pages.
+ * Farmers one `list()` gathers. Placement needs far fewer; at the worst case of ~2.8 KiB a listing
+ * (its admission included) this is 5.6 MB over eleven 512 KiB pages.
  */
 export const RELAY_DIRECTORY_MAX_FARMERS = 2_000
+/** Admission signatures remembered as checked; past this the memory starts afresh. */
+const MAX_CHECKED_ADMISSIONS = 4_096
 /** Pages one `list()` reads at most: twice what an honest relay needs for the most farmers, so a hostile one sending a listing a page cannot keep a client reading (20 frames of ≤ 1 MiB). */
 const MAX_PAGES = 20
 
@@ -58,19 +65,31 @@ const MAX_PAGES = 20
  * checked as the relay checks records (`checkListing`), and when a query fails the last good list
  * is returned (with `stale` set and `onStale` told), since get and put find farmers only here and
  * must not stop because the directory misbehaves for a while.
+ *
+ * A farmer gets `subnet` and `vettedAt` only when its listing's admission verifies against the
+ * relay's peer id (the one in the relay multiaddr); otherwise it has neither, so placement counts
+ * it as new, on a subnet of its own. When the relay says its farmers share a subnet on purpose,
+ * every farmer of that answer carries `sharedSubnets: true` (and `sharedSubnets` here says so), so
+ * placement relaxes its subnet rule with no change to its callers.
  */
 export class RelayDirectory implements FarmerDirectory {
   readonly #libp2p: Libp2p
   readonly #relay: Multiaddr
   readonly #init: RelayDirectoryInit
+  readonly #relayId: string | undefined
+  /** Admission signatures already checked, by the text they cover: a heartbeat does not change them. */
+  readonly #checked = new Map<string, boolean>()
   #last: Farmer[] | undefined
   /** True when the last `list()` answered from memory; `lastError` says why. */
   stale = false
   lastError: Error | undefined
+  /** The relay's last answer said its farmers share a subnet on purpose (a single-host grid). */
+  sharedSubnets = false
 
   constructor (libp2p: Libp2p, relay: string | Multiaddr, init: RelayDirectoryInit = {}) {
     this.#libp2p = libp2p
     this.#relay = typeof relay === 'string' ? multiaddr(relay) : relay
+    this.#relayId = this.#relay.getComponents().findLast(c => c.name === 'p2p')?.value
     this.#init = init
   }
 
@@ -98,18 +117,36 @@ export class RelayDirectory implements FarmerDirectory {
     const max = this.#init.maxFarmers ?? RELAY_DIRECTORY_MAX_FARMERS
     const seen = new Map<string, Farmer>()
     let after: string | undefined
+    let shared = true
     for (let pages = 0; pages < MAX_PAGES; pages++) {
       const page = await this.#page({ limit: Math.max(1, Math.min(MAX_QUERY_LIMIT, max - seen.size)), ...(after !== undefined ? { after } : {}) }, options)
+      shared &&= page.sharedSubnets
       for (const raw of page.farmers) {
         const l = checkListing(raw)
         if (l === undefined || seen.has(l.peerId) || seen.size >= max) continue
-        seen.set(l.peerId, { peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free })
+        seen.set(l.peerId, { peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free, ...await this.#admitted(l) })
       }
       // A relay that says `more` but does not move forward would keep us here forever.
       if (!page.more || seen.size >= max || page.next === undefined || (after !== undefined && page.next <= after)) break
       after = page.next
     }
-    return [...seen.values()]
+    this.sharedSubnets = shared
+    const farmers = [...seen.values()]
+    return shared ? farmers.map(f => ({ ...f, sharedSubnets: true })) : farmers
+  }
+
+  /** `subnet` and `vettedAt` of a listing whose admission the relay signed; nothing otherwise. */
+  async #admitted (l: FarmerListing): Promise<Pick<Farmer, 'subnet' | 'vettedAt'>> {
+    const { firstSeen, subnet, vettedAt, admission } = l
+    if (this.#relayId === undefined || firstSeen === undefined || subnet === undefined || vettedAt === undefined || admission === undefined) return {}
+    const text = `${l.peerId} ${firstSeen} ${subnet} ${vettedAt} ${admission}`
+    let ok = this.#checked.get(text)
+    if (ok === undefined) {
+      ok = await verifyAdmission(this.#relayId, l.peerId, { firstSeen, subnet, vettedAt, admission })
+      if (this.#checked.size >= MAX_CHECKED_ADMISSIONS) this.#checked.clear()
+      this.#checked.set(text, ok)
+    }
+    return ok ? { subnet, vettedAt } : {}
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import { AbortError, throwIfAborted } from '../../core/errors.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
-import type { Placement } from '../../core/placement.ts'
+import { chooseTargets, type ChoiceOptions, type Placement } from '../../core/placement.ts'
 import { describe, FragmentUndeliverableError } from '../errors.ts'
 import type { Farmer, FragmentTransport } from '../ports.ts'
 
@@ -12,11 +12,11 @@ import type { Farmer, FragmentTransport } from '../ports.ts'
 const MAX_ALTERNATES = 4
 
 /**
- * The farmers the policy allows (a segment's choice plus its spares is every eligible farmer). The
- * manifest goes only to them: a region or tier rule covers the file's metadata as well as its data.
+ * The farmers the policy allows (`placement.eligible`). The manifest goes only to them: a region or
+ * tier rule covers the file's metadata as well as its data.
  */
 export function eligibleFarmers (farmers: Farmer[], placement: Placement): Farmer[] {
-  const ok = new Set([...placement.segments[0] ?? [], ...placement.spares[0] ?? []])
+  const ok = new Set(placement.eligible)
   return farmers.filter(f => ok.has(f.peerId))
 }
 
@@ -29,6 +29,8 @@ export interface DisperserInit {
   signal?: AbortSignal
   /** Called with the size of every fragment actually sent. */
   onSent?: (bytes: number) => void
+  /** How manifest copies are drawn (weights, random source, clock). @default `chooseTargets` defaults */
+  choice?: Pick<ChoiceOptions, 'weight' | 'random' | 'now'>
 }
 
 /**
@@ -52,11 +54,12 @@ export class Disperser {
   /**
    * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
    * moves to the next spare not yet used by this segment. Farmers that failed once are skipped for
-   * the rest of the upload. On a resumed upload, a farmer already holding a fragment is not sent it.
+   * the rest of the upload. On a resumed upload, a farmer already holding a fragment proves it
+   * instead of taking the bytes again (`FragmentTransport.put`).
    * `kept[i]`, when not empty, lists farmers known to hold fragment i already: it is not sent, and
    * those farmers get no other fragment of the segment.
    */
-  async storeSegment (s: number, frags: Uint8Array[], ids: string[], resuming: boolean, kept: string[][] = []): Promise<string[][]> {
+  async storeSegment (s: number, frags: Uint8Array[], ids: string[], kept: string[][] = []): Promise<string[][]> {
     const { signal, placement, byId, owner } = this.#c
     const keeping = new Set(kept.flat())
     const placed = placement.segments[s]!
@@ -73,9 +76,11 @@ export class Disperser {
         const farmer = byId.get(target)!
         try {
           throwIfAborted(signal)
-          const held = resuming && (await this.#c.transport.has(farmer, [ids[i]!], { signal }))[0] === true
-          if (!held) {
-            await this.#c.transport.put(farmer, ids[i]!, frags[i]!, { signal, owner })
+          // A farmer that holds the fragment already (a resumed upload) answers before the bytes
+          // move, with a proof over a fresh nonce that it holds these very bytes; its word alone
+          // (HAS) is not taken.
+          const put = await this.#c.transport.put(farmer, ids[i]!, frags[i]!, { signal, owner })
+          if (put?.stored !== false) {
             this.sent += frags[i]!.length
             this.#c.onSent?.(frags[i]!.length)
           }
@@ -103,11 +108,16 @@ export class Disperser {
     return undefined
   }
 
-  /** Replicates the sealed manifest on `copies` farmers (losing any m of them loses nothing). */
+  /**
+   * Replicates the sealed manifest on `copies` of `farmers` (losing all but one of them loses
+   * nothing): vetted farmers only, drawn at random (weighted), on distinct subnets where the grid
+   * has them; a copy whose farmer fails goes to the next one drawn. Fewer copies only when fewer
+   * vetted farmers answer.
+   */
   async storeManifest (sealed: Uint8Array, id: string, farmers: Farmer[], copies: number): Promise<string[]> {
     const { signal, owner } = this.#c
-    const candidates = farmers.filter(f => !this.#failed.has(f.peerId) && f.free >= sealed.length)
-      .sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
+    const candidates = chooseTargets(farmers, { count: farmers.length, bytes: sealed.length, purpose: 'manifest' },
+      { ...this.#c.choice, exclude: this.#failed })
     const holders: string[] = []
     const tried: Array<{ peerId: string, error: string }> = []
     for (const f of candidates) {
@@ -123,5 +133,4 @@ export class Disperser {
     if (holders.length === 0) throw new FragmentUndeliverableError(-1, 0, tried)
     return holders
   }
-
 }

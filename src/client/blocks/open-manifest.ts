@@ -1,41 +1,68 @@
 /**
  * Opening a file's manifest from the grid: the first building block of every operation on a file.
  */
-import type { Capability } from '../../core/capability.ts'
+import { CapabilityError, type Capability } from '../../core/capability.ts'
 import { AbortError } from '../../core/errors.ts'
-import { AuthenticationError, importFileKey } from '../../core/envelope.ts'
+import { AuthenticationError, deriveVerifyKey, importFileKey } from '../../core/envelope.ts'
 import { sha256Hex, toHex } from '../../core/hash.ts'
-import { openManifest, type Manifest } from '../../core/manifest.ts'
+import { openManifest, openManifestV2, openVerifyManifest, type Manifest, type VerifyManifest } from '../../core/manifest.ts'
 import { describe, FileNotFoundError, ManifestUnavailableError, ManifestHashMismatchError } from '../errors.ts'
 import type { AbortOptions } from '../../core/errors.ts'
 import type { FarmerRef, GridPorts } from '../ports.ts'
 import { discoverHolders } from './holder-lookup.ts'
 
 /** A fetched and authenticated manifest, with the addresses of its farmers. */
-export interface OpenedManifest {
-  manifest: Manifest
+export interface OpenedManifest<M extends VerifyManifest = Manifest> {
+  manifest: M
   resolve: (peerId: string) => FarmerRef
 }
 
+/** Turns a sealed manifest into its contents (`AuthenticationError` under a wrong key). */
+type Opener<M> = (sealed: Uint8Array) => Promise<M>
+
 /**
- * Fetches the manifest named by a read capability. Holders are tried in turn; the bytes must hash
- * to the capability's manifest id, then decrypt under its key (`AuthenticationError` otherwise);
- * both sealing formats open (`openManifest`), so links made before the nonce moved into the sealed
- * bytes still work.
+ * Fetches the manifest named by a read capability (version 1 or 2): the whole manifest, details
+ * included. See `fetchSealedManifest` for how holders are tried.
+ */
+export async function fetchManifest (ports: GridPorts, cap: Capability, options: AbortOptions = {}): Promise<OpenedManifest> {
+  if (cap.kind !== 'read' || cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
+  const fileKey = await importFileKey(cap.key)
+  const open: Opener<Manifest> = cap.version === 2
+    ? async (sealed) => await openManifestV2(fileKey, await importFileKey(await deriveVerifyKey(cap.key!)), cap.fileId, sealed)
+    : async (sealed) => await openManifest(fileKey, cap.fileId, sealed)
+  return await fetchSealedManifest(ports, cap, open, options)
+}
+
+/**
+ * Fetches what a verify or read capability may see of a file: its fragments, holders and roots.
+ * A version-1 verify capability carries no key and opens nothing: `CapabilityError`.
+ */
+export async function fetchVerifyManifest (ports: GridPorts, cap: Capability, options: AbortOptions = {}): Promise<OpenedManifest<VerifyManifest>> {
+  if (cap.kind === 'read') return await fetchManifest(ports, cap, options)
+  if (cap.verifyKey === undefined) {
+    throw new CapabilityError('a version-1 verify link opens nothing; check or repair this file with its read link')
+  }
+  const verifyKey = await importFileKey(cap.verifyKey)
+  return await fetchSealedManifest(ports, cap, async (sealed) => await openVerifyManifest(verifyKey, cap.fileId, sealed), options)
+}
+
+/**
+ * Fetches the manifest a capability names and opens it with `open`. Holders are tried in turn; the
+ * bytes must hash to the capability's manifest id, then decrypt under its key (`AuthenticationError`
+ * otherwise); both sealing formats open (`openManifest`), so links made before the nonce moved into
+ * the sealed bytes still work.
  * When every holder answered but none with bytes that hash to the id, the manifest was changed
  * everywhere: that is an `AuthenticationError` too, not an availability problem to retry later.
  */
-export async function fetchManifest (ports: GridPorts, cap: Capability, options: AbortOptions = {}): Promise<OpenedManifest> {
-  if (cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
-  const key = cap.key
+async function fetchSealedManifest<M extends VerifyManifest> (ports: GridPorts, cap: Capability, open: Opener<M>, options: AbortOptions): Promise<OpenedManifest<M>> {
   const listed = new Map((await ports.directory.list(options).catch(() => [])).map(f => [f.peerId, f.addrs]))
   const tried: Array<{ peerId: string, error: string }> = []
   const ctl = new AbortController()
   const signal = options.signal === undefined ? ctl.signal : AbortSignal.any([ctl.signal, options.signal])
-  const fromHolder = async (peerId: string): Promise<OpenedManifest> => {
+  const fromHolder = async (peerId: string): Promise<OpenedManifest<M>> => {
     const sealed = await ports.transport.get({ peerId, addrs: listed.get(peerId) ?? [] }, cap.manifestId, { signal })
     if (await sha256Hex(sealed) !== cap.manifestId) throw new ManifestHashMismatchError()
-    const manifest = await openManifest(await importFileKey(key), cap.fileId, sealed)
+    const manifest = await open(sealed)
     if (manifest.fileId !== toHex(cap.fileId)) throw new Error('manifest names another file')
     const resolve = (id: string): FarmerRef => ({ peerId: id, addrs: listed.get(id) ?? manifest.farmers[id] ?? [] })
     return { manifest, resolve }
@@ -43,7 +70,7 @@ export async function fetchManifest (ports: GridPorts, cap: Capability, options:
   // Holders are asked in order; one that fails hands over at once, and one that is still silent
   // after MANIFEST_HEDGE_MS is joined by the next (a hedged request), so a stalled holder cannot
   // hold the download up until its timeout. The first manifest that authenticates wins.
-  return await new Promise<OpenedManifest>((resolve, reject) => {
+  return await new Promise<OpenedManifest<M>>((resolve, reject) => {
     let next = 0
     let running = 0
     let settled = false

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { formatCapability, type Capability } from '../../core/capability.ts'
-import { generateFileId, generateFileKey, importFileKey, MANIFEST_HEADER_BYTES } from '../../core/envelope.ts'
+import { deriveVerifyKey, generateFileId, generateFileKey, importFileKey, MANIFEST_HEADER_BYTES, openBytes } from '../../core/envelope.ts'
 import { sha256Hex, toHex } from '../../core/hash.ts'
-import { encodeManifest, openManifest, type SegmentEntry } from '../../core/manifest.ts'
+import { encodeManifest, openManifestV2, type SegmentEntry } from '../../core/manifest.ts'
 import { ownerKeyFromSeed } from '../../core/owner-key.ts'
 import { place } from '../../core/placement.ts'
 import { normalizePolicy } from '../../core/policy.ts'
@@ -23,7 +23,7 @@ describe('publishing a manifest', () => {
     const rawKey = generateFileKey()
     const fileId = generateFileId()
     const fields: ManifestFields = { fileId: toHex(fileId), name: 'f.bin', mime: 'application/octet-stream', size: 5, createdAt: 1_700_000_000_000, policy, shardSize: 4096 }
-    const segment: SegmentEntry = { ciphertextLength: 21, shardLength: 11, fragments: ['1', '2', '3'].map(c => c.repeat(64)), holders: grid.farmers.map(f => [f.peerId]) }
+    const segment: SegmentEntry = { ciphertextLength: 21, shardLength: 11, fragments: ['1', '2', '3'].map(c => c.repeat(64)), roots: ['4', '5', '6'].map(c => c.repeat(64)), holders: grid.farmers.map(f => [f.peerId]) }
     const owner = await ownerKeyFromSeed(new Uint8Array(32).fill(7))
     const publish = async (farmers: Farmer[]): ReturnType<typeof publishManifest> => {
       const placement = place(policy, farmers, { fragmentSize: 4096, segments: 1 })
@@ -53,7 +53,9 @@ describe('publishing a manifest', () => {
     expect(toHex(a.subarray(4, MANIFEST_HEADER_BYTES))).not.toBe(toHex(b.subarray(4, MANIFEST_HEADER_BYTES)))
 
     // Keystream bytes equal between the two sealings: all of them under a repeated nonce, ~1 in 256 now.
-    const [pa, pb] = [encodeManifest(first.manifest), encodeManifest(second.manifest)]
+    const key = await importFileKey(rawKey)
+    const verifyKey = await importFileKey(await deriveVerifyKey(rawKey))
+    const [pa, pb] = [await openBytes(verifyKey, fileId, a), await openBytes(verifyKey, fileId, b)]
     expect(pa.length).toBe(pb.length)
     const ct = (s: Uint8Array, p: Uint8Array): Uint8Array => s.subarray(s.length - 16 - p.length, s.length - 16)
     const [ca, cb] = [ct(a, pa), ct(b, pb)]
@@ -61,9 +63,8 @@ describe('publishing a manifest', () => {
     for (let i = 0; i < pa.length; i++) if ((ca[i]! ^ pa[i]!) === (cb[i]! ^ pb[i]!)) equal++
     expect(equal).toBeLessThan(pa.length / 16)
 
-    const key = await importFileKey(rawKey)
-    expect(await openManifest(key, fileId, a)).toEqual(first.manifest)
-    expect(await openManifest(key, fileId, b)).toEqual(second.manifest)
+    expect(await openManifestV2(key, verifyKey, fileId, a)).toEqual(first.manifest)
+    expect(await openManifestV2(key, verifyKey, fileId, b)).toEqual(second.manifest)
     for (const r of [first, second]) {
       expect((await fetchManifest(grid.ports(), r.capability)).manifest).toEqual(r.manifest)
       expect(r.link).toBe(formatCapability(r.capability))
@@ -72,7 +73,9 @@ describe('publishing a manifest', () => {
 
   it('a link to a manifest sealed before format 2 (fixed nonce, no header) still opens from the grid', async () => {
     const { grid, publish, rawKey, fileId } = await setup()
-    const { manifest } = await publish(grid.farmers)
+    const published = await publish(grid.farmers)
+    // A version-1 manifest (no verify manifest, no Merkle roots), as the code before them made it.
+    const manifest = { ...published.manifest, version: 1 as const, segments: published.manifest.segments.map(({ roots: _, ...s }) => s) }
     // The sealing of the code before format 2: raw GCM output under nonce ffffffff ‖ 0.
     const label = new TextEncoder().encode('shardfarm/manifest/v1')
     const aad = new Uint8Array([...label, ...fileId])
@@ -81,7 +84,7 @@ describe('publishing a manifest', () => {
       encodeManifest(manifest) as Uint8Array<ArrayBuffer>))
     const manifestId = await sha256Hex(sealed)
     const holder = grid.farmers[1]!
-    await grid.put(holder, manifestId, sealed)
+    await grid.put(holder, manifestId, sealed, { owner: await ownerKeyFromSeed(new Uint8Array(32).fill(9)) })
     const cap: Capability = { kind: 'read', fileId, manifestId, key: rawKey, holders: [holder.peerId] }
     expect((await fetchManifest(grid.ports(), cap)).manifest).toEqual(manifest)
   })

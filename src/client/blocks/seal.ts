@@ -3,6 +3,7 @@
  */
 import { encryptSegment, TAG_BYTES, type SegmentCipher } from '../../core/envelope.ts'
 import { sha256Hex } from '../../core/hash.ts'
+import { merkleRoot } from '../../core/merkle.ts'
 import type { StoragePolicy } from '../../core/policy.ts'
 import { releaseBytes } from '../../core/release.ts'
 import { segmentRange, shardLengthFor, type SegmentLayout } from '../../core/segments.ts'
@@ -16,6 +17,8 @@ export interface SealedSegment {
   frags: Uint8Array[]
   ciphertextLength: number
   shardLength: number
+  /** Ids and Merkle roots of the fragments, when the coder computed them (`SealParams.digests`). */
+  digests?: { ids: string[], roots: string[] }
 }
 
 export interface SealParams {
@@ -28,6 +31,12 @@ export interface SealParams {
   cipher?: SegmentCipher
   buffers?: BufferSource
   signal?: AbortSignal
+  /**
+   * Have a coder that can (`encodeShardsWithDigests`) name the fragments too: `SealedSegment.digests`
+   * then holds their ids and, when `digests` is `'roots'`, their Merkle roots.
+   * @default undefined (the coder only encodes)
+   */
+  digests?: 'ids' | 'roots'
 }
 
 /**
@@ -44,14 +53,25 @@ export async function sealSegment (plain: Uint8Array, p: SealParams): Promise<Se
   const buffer = p.buffers?.take((k + m) * shardLength) ?? new Uint8Array((k + m) * shardLength)
   await encryptSegment(p.key, p.fileId, p.index, p.count, plain, p.cipher, buffer.subarray(0, ciphertextLength))
   buffer.fill(0, ciphertextLength, k * shardLength) // a recycled buffer holds an earlier segment's bytes
-  const shards = await p.coder.encodeShards(k, m, buffer, p.signal === undefined ? {} : { signal: p.signal })
+  const options = p.signal === undefined ? {} : { signal: p.signal }
+  if (p.digests !== undefined && p.coder.encodeShardsWithDigests !== undefined) {
+    const r = await p.coder.encodeShardsWithDigests(k, m, buffer, p.digests === 'roots', options)
+    const frags = Array.from({ length: k + m }, (_, i) => r.shards.subarray(i * shardLength, (i + 1) * shardLength))
+    return { shards: r.shards, frags, ciphertextLength, shardLength, digests: { ids: r.ids, roots: r.roots } }
+  }
+  const shards = await p.coder.encodeShards(k, m, buffer, options)
   const frags = Array.from({ length: k + m }, (_, i) => shards.subarray(i * shardLength, (i + 1) * shardLength))
   return { shards, frags, ciphertextLength, shardLength }
 }
 
-/** A segment sealed and named: its fragments, their ids, and the digest of its plaintext. */
+/** A segment sealed and named: its fragments, their ids and Merkle roots, and the digest of its plaintext. */
 export interface PreparedSegment extends SealedSegment {
   ids: string[]
+  /**
+   * Merkle root (hex, `core/merkle.ts`) of each of the k + m fragments, in order: what an audit
+   * checks a farmer's proofs against. Empty when the sealer was made with `merkleRoots: false`.
+   */
+  roots: string[]
   /** SHA-256 (hex) of the plaintext, for the file's content hash and to notice a changed source. */
   digest: string
 }
@@ -68,6 +88,12 @@ export interface SegmentSealerInit {
   signal?: AbortSignal
   /** Called after each step of each segment, with its plaintext length. */
   onStep?: (step: 'read' | 'encoded', bytes: number, segment: number) => void
+  /**
+   * Compute each fragment's Merkle root (`PreparedSegment.roots`). Off only to measure what the
+   * trees cost (`bench/audit.ts`): a file put without roots cannot be audited.
+   * @default true
+   */
+  merkleRoots?: boolean
 }
 
 /**
@@ -96,13 +122,21 @@ export class SegmentSealer {
     const digest = await sha256Hex(plain)
     const sealed = await sealSegment(plain, {
       key: this.#c.key, fileId: this.#c.fileId, index: s, count: layout.count, policy: this.#c.policy, coder: this.#c.coder, buffers: this.#buffers,
+      digests: this.#c.merkleRoots === false ? 'ids' : 'roots',
       ...(this.#c.cipher !== undefined ? { cipher: this.#c.cipher } : {}), ...(signal !== undefined ? { signal } : {})
     })
     // Encrypted: not read again. (With `readInto` it is the reused buffer, kept.)
     if (source.fresh === true && source.readInto === undefined) releaseBytes(plain)
     this.#c.onStep?.('encoded', r.length, s)
-    const ids = await Promise.all(sealed.frags.map(async f => await sha256Hex(f)))
-    return { ...sealed, ids, digest }
+    const { digests, ...rest } = sealed
+    if (digests !== undefined) return { ...rest, ids: digests.ids, roots: digests.roots, digest }
+    // A coder that cannot name the fragments: hash here. The trees synchronously, since 1 KiB
+    // leaves are too many for one awaited digest each (see core/merkle.ts); 1.7 ms per MiB with
+    // node:crypto, 14–30 with the pure-JS engine, which a worker pool takes off this thread
+    // (bench/audit.ts).
+    const ids = await Promise.all(rest.frags.map(async f => await sha256Hex(f)))
+    const roots = this.#c.merkleRoots === false ? [] : rest.frags.map(f => merkleRoot(f))
+    return { ...rest, ids, roots, digest }
   }
 
   /** Hands back a segment's shard buffer once every fragment is stored: the next segment is sealed into it. */

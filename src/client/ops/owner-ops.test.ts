@@ -36,7 +36,7 @@ describe('stat, repair and delete', () => {
     const flaky = up.manifest.segments[0]!.holders[2]![0]!
     let failures = 0
     const transport: FragmentTransport = {
-      get: grid.get.bind(grid), put: grid.put.bind(grid), delete: grid.delete.bind(grid),
+      get: grid.get.bind(grid), put: grid.put.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid),
       has: async (f, ids) => {
         if (f.peerId === flaky && failures++ === 0) throw new Error('connection reset')
         return await grid.has(f, ids)
@@ -55,6 +55,28 @@ describe('stat, repair and delete', () => {
     await expect(new Download(grid.ports(), cap).run(() => {})).rejects.toMatchObject({ name: 'ManifestUnavailableError' })
   })
 
+  it('a copy a farmer only claims does not count: it answers HAS "held" and cannot prove it', async () => {
+    const grid = makeGrid(7) // one to spare, for the rebuilt fragment
+    const up = await putFile(grid.ports(), source(randomBytes(segPlain)), { shardSize: SHARD })
+    const cap = parseCapability(up.link)
+    const liar = up.manifest.segments[0]!.holders[1]![0]!
+    const lost = up.manifest.segments[0]!.fragments[1]!
+    await grid.stores.get(liar)!.delete(lost)
+    const lying = {
+      ...grid.ports(),
+      transport: {
+        get: grid.get.bind(grid), put: grid.put.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid),
+        has: async (f: Parameters<FakeGrid['has']>[0], ids: string[]) => f.peerId === liar ? ids.map(() => true) : await grid.has(f, ids)
+      }
+    }
+    const health = await fileHealth(lying, cap)
+    expect(health.segments[0]).toMatchObject({ status: 'degraded', available: 5 })
+    expect(health.segments[0]!.fragments[1]).toMatchObject({ reachable: [], claimed: [liar] })
+    const r = await new Repair(lying, cap, await ownerKeyFromSeed(up.ownerSeed)).run()
+    expect(r).toMatchObject({ repaired: 1, fragmentsStored: 1, short: [] })
+    expect(r.placed.some(p => p.peer === liar)).toBe(false) // it failed its proof: nothing more of this file
+  })
+
   it('repair rebuilds what two farmers took away onto others; old links still read it, and rm finds every copy', async () => {
     const grid = makeGrid(8)
     const [n0, n1] = grid.farmers.slice(6).map(f => f.peerId)
@@ -63,7 +85,7 @@ describe('stat, repair and delete', () => {
     const up = await putFile(grid.ports(), source(bytes), { shardSize: SHARD })
     grid.down.clear()
     const cap = parseCapability(up.link)
-    // Six farmers, 4 + 2: each of them holds one fragment of every segment; three hold the manifest.
+    // Six farmers, 4 + 2: each of them holds one fragment of every segment; five hold the manifest.
     const others = grid.farmers.slice(0, 6).map(f => f.peerId).filter(p => !cap.holders.includes(p))
     const gone = [cap.holders[0]!, cap.holders[1]!]
     for (const h of gone) grid.down.add(h) // left the grid for good
@@ -77,7 +99,7 @@ describe('stat, repair and delete', () => {
       directory: { list: async () => grid.farmers },
       transport: {
         put: async (...a: Parameters<FakeGrid['put']>) => { if (gone.includes(a[0].peerId)) putsToGone++; await grid.put(...a) },
-        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid)
+        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid)
       }
     }
     const r = await new Repair(stale, cap, owner).run()
@@ -85,14 +107,15 @@ describe('stat, repair and delete', () => {
     expect(r).toMatchObject({ segments: 3, repaired: 3, fragmentsStored: 6, manifestCopiesStored: 2, lost: [], short: [] })
     for (const n of [n0!, n1!]) expect((await grid.stores.get(n)!.has(up.manifest.segments.flatMap(s => s.fragments))).filter(Boolean)).toHaveLength(3)
     const copies = await Promise.all([...grid.stores].filter(([p]) => !gone.includes(p)).map(async ([, st]) => (await st.has([cap.manifestId]))[0]))
-    expect(copies.filter(Boolean)).toHaveLength(3) // m + 1 again
+    expect(copies.filter(Boolean)).toHaveLength(5) // five copies again
     expect((await fileHealth(grid.ports(), cap)).segments.map(s => s.status)).toEqual(['healthy', 'healthy', 'healthy'])
     expect(await new Repair(grid.ports(), cap, owner).run()).toMatchObject({ repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0 })
 
-    // Two more go down, among them the last manifest holder the link names: each segment keeps its
-    // 2 rebuilt fragments and 2 originals (k = 4). The link is the one from before the repair; its
-    // manifest lists none of the new copies, which the download finds through the directory.
-    grid.down.add(cap.holders[2]!); grid.down.add(others[0]!)
+    // Two more go down, manifest holders the link names: each segment keeps its 2 rebuilt fragments
+    // and 2 originals (k = 4). The link is the one from before the repair; its manifest lists none
+    // of the new copies, which the download finds through the directory.
+    grid.down.add(cap.holders[2]!); grid.down.add(cap.holders[3]!)
+    expect(others).toHaveLength(1)
     expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
     grid.down.clear()
 
@@ -111,8 +134,9 @@ describe('stat, repair and delete', () => {
     const grid = makeGrid(6)
     const up = await putFile(grid.ports(), source(randomBytes(segPlain)), { shardSize: SHARD })
     const cap = parseCapability(up.link)
-    // The three farmers without a copy of the manifest lose their disks: 3 fragments left of 4 + 2.
-    const emptied = grid.farmers.map(f => f.peerId).filter(p => !cap.holders.includes(p))
+    // Three farmers lose their disks, the one without a copy of the manifest among them: 3 fragments
+    // left of 4 + 2, and three copies of the manifest.
+    const emptied = [...grid.farmers.map(f => f.peerId).filter(p => !cap.holders.includes(p)), ...cap.holders].slice(0, 3)
     expect(emptied).toHaveLength(3)
     for (const h of emptied) grid.stores.set(h, new MemoryFragmentStore({ quota: 1e9 }))
     expect(await new Repair(grid.ports(), cap, await ownerKeyFromSeed(up.ownerSeed)).run())

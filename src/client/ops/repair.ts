@@ -4,16 +4,19 @@
 import type { Capability } from '../../core/capability.ts'
 import { AbortError, throwIfAborted, type AbortOptions } from '../../core/errors.ts'
 import { sha256Hex } from '../../core/hash.ts'
+import { TAG_BYTES } from '../../core/envelope.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
-import { admits } from '../../core/placement.ts'
+import { chooseTargets, manifestCopies, type TargetRequest } from '../../core/placement.ts'
 import { normalizePolicy } from '../../core/policy.ts'
-import { fetchManifest } from '../blocks/open-manifest.ts'
-import { segmentsHealth, withCopies } from '../blocks/fragment-health.ts'
+import { fetchVerifyManifest } from '../blocks/open-manifest.ts'
+import { provenCopies, segmentsHealth, withCopies } from '../blocks/fragment-health.ts'
 import { discoverHolders } from '../blocks/holder-lookup.ts'
+import { proveCopies } from '../blocks/proofs.ts'
 import type { ClientPorts, Farmer, FarmerRef } from '../ports.ts'
+import { fragmentFacts } from './stat.ts'
 
 /** The ports a repair runs on. */
-export type RepairPorts = Pick<ClientPorts, 'transport' | 'directory' | 'coder'>
+export type RepairPorts = Pick<ClientPorts, 'transport' | 'directory' | 'coder' | 'auditor' | 'scores'>
 
 /** Progress of a repair, carried by its `progress` events (`CustomEvent<RepairProgress>`). */
 export interface RepairProgress {
@@ -25,7 +28,8 @@ export interface RepairProgress {
 }
 
 /**
- * A repair of one file, with the owner's key (new copies carry it, so `rm` can remove them).
+ * A repair of one file, from its read or its verify link, with the owner's key (new copies carry
+ * it, so `rm` can remove them).
  * `run()` does the work (`repairFile` below) and emits `progress` events per segment.
  */
 export class Repair extends EventTarget {
@@ -68,49 +72,58 @@ export interface RepairResult {
 }
 
 /**
- * Puts back what a file lost: for every segment with at least k of its k + m fragments somewhere
- * on the grid, the missing ones (and any whose holders fail to hand them over intact) are rebuilt
- * (Reed-Solomon, from k that hash to their ids) and stored on farmers the policy allows that hold
- * no fragment of that segment, preferring regions the segment lacks; the manifest gets back to
- * m + 1 copies. Fragment and manifest ids do not change, so every link to the file keeps working:
- * downloads look a fragment up in the directory when its listed holders fail. New copies carry
- * `owner`'s key, so `rm` can remove them. Only farmers that answered the lookup are written to,
- * and one whose PUT fails is not tried again. One segment at a time: about 2 (k + m) shards of memory.
+ * Puts back what a file lost. Only proven copies count (`segmentsHealth`): for every segment with
+ * at least k proven fragments, the others are rebuilt (Reed-Solomon over ciphertext, from k copies
+ * that hash to their ids: a verify link is enough) and stored on farmers chosen as placement
+ * chooses (`chooseTargets`: weighted random, vetting and subnet rules, never ranked by free space),
+ * a region the segment lacks first. A rebuilt copy counts only once its holder passes an audit of
+ * it; a farmer that fails one, or that claimed a copy it could not prove, gets nothing more of this
+ * file. The manifest gets back to `manifestCopies` proven copies. Fragment and manifest ids do not
+ * change, so every link to the file keeps working: downloads look a fragment up in the directory
+ * when its listed holders fail. Only farmers that answered the lookup are written to. One segment
+ * at a time: about 2 (k + m) shards of memory.
  */
 async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   options: AbortOptions & { onProgress: (done: number, segments: number, fileSize: number) => void }): Promise<RepairResult> {
   const { signal } = options
-  const { manifest, resolve } = await fetchManifest(ports, cap, options)
+  const { manifest, resolve } = await fetchVerifyManifest(ports, cap, options)
   const policy = normalizePolicy(manifest.policy)
   const { k, m } = policy
-  const listed = await segmentsHealth(ports.transport, manifest.segments, policy, resolve, options)
-  // The fragments no listed holder has, and the manifest, are asked of the whole directory, which
-  // also tells which farmers answer at all.
+  const size = manifest.segments.reduce((n, s) => n + s.ciphertextLength - TAG_BYTES, 0)
+  const listed = await segmentsHealth(ports, manifest.segments, policy, resolve, options)
+  // The fragments no listed holder proved, and the manifest, are asked of the whole directory,
+  // which also tells which farmers answer at all; the copies found are proven in turn.
   const missing = listed.flatMap(seg => seg.fragments.filter(f => f.reachable.length === 0).map(f => f.id))
   const { found, answered, farmers } = await discoverHolders(ports, [...missing, cap.manifestId], options)
   throwIfAborted(signal)
-  const health = withCopies(listed, found, policy)
   const byId = new Map(farmers.map(f => [f.peerId, f]))
   const refOf = (peer: string): FarmerRef => byId.get(peer) ?? resolve(peer)
-  const failed = new Set<string>()
-  const eligible = (f: Farmer, dataFragment: boolean): boolean => answered.has(f.peerId) && !failed.has(f.peerId) &&
-    admits(policy, f) && (f.kind === 'full' || !dataFragment)
-  // New copies spread: a region the segment lacks first, then whoever has taken fewest, then room.
+  const facts = fragmentFacts(manifest)
+  const proven = await provenCopies(ports, found, id => facts.get(id), refOf, options)
+  const health = withCopies(listed, proven, policy)
+  // Farmers that claimed a copy and did not prove it, or failed to take one: nothing more of this file.
+  const failed = new Set<string>([
+    ...health.flatMap(seg => seg.fragments.flatMap(f => f.claimed)),
+    ...[...found].flatMap(([id, peers]) => facts.has(id) ? peers.filter(p => !(proven.get(id) ?? []).includes(p)) : [])
+  ])
+  const live = farmers.filter(f => answered.has(f.peerId))
+  const choice = { exclude: failed, ...(ports.scores !== undefined ? { weight: (p: string) => ports.scores!.weight(p) } : {}) }
+  const targets = (request: TargetRequest): Farmer[] => chooseTargets(live, request, choice)
   const given = new Map<string, number>()
-  const pick = (candidates: Farmer[], bytes: number, regions: ReadonlySet<string>): Farmer[] => candidates.filter(f => f.free >= bytes)
-    .sort((a, b) => Number(regions.has(a.region)) - Number(regions.has(b.region)) ||
-      (given.get(a.peerId) ?? 0) - (given.get(b.peerId) ?? 0) || b.free - a.free || (a.peerId < b.peerId ? -1 : 1))
-  const put = async (f: Farmer, id: string, bytes: Uint8Array): Promise<boolean> => {
+  const put = async (f: Farmer, id: string, bytes: Uint8Array, root?: string): Promise<boolean> => {
     try {
       await ports.transport.put(f, id, bytes, { signal, owner })
-      given.set(f.peerId, (given.get(f.peerId) ?? 0) + 1)
-      result.placed.push({ id, peer: f.peerId })
-      return true
     } catch {
       if (signal?.aborted === true) throw new AbortError()
       failed.add(f.peerId) // not tried again in this repair
       return false
     }
+    // Stored, says the farmer: it counts once it proves it.
+    const [verdict] = await proveCopies(ports, [{ farmer: f, id, size: bytes.length, ...(root !== undefined ? { root } : {}) }], options)
+    result.placed.push({ id, peer: f.peerId }) // the owner's `rm` reaches it whatever the proof said
+    if (verdict !== 'proven') { failed.add(f.peerId); return false }
+    given.set(f.peerId, (given.get(f.peerId) ?? 0) + 1)
+    return true
   }
   /** The first copy of `id` among `peers` that hashes to it. */
   const fetchGood = async (id: string, peers: string[], length?: number): Promise<Uint8Array | undefined> => {
@@ -127,18 +140,18 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     throwIfAborted(signal)
     const s = seg.index
     const entry = manifest.segments[s]!
-    const done = (): void => { options.onProgress(s + 1, manifest.segments.length, manifest.size) }
+    const done = (): void => { options.onProgress(s + 1, manifest.segments.length, size) }
     if (seg.available < k) { result.lost.push(s); done(); continue }
     if (seg.available === k + m) { done(); continue }
     const len = entry.shardLength
     // Never a second fragment of the segment on a farmer: every listed holder (whatever it
     // answered) and every farmer found with a copy is out. Too few others: nothing to fetch for.
     const taken = new Set([...entry.holders.flat(), ...seg.fragments.flatMap(f => f.reachable)])
-    const room = farmers.filter(f => !taken.has(f.peerId) && eligible(f, false) && f.free >= len).length
-    if (room < k + m - seg.available) { result.short.push(s); done(); continue }
+    const need = k + m - seg.available
+    if (targets({ count: need, bytes: len, purpose: 'fragment', policy, holders: taken }).length < need) { result.short.push(s); done(); continue }
     const shards = new Uint8Array((k + m) * len)
     const got = seg.fragments.map(() => false)
-    const unusable = seg.fragments.map(f => f.reachable.length === 0) // nobody has it, or nobody handed it over intact
+    const unusable = seg.fragments.map(f => f.reachable.length === 0) // nobody proved it, or nobody handed it over intact
     // k fetches at once, data fragments first; one that fails hands over to the next untried.
     const order = seg.fragments.map((_, i) => i).filter(i => !unusable[i])
     let next = 0
@@ -151,18 +164,17 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
         else if (count < k) { shards.set(bytes, i * len); got[i] = true; count++ }
       }
     }))
-    if (count < k) { result.short.push(s); done(); continue } // holders that answered HAS but did not hand over
+    if (count < k) { result.short.push(s); done(); continue } // proven holders that did not hand over
     const rebuilt = await ports.coder.reconstruct(k, m, shards, got, signal !== undefined ? { signal } : {})
-    const regions = new Set(seg.fragments.flatMap(f => f.reachable).map(p => byId.get(p)?.region).filter((r): r is string => r !== undefined))
     let short = 0
     for (let i = 0; i < k + m; i++) {
       if (!unusable[i]) continue
       const frag = rebuilt.subarray(i * len, (i + 1) * len)
       if (await sha256Hex(frag) !== seg.fragments[i]!.id) { short++; continue } // never store what is not the fragment
       let stored = false
-      for (const f of pick(farmers.filter(f => !taken.has(f.peerId) && eligible(f, i < k)), len, regions)) {
+      for (const f of targets({ count: TARGET_TRIES, bytes: len, purpose: 'fragment', policy, fullOnly: i < k, holders: taken })) {
         taken.add(f.peerId)
-        if (await put(f, seg.fragments[i]!.id, frag)) { stored = true; regions.add(f.region); break }
+        if (await put(f, seg.fragments[i]!.id, frag, entry.roots?.[i])) { stored = true; break }
       }
       if (stored) result.fragmentsStored++; else short++
     }
@@ -170,14 +182,17 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     done()
   }
 
-  // The manifest back to m + 1 copies, on farmers the policy allows (its rules cover the metadata too).
-  const copies = found.get(cap.manifestId) ?? []
-  if (copies.length < m + 1) {
-    const sealed = await fetchGood(cap.manifestId, copies)
-    if (sealed !== undefined) {
-      let have = copies.length
-      for (const f of pick(farmers.filter(f => !copies.includes(f.peerId) && eligible(f, true)), sealed.length, new Set())) {
-        if (have >= m + 1) break
+  // The manifest back to its number of copies, each proven by a GET that hashes right.
+  const claimedCopies = found.get(cap.manifestId) ?? []
+  const sealed = await fetchGood(cap.manifestId, claimedCopies)
+  if (sealed !== undefined) {
+    const verdicts = await proveCopies(ports, claimedCopies.map(p => ({ farmer: refOf(p), id: cap.manifestId, size: sealed.length })), options)
+    const copies = claimedCopies.filter((_, i) => verdicts[i] === 'proven')
+    let have = copies.length
+    const want = manifestCopies(policy)
+    if (have < want) {
+      for (const f of targets({ count: want - have + TARGET_TRIES, bytes: sealed.length, purpose: 'manifest', policy, holders: claimedCopies })) {
+        if (have >= want) break
         if (await put(f, cap.manifestId, sealed)) { have++; result.manifestCopiesStored++ }
       }
     }
@@ -185,3 +200,6 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   throwIfAborted(signal)
   return result
 }
+
+/** Farmers tried, in the order `chooseTargets` gives, for one rebuilt fragment before giving up on it. */
+const TARGET_TRIES = 8

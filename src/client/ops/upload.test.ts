@@ -261,7 +261,7 @@ describe('upload job: streaming put', () => {
     const ctl = new AbortController()
     /** Once both segments are recorded, every PUT is of a copy of the manifest. */
     const watching = (stop: boolean): FragmentTransport => ({
-      get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid),
+      get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid),
       put: async (f, fid, b, o) => {
         if ((await store.segments(id)).filter(r => r?.holders !== undefined).length === 2) {
           manifests.push(b.slice())
@@ -358,7 +358,7 @@ describe('upload job: offline outbox', () => {
       ...ports,
       transport: {
         put: async (...a: Parameters<FakeGrid['put']>) => { puts++; await grid.put(...a) },
-        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid)
+        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid)
       }
     }
     const r = await (await UploadJob.load(outbox, job.id))!.send(counting)

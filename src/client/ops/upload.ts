@@ -17,6 +17,7 @@ import { place, type Placement } from '../../core/placement.ts'
 import { normalizePolicy, type StoragePolicy } from '../../core/policy.ts'
 import { DEFAULT_SHARD_SIZE, segmentLayout, segmentRange, type SegmentLayout } from '../../core/segments.ts'
 import { Disperser } from '../blocks/disperse.ts'
+import { merkleRoot } from '../../core/merkle.ts'
 import { recheckStored } from '../blocks/fragment-health.ts'
 import { publishManifest } from '../blocks/publish.ts'
 import { removeStrayManifests } from '../blocks/stray-manifests.ts'
@@ -65,8 +66,10 @@ export interface UploadProgress {
 
 export interface UploadResult {
   capability: Capability
-  /** `shardfarm:r1:…` text of the read capability. */
+  /** `shardfarm:r2:…` text of the read capability. */
   link: string
+  /** `shardfarm:v2:…`: audits and repairs the file without reading it. */
+  verifyLink: string
   manifest: Manifest
   /** The owner key that may delete the fragments; keep it with the uploader, never in a link. */
   ownerSeed: Uint8Array
@@ -137,9 +140,9 @@ export class UploadJob extends EventTarget {
   async run (ports: ClientPorts, source: ByteSource, options: UploadRunOptions = {}): Promise<UploadResult> {
     return await this.#guard(options, async () => {
       const sealer = await this.#sealer(ports, source, options)
-      const { disperser, farmers, placement, restore, resuming, recorded } = await this.#dispersal(ports, options)
+      const { disperser, farmers, placement, restore, recorded } = await this.#dispersal(ports, options)
       await this.#setState('sending')
-      const sent = await this.#walk(this.#sendingPass(disperser, restore, resuming, {
+      const sent = await this.#walk(this.#sendingPass(disperser, restore, {
         async fragmentsOf (s) {
           const p = await sealer.prepare(s)
           return { frags: p.frags, record: recordOf(p), release: () => { sealer.give(p.shards) } }
@@ -175,9 +178,9 @@ export class UploadJob extends EventTarget {
   async send (ports: GridPorts, options: AbortOptions = {}): Promise<UploadResult> {
     if (!this.record.keeps || this.record.state === 'sealing') throw new TypeError(`Job ${this.id} has no sealed fragments to send`)
     return await this.#guard(options, async () => {
-      const { disperser, farmers, placement, restore, resuming, recorded } = await this.#dispersal(ports, options)
+      const { disperser, farmers, placement, restore, recorded } = await this.#dispersal(ports, options)
       await this.#setState('sending')
-      const sent = await this.#walk(this.#sendingPass(disperser, restore, resuming, {
+      const sent = await this.#walk(this.#sendingPass(disperser, restore, {
         fragmentsOf: async (s, recorded) => {
           const frags: Uint8Array[] = []
           for (let i = 0; i < recorded!.fragments.length; i++) {
@@ -185,7 +188,8 @@ export class UploadJob extends EventTarget {
             if (f === undefined) throw new Error(`The outbox lost fragment ${i} of segment ${s}`)
             frags.push(f)
           }
-          return { frags, record: recorded! }
+          // Sealed by a version before Merkle roots: they are computed from the kept fragments.
+          return { frags, record: recorded!.roots === undefined ? { ...recorded!, roots: frags.map(f => merkleRoot(f)) } : recorded! }
         }
       }, { concurrency: 1 }), recorded)
       const result = await this.#publish(ports, disperser, sent, farmers, placement, restore.size)
@@ -230,33 +234,34 @@ export class UploadJob extends EventTarget {
    * Farmers, placement and a disperser for this job; and, for segments recorded as sent, which lost
    * fragments since (with the holders that still have the others): `recheckStored`.
    */
-  async #dispersal (ports: GridPorts, options: AbortOptions): Promise<{ disperser: Disperser, farmers: Farmer[], placement: Placement, restore: Map<number, string[][]>, resuming: boolean, recorded: Array<SegmentRecord | undefined> }> {
+  async #dispersal (ports: GridPorts, options: AbortOptions): Promise<{ disperser: Disperser, farmers: Farmer[], placement: Placement, restore: Map<number, string[][]>, recorded: Array<SegmentRecord | undefined> }> {
     const { signal } = options
     const { policy, shardSize } = this.record
     const farmers = await ports.directory.list({ signal })
-    const placement = place(policy, farmers, { fragmentSize: shardSize, segments: this.#layout.count })
+    // This client's audit scores weigh the draw: a farmer that failed its audits gets nothing new.
+    const choice = ports.scores !== undefined ? { weight: (p: string) => ports.scores!.weight(p) } : {}
+    const placement = place(policy, farmers, { fragmentSize: shardSize, segments: this.#layout.count, ...choice })
     const byId = new Map(farmers.map(f => [f.peerId, f]))
     const recorded = await this.store.segments(this.id)
     const sent = recorded.map(r => r?.holders === undefined ? undefined : { ...r, holders: r.holders })
-    const restore = sent.some(r => r !== undefined) ? await recheckStored(ports.transport, sent, policy, byId, signal) : new Map<number, string[][]>()
+    const restore = sent.some(r => r !== undefined) ? await recheckStored(ports, sent, policy, byId, signal) : new Map<number, string[][]>()
     const owner = await ownerKeyFromSeed(fromBase64(this.record.ownerSeedB64))
     const disperser = new Disperser({
-      transport: ports.transport, placement, byId, owner, onSent: n => { this.#progress.sent += n },
+      transport: ports.transport, placement, byId, owner, choice, onSent: n => { this.#progress.sent += n },
       ...(signal !== undefined ? { signal } : {})
     })
-    // A job with segments on record was interrupted: a farmer may hold a fragment already, so it
-    // is asked before it is sent one. A fresh put sends at once.
-    return { disperser, farmers, placement, restore, resuming: recorded.some(r => r !== undefined), recorded }
+    return { disperser, farmers, placement, restore, recorded }
   }
 
   /** A pass that sends each segment not yet on farmers (or that lost fragments since) and records its holders. */
-  #sendingPass (disperser: Disperser, restore: Map<number, string[][]>, resuming: boolean, from: Pick<SegmentPass, 'fragmentsOf'>, options: UploadRunOptions): SegmentPass {
+  #sendingPass (disperser: Disperser, restore: Map<number, string[][]>, from: Pick<SegmentPass, 'fragmentsOf'>, options: UploadRunOptions): SegmentPass {
     return {
       concurrency: Math.max(1, options.concurrency ?? 2),
       fragmentsOf: from.fragmentsOf,
-      done: (s, recorded) => recorded.holders !== undefined && !restore.has(s),
+      // A segment recorded without Merkle roots (before version 2 manifests) is sealed again for them.
+      done: (s, recorded) => recorded.holders !== undefined && recorded.roots !== undefined && !restore.has(s),
       deliver: async (s, frags, record) => {
-        const holders = await disperser.storeSegment(s, frags, record.fragments, resuming, restore.get(s))
+        const holders = await disperser.storeSegment(s, frags, record.fragments, restore.get(s))
         this.#advance('stored', segmentRange(this.#layout, s).length, s)
         return { ...record, holders }
       }
@@ -278,7 +283,7 @@ export class UploadJob extends EventTarget {
 
   async #publish (ports: GridPorts, disperser: Disperser, segments: SegmentRecord[], farmers: Farmer[], placement: Placement, restored: number): Promise<UploadResult> {
     const r = this.record
-    const { capability, link, manifest } = await publishManifest(disperser, {
+    const { capability, link, verifyLink, manifest } = await publishManifest(disperser, {
       fileId: r.fileIdHex, name: r.name, mime: r.mime, size: r.size, createdAt: r.createdAt, policy: r.policy, shardSize: r.shardSize
     }, segments.map(({ digest: _, ...entry }) => ({ ...entry, holders: entry.holders! })), segments.map(s => s.digest), fromBase64(r.keyB64), farmers, placement,
     async id => { await this.#save({ ...this.record, unpublished: [...this.record.unpublished ?? [], id] }) })
@@ -286,7 +291,7 @@ export class UploadJob extends EventTarget {
     const { lastError: _, unpublished: __, ...rest } = this.record
     await this.#save({ ...rest, state: 'published', link })
     this.#emit()
-    return { capability, link, manifest, ownerSeed: fromBase64(r.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restored, strayCopies: strays }
+    return { capability, link, verifyLink, manifest, ownerSeed: fromBase64(r.ownerSeedB64), sentBytes: this.#progress.sent, restoredSegments: restored, strayCopies: strays }
   }
 
   async #setState (state: JobState): Promise<void> {
@@ -312,6 +317,6 @@ export class UploadJob extends EventTarget {
   }
 }
 
-function recordOf (p: { ids: string[], digest: string, ciphertextLength: number, shardLength: number }): SegmentRecord {
-  return { digest: p.digest, ciphertextLength: p.ciphertextLength, shardLength: p.shardLength, fragments: p.ids }
+function recordOf (p: { ids: string[], roots: string[], digest: string, ciphertextLength: number, shardLength: number }): SegmentRecord {
+  return { digest: p.digest, ciphertextLength: p.ciphertextLength, shardLength: p.shardLength, fragments: p.ids, roots: p.roots }
 }

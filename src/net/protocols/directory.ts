@@ -6,7 +6,7 @@
  * (≤ `MAX_REQUEST_BYTES`), the relay answers with one such frame (≤ `MAX_RESPONSE_BYTES`) and closes.
  *   → `{ op: 'announce', signed: { record, sig } }`   ← `{ ok: true, ttlMs }`
  *   → `{ op: 'leave' }`                               ← `{ ok: true, removed }`
- *   → `{ op: 'query', filter: DirectoryFilter }`       ← `{ ok: true, farmers: FarmerListing[], more?: true, next?: peerId }`
+ *   → `{ op: 'query', filter: DirectoryFilter }`       ← `{ ok: true, farmers: FarmerListing[], more?: true, next?: peerId, sharedSubnets?: true }`
  *   ← `{ ok: false, code, message, details? }` for every refusal (codes: `DirectoryErrorCode`; of
  *     `details`, a dialer keeps `reason`, `retryAfterMs` and `index`: a `BUSY` says when to retry).
  *
@@ -15,8 +15,16 @@
  * with `next` (the last peer id it holds) when matches remain; the dialer asks again with
  * `filter.after = next`. Peer id order, unlike an order by free space, does not move between pages
  * as heartbeats change figures, and cannot be bought by claiming a large quota.
- * Records hold only addresses a client can dial (`directory-addr.ts`), so a listing is at most
- * ~2.5 KiB of JSON and a page of 512 KiB holds 200 of them at worst.
+ * Records hold only addresses a client can dial (`directory-addr.ts`), so a listing, with its
+ * admission (below), is at most ~2.8 KiB of JSON and a page of 512 KiB holds 187 of them at worst.
+ *
+ * Admission: each listing also carries what the relay itself vouches for (`directory-admission.ts`):
+ * when it first saw the farmer (`firstSeen`, kept across relay restarts), the subnet its announce
+ * came from, when its vetting period ends (`vettedAt`), and the relay's signature over them
+ * (`admission`), which a client checks against the relay's peer id. Placement gives new farmers
+ * little and never two fragments of a segment on one subnet; a relay for a single-host grid, whose
+ * farmers share a subnet on purpose, says so in every page (`sharedSubnets: true`), so clients
+ * relax that rule because they were told, never by accident.
  *
  * Identity: the relay takes the farmer's peer id from the Noise-authenticated connection, never
  * from the request. An announce carries a record signed by the farmer's libp2p key, and its
@@ -40,6 +48,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { ShardfarmError, type AbortOptions } from '../../core/errors.ts'
 import { checkAddr, MAX_ADDR_BYTES, MAX_ADDRS, subnetOf } from './directory-addr.ts'
 import { toHex } from '../../core/hash.ts'
+import { admissionFields, type Admission } from './directory-admission.ts'
 import type { FarmerKind, Tier } from '../../core/policy.ts'
 
 /** Versioned protocol id. */
@@ -95,8 +104,12 @@ export interface FarmerRecord {
 /** A record as it travels: the exact JSON text that was signed, and the hex Ed25519 signature. */
 export interface SignedFarmerRecord { record: string, sig: string }
 
-/** One farmer as a query returns it; it satisfies the client's `Farmer` port type (`src/client/ports.ts`) as is. */
-export interface FarmerListing extends FarmerRecord {
+/**
+ * One farmer as a query returns it; it satisfies the client's `Farmer` port type
+ * (`src/client/ports.ts`) as is, but only `RelayDirectory` (which checks the admission signature)
+ * passes `subnet` and `vettedAt` on to placement.
+ */
+export interface FarmerListing extends FarmerRecord, Partial<Admission> {
   /** Relay clock (ms) when the last heartbeat arrived. */
   lastSeen: number
   /** Relay clock (ms) after which the entry is dropped unless another heartbeat comes. */
@@ -125,6 +138,8 @@ export interface DirectoryPage {
   more: boolean
   /** The last peer id of this page, when `more`. */
   next?: string
+  /** The relay says its farmers share a subnet on purpose (a single-host grid). */
+  sharedSubnets: boolean
 }
 
 /** Where an announce comes from, as the relay saw the connection. */
@@ -133,12 +148,23 @@ export interface AnnounceSource {
   subnet: string
 }
 
+/** Issues the relay's signed admissions (`relay/admissions.ts`); the relay owns the table and its key. */
+export interface AdmissionIssuer {
+  /** The admission `peerId` gets if its announce is accepted: the one on record, or a new one from now. Records nothing. */
+  prepare: (peerId: string, subnet: string) => Promise<Admission>
+  /** Records `admission` (once the registry accepted the announce), so a flood that is refused leaves no trace. */
+  commit: (peerId: string, admission: Admission) => void
+}
+
 /** The directory's memory, injected so the protocol is testable and the relay owns the policy. */
 export interface DirectoryRegistry {
   /** How long an entry lives without a heartbeat, in ms; told to farmers so they pace heartbeats. */
   readonly ttlMs: number
-  /** Adds or refreshes an entry. Throws `DirectoryError` `STALE_RECORD`, `DIRECTORY_FULL` or `BUSY` (rate limits). */
-  upsert: (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource) => void
+  /**
+   * Adds or refreshes an entry, listed with `admission` when given. Throws `DirectoryError`
+   * `STALE_RECORD`, `DIRECTORY_FULL` or `BUSY` (rate limits).
+   */
+  upsert: (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource, admission?: Admission) => void
   /** Forgets a farmer; false when it was not listed. */
   remove: (peerId: string) => boolean
   /** Live entries matching `filter` with peer ids after `filter.after`, in peer id order, at most `filter.limit`. */
@@ -190,17 +216,22 @@ export interface DirectoryServiceInit {
   maxPageBytes?: number
   /** Called with every refusal and handler failure, for logs. @default ignore */
   onError?: (err: Error, peer: string) => void
+  /** Tell clients the farmers share a subnet on purpose (a single-host grid). @default false */
+  sharedSubnets?: boolean
 }
 
 /** The relay side: answers the directory protocol from a `DirectoryRegistry`. */
 export class DirectoryService {
   readonly #libp2p: Libp2p
   readonly #registry: DirectoryRegistry
+  readonly #admissions: AdmissionIssuer | undefined
   readonly #init: DirectoryServiceInit
 
-  constructor (components: { libp2p: Libp2p, registry: DirectoryRegistry }, init: DirectoryServiceInit = {}) {
+  /** Without `admissions`, listings carry none, and clients count every farmer as new. */
+  constructor (components: { libp2p: Libp2p, registry: DirectoryRegistry, admissions?: AdmissionIssuer }, init: DirectoryServiceInit = {}) {
     this.#libp2p = components.libp2p
     this.#registry = components.registry
+    this.#admissions = components.admissions
     this.#init = init
   }
 
@@ -246,7 +277,10 @@ export class DirectoryService {
         const record = await openFarmerRecord(req.signed)
         if (record.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
         const signed = req.signed as SignedFarmerRecord
-        this.#registry.upsert(record, { record: signed.record, sig: signed.sig }, { subnet: subnetOf(conn.remoteAddr) })
+        const subnet = subnetOf(conn.remoteAddr)
+        const admission = await this.#admissions?.prepare(record.peerId, subnet)
+        this.#registry.upsert(record, { record: signed.record, sig: signed.sig }, { subnet }, admission)
+        if (admission !== undefined) this.#admissions?.commit(record.peerId, admission)
         return { ok: true, ttlMs: this.#registry.ttlMs }
       }
       case 'leave': return { ok: true, removed: this.#registry.remove(peer.toString()) }
@@ -259,7 +293,7 @@ export class DirectoryService {
    * One page of matches: up to `limit` listings and `maxPageBytes` of their JSON. The registry is
    * asked for one more than the limit, to know whether more remain without a second pass.
    */
-  #page (filter: DirectoryFilter): { farmers: FarmerListing[], more?: true, next?: string } {
+  #page (filter: DirectoryFilter): { farmers: FarmerListing[], more?: true, next?: string, sharedSubnets?: true } {
     const limit = filter.limit ?? DEFAULT_QUERY_LIMIT
     const found = this.#registry.query({ ...filter, limit: limit + 1 })
     const budget = this.#init.maxPageBytes ?? MAX_PAGE_BYTES
@@ -271,8 +305,9 @@ export class DirectoryService {
       if (bytes > budget && farmers.length > 0) break
       farmers.push(l)
     }
-    if (farmers.length === found.length) return { farmers }
-    return { farmers, more: true, next: farmers.at(-1)!.peerId }
+    const shared = this.#init.sharedSubnets === true ? { sharedSubnets: true as const } : {}
+    if (farmers.length === found.length) return { farmers, ...shared }
+    return { farmers, more: true, next: farmers.at(-1)!.peerId, ...shared }
   }
 }
 
@@ -304,18 +339,19 @@ export async function queryDirectoryPage (libp2p: Libp2p, relay: Multiaddr | Pee
   if (!Array.isArray(res.farmers)) throw new DirectoryError('BAD_REQUEST', 'malformed query response')
   const more = res.more === true
   if (more && (typeof res.next !== 'string' || !isPeerIdText(res.next))) throw new DirectoryError('BAD_REQUEST', 'malformed query response: more without next')
-  return { farmers: res.farmers as FarmerListing[], more, ...(more ? { next: res.next as string } : {}) }
+  return { farmers: res.farmers as FarmerListing[], more, ...(more ? { next: res.next as string } : {}), sharedSubnets: res.sharedSubnets === true }
 }
 
 /**
  * A listing from a relay, checked as the relay checks records (relays are strangers too): the
  * listing with its addresses in canonical form, or undefined when the relay sent something no
- * honest relay would list.
+ * honest relay would list. Admission fields of the wrong shape are dropped (the farmer then counts
+ * as new); their signature is the caller's to check (`verifyAdmission`).
  */
 export function checkListing (l: unknown): FarmerListing | undefined {
   if (!isObject(l) || !isCount(l.lastSeen) || !isCount(l.expiresAt)) return undefined
   try {
-    return { ...validateRecord(l), lastSeen: l.lastSeen, expiresAt: l.expiresAt }
+    return { ...validateRecord(l), lastSeen: l.lastSeen, expiresAt: l.expiresAt, ...admissionFields(l) }
   } catch {
     return undefined
   }

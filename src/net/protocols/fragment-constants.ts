@@ -5,11 +5,15 @@
  * `docs/protocol.md`; change them only together with the protocol version.
  */
 
-/** The versioned protocol id. A wire-incompatible change gets a new major version (see docs). */
-export const FRAGMENT_PROTOCOL = '/shardfarm/fragment/1.0.0'
+/**
+ * The versioned protocol id. A wire-incompatible change gets a new major version (see docs): 2.0
+ * made the owner of a PUT required, added its nonce and the possession proof, named the owner in
+ * DELETE and added RENEW.
+ */
+export const FRAGMENT_PROTOCOL = '/shardfarm/fragment/2.0.0'
 
 /** Operations of the fragment protocol. */
-export const OPS = ['PUT', 'GET', 'HAS', 'DELETE', 'STAT'] as const
+export const OPS = ['PUT', 'GET', 'HAS', 'DELETE', 'STAT', 'RENEW'] as const
 /** One operation of the fragment protocol. */
 export type Op = typeof OPS[number]
 
@@ -112,6 +116,18 @@ export const RATE_WINDOW_MS = 10_000
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 /** Delete nonces remembered at once; beyond it deletes are refused `BUSY` until old ones expire. */
 export const MAX_REMEMBERED_NONCES = 100_000
+/** How long a claim lasts from the PUT or RENEW that set it: 30 days. */
+export const LEASE_MS = 30 * 24 * 3600_000
+/** How often a farmer removes expired claims and the fragments nobody claims any more: hourly. */
+export const COLLECT_INTERVAL_MS = 3600_000
+/**
+ * Share of the store's capacity one owner key, and one uploading peer, may hold claims on (the
+ * defaults of `maxBytesPerOwner` and `maxBytesPerPeer`): a quarter, so no single key or peer fills
+ * a farmer.
+ */
+export const MAX_SHARE_PER_OWNER = 1 / 4
+/** Prefix of the possession proof: hex SHA-256 of it, the PUT's 16 nonce bytes and the fragment. */
+export const POSSESSION_PROOF_DOMAIN = 'shardfarm-possession/1:'
 /** After a refusal, how long a farmer keeps discarding the rest of a request body before resetting. */
 export const REFUSAL_DRAIN_MS = 2_000
 /** Chunk size for sending bodies: large enough to amortise per-send cost, small enough to interleave. */

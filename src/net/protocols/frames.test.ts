@@ -18,12 +18,13 @@ async function * bytewise (bytes: Uint8Array): AsyncGenerator<Uint8Array> { for 
 
 describe('request frames', () => {
   const requests: RequestHeader[] = [
-    { op: 'PUT', id: ID, size: 1 },
-    { op: 'PUT', id: ID, size: 16 * 1024 * 1024, owner: OWNER },
+    { op: 'PUT', id: ID, size: 1, owner: OWNER, nonce: NONCE },
+    { op: 'PUT', id: ID, size: 16 * 1024 * 1024, owner: OWNER, nonce: NONCE },
     { op: 'GET', id: ID },
     { op: 'HAS', count: 1024 },
-    { op: 'DELETE', id: ID, ts: 1_700_000_000_000, nonce: NONCE, sig: SIG },
-    { op: 'STAT' }
+    { op: 'DELETE', id: ID, owner: OWNER, ts: 1_700_000_000_000, nonce: NONCE, sig: SIG },
+    { op: 'STAT' },
+    { op: 'RENEW', owner: OWNER, count: 1024, ts: 1_700_000_000_000, nonce: NONCE, sig: SIG }
   ]
 
   it.each(requests)('round-trips $op through encode, a bytewise stream, and parse', async (req) => {
@@ -37,8 +38,9 @@ describe('request frames', () => {
   })
 
   it('knows each body length', () => {
-    expect(requestBodyLength({ op: 'PUT', id: ID, size: 7 })).toBe(7)
+    expect(requestBodyLength({ op: 'PUT', id: ID, size: 7, owner: OWNER, nonce: NONCE })).toBe(7)
     expect(requestBodyLength({ op: 'HAS', count: 3 })).toBe(96)
+    expect(requestBodyLength({ op: 'RENEW', count: 2 })).toBe(64)
     expect(requestBodyLength({ op: 'STAT' })).toBe(0)
   })
 
@@ -49,18 +51,23 @@ describe('request frames', () => {
     ['upper-case id', { op: 'GET', id: ID.toUpperCase() }, 'BAD_REQUEST'],
     ['short id', { op: 'GET', id: 'ab' }, 'BAD_REQUEST'],
     ['id of wrong type', { op: 'GET', id: 42 }, 'BAD_REQUEST'],
-    ['size zero', { op: 'PUT', id: ID, size: 0 }, 'BAD_REQUEST'],
-    ['size fractional', { op: 'PUT', id: ID, size: 1.5 }, 'BAD_REQUEST'],
-    ['size string', { op: 'PUT', id: ID, size: '10' }, 'BAD_REQUEST'],
-    ['size over 16 MiB', { op: 'PUT', id: ID, size: 16 * 1024 * 1024 + 1 }, 'TOO_LARGE'],
-    ['size astronomically large', { op: 'PUT', id: ID, size: 1e300 }, 'BAD_REQUEST'],
-    ['owner malformed', { op: 'PUT', id: ID, size: 1, owner: 'xyz' }, 'BAD_REQUEST'],
+    ['size zero', { op: 'PUT', id: ID, size: 0, owner: OWNER, nonce: NONCE }, 'BAD_REQUEST'],
+    ['size fractional', { op: 'PUT', id: ID, size: 1.5, owner: OWNER, nonce: NONCE }, 'BAD_REQUEST'],
+    ['size string', { op: 'PUT', id: ID, size: '10', owner: OWNER, nonce: NONCE }, 'BAD_REQUEST'],
+    ['size over 16 MiB', { op: 'PUT', id: ID, size: 16 * 1024 * 1024 + 1, owner: OWNER, nonce: NONCE }, 'TOO_LARGE'],
+    ['size astronomically large', { op: 'PUT', id: ID, size: 1e300, owner: OWNER, nonce: NONCE }, 'BAD_REQUEST'],
+    ['owner malformed', { op: 'PUT', id: ID, size: 1, owner: 'xyz', nonce: NONCE }, 'BAD_REQUEST'],
+    ['PUT without an owner', { op: 'PUT', id: ID, size: 1, nonce: NONCE }, 'FORBIDDEN'],
+    ['PUT without a nonce', { op: 'PUT', id: ID, size: 1, owner: OWNER }, 'BAD_REQUEST'],
+    ['DELETE without an owner', { op: 'DELETE', id: ID, ts: 1, nonce: NONCE, sig: SIG }, 'BAD_REQUEST'],
+    ['RENEW count over 1024', { op: 'RENEW', owner: OWNER, count: 1025, ts: 1, nonce: NONCE, sig: SIG }, 'TOO_LARGE'],
+    ['RENEW without a signature', { op: 'RENEW', owner: OWNER, count: 1, ts: 1, nonce: NONCE }, 'BAD_REQUEST'],
     ['HAS count zero', { op: 'HAS', count: 0 }, 'BAD_REQUEST'],
     ['HAS count over 1024', { op: 'HAS', count: 1025 }, 'TOO_LARGE'],
-    ['DELETE without ts', { op: 'DELETE', id: ID, nonce: NONCE, sig: SIG }, 'BAD_REQUEST'],
-    ['DELETE negative ts', { op: 'DELETE', id: ID, ts: -1, nonce: NONCE, sig: SIG }, 'BAD_REQUEST'],
-    ['DELETE short nonce', { op: 'DELETE', id: ID, ts: 1, nonce: 'AA==', sig: SIG }, 'BAD_REQUEST'],
-    ['DELETE sig not base64', { op: 'DELETE', id: ID, ts: 1, nonce: NONCE, sig: '!'.repeat(88) }, 'BAD_REQUEST']
+    ['DELETE without ts', { op: 'DELETE', id: ID, owner: OWNER, nonce: NONCE, sig: SIG }, 'BAD_REQUEST'],
+    ['DELETE negative ts', { op: 'DELETE', id: ID, owner: OWNER, ts: -1, nonce: NONCE, sig: SIG }, 'BAD_REQUEST'],
+    ['DELETE short nonce', { op: 'DELETE', id: ID, owner: OWNER, ts: 1, nonce: 'AA==', sig: SIG }, 'BAD_REQUEST'],
+    ['DELETE sig not base64', { op: 'DELETE', id: ID, owner: OWNER, ts: 1, nonce: NONCE, sig: '!'.repeat(88) }, 'BAD_REQUEST']
   ]
   it.each(malformed)('refuses %s', (_name, obj, code) => {
     expect(() => parseRequest(obj)).toThrow(expect.objectContaining({ code }))
@@ -146,6 +153,8 @@ describe('HAS ids and responses', () => {
   it('parses each success and refusal', () => {
     const stat = { capacity: 10, used: 1, free: 9, count: 1, region: 'eu', tier: 'live', kind: 'full', version: '1' }
     expect(parseResponse('PUT', { ok: true, stored: false })).toEqual({ ok: true, stored: false })
+    expect(parseResponse('PUT', { ok: true, stored: false, proof: ID })).toEqual({ ok: true, stored: false, proof: ID })
+    expect(parseResponse('RENEW', { ok: true, renewed: '01', expiresAt: 5 }, {}, 2)).toEqual({ ok: true, renewed: '01', expiresAt: 5 })
     expect(parseResponse('GET', { ok: true, size: 3 })).toEqual({ ok: true, size: 3 })
     expect(parseResponse('HAS', { ok: true, held: '101' }, {}, 3)).toEqual({ ok: true, held: '101' })
     expect(parseResponse('DELETE', { ok: true })).toEqual({ ok: true })
@@ -160,6 +169,8 @@ describe('HAS ids and responses', () => {
     ['GET size over limit', 'GET', { ok: true, size: 16 * 1024 * 1024 + 1 }],
     ['held of wrong length', 'HAS', { ok: true, held: '1' }],
     ['held not binary', 'HAS', { ok: true, held: '12' }],
+    ['proof not hex', 'PUT', { ok: true, stored: false, proof: 'zz' }],
+    ['renewed of wrong length', 'RENEW', { ok: true, renewed: '1', expiresAt: 1 }],
     ['stat negative', 'STAT', { ok: true, stat: { capacity: -1 } }],
     ['code not a code', 'GET', { ok: false, code: 'lower case' }]
   ] as const)('refuses a response with %s', (_name, op, obj) => {

@@ -15,11 +15,15 @@ import type { Op } from './fragment-constants.ts'
 
 /** A request header, one per stream. */
 export type RequestHeader =
-  | { op: 'PUT', id: string, size: number, owner?: string }
+  /** `owner` claims the fragment; `nonce` (base64 of 16 bytes) salts the possession proof of a held id. */
+  | { op: 'PUT', id: string, size: number, owner: string, nonce: string }
   | { op: 'GET', id: string }
   | { op: 'HAS', count: number }
-  | { op: 'DELETE', id: string, ts: number, nonce: string, sig: string }
+  /** Removes `owner`'s claim; `sig` is that owner's signature (`deleteMessage`). */
+  | { op: 'DELETE', id: string, owner: string, ts: number, nonce: string, sig: string }
   | { op: 'STAT' }
+  /** Renews `owner`'s claims on the `count` raw ids of the body; `sig` covers their SHA-256 (`renewMessage`). */
+  | { op: 'RENEW', owner: string, count: number, ts: number, nonce: string, sig: string }
 
 /** What a farmer reports about itself (`STAT`). Sizes are bytes of fragment payload. */
 export interface FarmerStat {
@@ -35,11 +39,14 @@ export interface FarmerStat {
 
 /** The success header for each operation. */
 export interface OkResponses {
-  PUT: { ok: true, stored: boolean }
+  /** `proof`: with `stored: false`, hex SHA-256 of the possession domain, the PUT's nonce and the held bytes. */
+  PUT: { ok: true, stored: boolean, proof?: string }
   GET: { ok: true, size: number }
   HAS: { ok: true, held: string }
   DELETE: { ok: true }
   STAT: { ok: true, stat: FarmerStat }
+  /** `renewed`: one digit per id, 1 when the owner's claim existed and now ends at `expiresAt`. */
+  RENEW: { ok: true, renewed: string, expiresAt: number }
 }
 
 /** A refusal: one of `WIRE_CODES` (or a newer one), a human message and small details. */
@@ -113,6 +120,11 @@ function fragmentId (v: unknown): string {
   return v
 }
 
+function ownerKey (v: unknown): string {
+  if (!isOwnerKey(v)) throw bad('owner must be base64 of a 32-byte Ed25519 public key')
+  return v
+}
+
 function base64 (v: unknown, field: string, bytes: number): string {
   const chars = Math.ceil(bytes / 3) * 4
   if (typeof v !== 'string' || v.length !== chars || !BASE64.test(v)) throw bad(`${field} must be base64 of ${bytes} bytes`)
@@ -125,9 +137,11 @@ export function parseRequest (obj: Record<string, unknown>, limits: FrameLimits 
     case 'PUT': {
       const id = fragmentId(obj.id)
       const n = size(obj.size, limits.maxFragmentBytes ?? MAX_FRAGMENT_BYTES, 'size')
-      if (obj.owner === undefined) return { op: 'PUT', id, size: n }
-      if (!isOwnerKey(obj.owner)) throw bad('owner must be base64 of a 32-byte Ed25519 public key')
-      return { op: 'PUT', id, size: n, owner: obj.owner }
+      if (obj.owner === undefined) {
+        throw new FarmerError('FORBIDDEN', 'PUT must name an owner key: a farmer stores only fragments someone claims',
+          { reason: 'no-owner' })
+      }
+      return { op: 'PUT', id, size: n, owner: ownerKey(obj.owner), nonce: base64(obj.nonce, 'nonce', 16) }
     }
     case 'GET': return { op: 'GET', id: fragmentId(obj.id) }
     case 'HAS': return { op: 'HAS', count: size(obj.count, limits.maxHasIds ?? MAX_HAS_IDS, 'count') }
@@ -136,20 +150,27 @@ export function parseRequest (obj: Record<string, unknown>, limits: FrameLimits 
       return {
         op: 'DELETE',
         id: fragmentId(obj.id),
+        owner: ownerKey(obj.owner),
         ts: obj.ts as number,
         nonce: base64(obj.nonce, 'nonce', 16),
         sig: base64(obj.sig, 'sig', 64)
       }
     }
     case 'STAT': return { op: 'STAT' }
+    case 'RENEW': {
+      const owner = ownerKey(obj.owner)
+      const count = size(obj.count, limits.maxHasIds ?? MAX_HAS_IDS, 'count')
+      if (!Number.isSafeInteger(obj.ts) || (obj.ts as number) < 0) throw bad('ts must be milliseconds since the epoch')
+      return { op: 'RENEW', owner, count, ts: obj.ts as number, nonce: base64(obj.nonce, 'nonce', 16), sig: base64(obj.sig, 'sig', 64) }
+    }
     default: throw bad('unknown op')
   }
 }
 
-/** Bytes of the body that follows a request header: the fragment for PUT, raw ids for HAS. */
-export function requestBodyLength (req: RequestHeader): number {
+/** Bytes of the body that follows a request header: the fragment for PUT, raw ids for HAS and RENEW. */
+export function requestBodyLength (req: RequestHeader | { op: 'HAS' | 'RENEW', count: number }): number {
   if (req.op === 'PUT') return req.size
-  if (req.op === 'HAS') return req.count * RAW_ID_BYTES
+  if (req.op === 'HAS' || req.op === 'RENEW') return req.count * RAW_ID_BYTES
   return 0
 }
 
@@ -179,7 +200,7 @@ function parseStat (v: unknown): FarmerStat {
 }
 
 /**
- * Validates a response header to a request of operation `op` (and, for HAS, `hasCount` ids).
+ * Validates a response header to a request of operation `op` (and, for HAS and RENEW, `hasCount` ids).
  * Errors thrown here are `BAD_REQUEST`/`TOO_LARGE` about the frame; the client reports them as
  * `BAD_RESPONSE`.
  */
@@ -199,7 +220,10 @@ export function parseResponse<O extends Op> (
   switch (op as Op) {
     case 'PUT':
       if (typeof obj.stored !== 'boolean') throw bad('stored must be a boolean')
-      res = { ok: true, stored: obj.stored }
+      if (obj.proof !== undefined && (typeof obj.proof !== 'string' || !/^[0-9a-f]{64}$/.test(obj.proof))) {
+        throw bad('proof must be 64 lowercase hex characters')
+      }
+      res = obj.proof === undefined ? { ok: true, stored: obj.stored } : { ok: true, stored: obj.stored, proof: obj.proof }
       break
     case 'GET': res = { ok: true, size: size(obj.size, limits.maxFragmentBytes ?? MAX_FRAGMENT_BYTES, 'size') }; break
     case 'HAS':
@@ -210,6 +234,12 @@ export function parseResponse<O extends Op> (
       break
     case 'DELETE': res = { ok: true }; break
     case 'STAT': res = { ok: true, stat: parseStat(obj.stat) }; break
+    case 'RENEW':
+      if (typeof obj.renewed !== 'string' || obj.renewed.length !== hasCount || !/^[01]*$/.test(obj.renewed)) {
+        throw bad('renewed must be a 0/1 string with one digit per id')
+      }
+      res = { ok: true, renewed: obj.renewed, expiresAt: count(obj.expiresAt, 'expiresAt') }
+      break
   }
   return res as ResponseHeader<O>
 }

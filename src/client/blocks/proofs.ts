@@ -1,0 +1,78 @@
+/**
+ * Proving copies: which farmers can show they hold a fragment, now. A copy counts toward a file's
+ * health only when proven: by an audit (a Merkle challenge against the fragment's root in the
+ * verify manifest) or, for a fragment without a root (a manifest, or a file stored before version 2
+ * manifests), by a GET whose bytes hash to its id. A farmer's word (HAS, or a PUT answered "stored")
+ * is only a hint of where to look.
+ */
+import type { AbortOptions } from '../../core/errors.ts'
+import { throwIfAborted } from '../../core/errors.ts'
+import { sha256Hex } from '../../core/hash.ts'
+import type { ClientPorts, FarmerRef } from '../ports.ts'
+
+/** What one copy of a fragment is to be checked against. */
+export interface CopyToProve {
+  /** The farmer said to hold it. */
+  farmer: FarmerRef
+  id: string
+  /** The fragment's Merkle root; absent: proven by a GET that hashes to `id`. */
+  root?: string
+  /** The fragment's length in bytes. */
+  size: number
+}
+
+/** The verdict on one copy. `unreachable`: no answer, which proves nothing either way. */
+export type CopyVerdict = 'proven' | 'failed' | 'missing' | 'unreachable'
+
+/** The ports proofs run on: the transport for GETs, and the auditor and score book when there are. */
+export type ProofPorts = Pick<ClientPorts, 'transport' | 'auditor' | 'scores'>
+
+/** Proofs in flight at once, over all farmers. */
+export const PROOF_CONCURRENCY = 16
+
+/**
+ * Checks every copy, at most `PROOF_CONCURRENCY` at once, and records each audit's outcome in the
+ * score book (a farmer that fails gets a worse score; an unreachable one is not scored). Verdicts
+ * come back in the order of `copies`.
+ */
+export async function proveCopies (ports: ProofPorts, copies: readonly CopyToProve[], options: AbortOptions = {}): Promise<CopyVerdict[]> {
+  const verdicts: CopyVerdict[] = new Array(copies.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < copies.length) {
+      const i = next++
+      throwIfAborted(options.signal)
+      verdicts[i] = await proveCopy(ports, copies[i]!, options)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(PROOF_CONCURRENCY, copies.length) }, worker))
+  throwIfAborted(options.signal) // an aborted proof reads as unreachable: never act on those
+  return verdicts
+}
+
+async function proveCopy (ports: ProofPorts, c: CopyToProve, options: AbortOptions): Promise<CopyVerdict> {
+  if (c.root !== undefined && ports.auditor !== undefined) {
+    let verdict: CopyVerdict
+    try {
+      verdict = (await ports.auditor.audit(c.farmer, { id: c.id, root: c.root, size: c.size }, options)).verdict
+    } catch {
+      return 'unreachable'
+    }
+    await ports.scores?.record(c.farmer.peerId, verdict === 'proven')
+    return verdict
+  }
+  try {
+    // The transport checks that the bytes hash to the id (`verifiesHashes`), or throws.
+    const bytes = await ports.transport.get(c.farmer, c.id, options)
+    if (ports.transport.verifiesHashes !== true && await sha256Hex(bytes) !== c.id) return 'failed'
+    return bytes.length === c.size ? 'proven' : 'failed'
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    return code === 'NOT_FOUND' ? 'missing' : code === 'HASH_MISMATCH' || code === 'CORRUPT_FRAGMENT' ? 'failed' : 'unreachable'
+  }
+}
+
+/** Whether a farmer's copies may count: not when its audits put it below the trust threshold. */
+export function counts (ports: Pick<ClientPorts, 'scores'>, peer: string): boolean {
+  return ports.scores?.trusted(peer) ?? true
+}

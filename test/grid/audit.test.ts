@@ -1,0 +1,234 @@
+// Proofs of storage over real libp2p on loopback: a farmer (`FarmerService` + `AuditService`) in
+// this process, auditors on their own nodes. Honest farmers pass, a farmer that lost a tenth of a
+// fragment's leaves is caught within the challenges docs/protocol.md says, an absent fragment is
+// `missing`, malformed and oversized challenges get typed codes, and a flood gets `BUSY` while
+// another peer's audit still passes.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AuditClient } from '../../src/client/adapters/audit-client.ts'
+import type { FarmerRef } from '../../src/client/ports.ts'
+import type { FragmentStore } from '../../src/core/fragment-store.ts'
+import { LEAF_BYTES, maxPathLength, merkleRoot } from '../../src/core/merkle.ts'
+import { AuditService } from '../../src/farmer/audit-service.ts'
+import type { AuditServiceInit } from '../../src/farmer/audit-service.ts'
+import { AUDIT_PROTOCOL, MAX_AUDIT_RESPONSE_BYTES } from '../../src/net/protocols/audit.ts'
+import { MAX_FRAGMENT_BYTES } from '../../src/net/protocols/fragment-constants.ts'
+import { parseHeaderObject } from '../../src/net/protocols/frames.ts'
+import { FrameReader, streamSource } from '../../src/net/protocols/stream-io.ts'
+import { FsFragmentStore } from '../../src/stores/fs.ts'
+import { MemoryFragmentStore } from '../../src/stores/memory.ts'
+import { randomFragment, startTestClient, startTestFarmer } from '../support/test-grid.ts'
+import type { TestClient, TestFarmer } from '../support/test-grid.ts'
+
+/** `inner` with some members replaced (`undefined` hides one), whatever else the port has. */
+function wrapStore (inner: FragmentStore, overrides: Partial<Record<keyof FragmentStore, unknown>>): FragmentStore {
+  return new Proxy(inner, {
+    get: (target, prop, receiver) => {
+      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof FragmentStore]
+      const v: unknown = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    }
+  })
+}
+
+/** A store that lies: it serves every fragment with the leaves in `lost` zeroed, and has no `openRead`. */
+function leafLosingStore (inner: FragmentStore, lost: (leaf: number) => boolean): FragmentStore {
+  return wrapStore(inner, {
+    openRead: undefined,
+    get: async (id: string, options?: { signal?: AbortSignal }) => {
+      const bytes = (await inner.get(id, options)).slice()
+      for (let i = 0; i * LEAF_BYTES < bytes.length; i++) if (lost(i)) bytes.fill(0, i * LEAF_BYTES, (i + 1) * LEAF_BYTES)
+      return bytes
+    }
+  })
+}
+
+/** A store whose reads take `ms` first, so that audits overlap. */
+function slowStore (inner: FragmentStore, ms: number): FragmentStore {
+  return wrapStore(inner, {
+    openRead: undefined,
+    get: async (id: string, options?: { signal?: AbortSignal }) => { await new Promise(resolve => setTimeout(resolve, ms)); return await inner.get(id, options) }
+  })
+}
+
+interface AuditFarmer { farmer: TestFarmer, audits: AuditService, ref: FarmerRef }
+
+async function startAuditFarmer (store: FragmentStore, init: AuditServiceInit = {}): Promise<AuditFarmer> {
+  const farmer = await startTestFarmer(store)
+  const audits = new AuditService({ libp2p: farmer.node, store }, init)
+  await audits.start()
+  return { farmer, audits, ref: { peerId: farmer.node.peerId.toString(), addrs: [farmer.addr.toString()] } }
+}
+
+/**
+ * Stores a fragment on the farmer through its store: the fragment protocol's PUT is not what these
+ * tests are about, and audits read whatever the store holds.
+ */
+async function put (f: AuditFarmer, frag: { id: string, bytes: Uint8Array }): Promise<void> {
+  await f.farmer.store.put(frag.id, frag.bytes)
+}
+
+async function stopAuditFarmer (f: AuditFarmer | undefined): Promise<void> {
+  await f?.audits.stop()
+  await f?.farmer.stop()
+}
+
+/** Sends `header` bytes (already framed, or not) on a fresh audit stream; returns the answer header. */
+async function rawAudit (node: Libp2p, f: AuditFarmer, bytes: Uint8Array): Promise<Record<string, unknown>> {
+  const signal = AbortSignal.timeout(5000)
+  const stream = await node.dialProtocol(f.farmer.addr, AUDIT_PROTOCOL, { signal })
+  const reader = new FrameReader(streamSource(stream))
+  stream.send(bytes)
+  await stream.close({ signal }).catch(() => {})
+  const header = parseHeaderObject(await reader.readHeader(MAX_AUDIT_RESPONSE_BYTES, signal))
+  if (stream.status === 'open') stream.abort(new Error('done'))
+  return header
+}
+
+function frame (json: unknown, declaredLength?: number): Uint8Array {
+  const body = new TextEncoder().encode(typeof json === 'string' ? json : JSON.stringify(json))
+  const out = new Uint8Array(4 + body.length)
+  new DataView(out.buffer).setUint32(0, declaredLength ?? body.length)
+  out.set(body, 4)
+  return out
+}
+
+describe('audit protocol', () => {
+  let client: TestClient
+  let auditor: AuditClient
+  let dir: string
+  let honest: AuditFarmer
+  let liar: AuditFarmer
+  const frags: Array<{ id: string, bytes: Uint8Array, root: string }> = []
+
+  beforeAll(async () => {
+    client = await startTestClient()
+    auditor = new AuditClient(client.node)
+    dir = await mkdtemp(join(tmpdir(), 'audit-'))
+    honest = await startAuditFarmer(await FsFragmentStore.open(dir))
+    // 1 MiB = 1024 leaves, of which the liar lost every tenth: 103 (10 %).
+    liar = await startAuditFarmer(leafLosingStore(new MemoryFragmentStore(), i => i % 10 === 3))
+    for (const size of [1, 5000, 1 << 20]) {
+      const f = await randomFragment(size)
+      frags.push({ ...f, root: merkleRoot(f.bytes) })
+      await put(honest, f)
+      await put(liar, f)
+    }
+  }, 30_000)
+
+  afterAll(async () => {
+    await stopAuditFarmer(honest)
+    await stopAuditFarmer(liar)
+    await client?.node.stop()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  const fragment = (i: number): { id: string, root: string, size: number } => ({ id: frags[i]!.id, root: frags[i]!.root, size: frags[i]!.bytes.length })
+
+  it('an honest farmer proves every fragment it holds, in a kilobyte per leaf and 47 bytes per path hash', async () => {
+    for (let i = 0; i < frags.length; i++) {
+      const size = frags[i]!.bytes.length
+      for (let n = 0; n < 5; n++) {
+        const out = await auditor.audit(honest.ref, fragment(i))
+        expect(out, `fragment ${i}`).toMatchObject({ verdict: 'proven' })
+        expect(out.bytes).toBeLessThan(16 * (1400 + 47 * maxPathLength(size)) + 300)
+      }
+    }
+    expect(honest.audits.metrics.proven).toBe(15)
+  })
+
+  it('the largest fragment (16 MiB, 48 hashes per path) is proven in under half the answer cap', async () => {
+    const f = await randomFragment(MAX_FRAGMENT_BYTES)
+    await put(honest, f)
+    const out = await auditor.audit(honest.ref, { id: f.id, root: merkleRoot(f.bytes), size: f.bytes.length })
+    expect(out).toMatchObject({ verdict: 'proven' })
+    expect(out.bytes).toBeGreaterThan(16 * 48 * 44) // every path whole
+    expect(out.bytes).toBeLessThan(MAX_AUDIT_RESPONSE_BYTES / 2)
+    await honest.farmer.store.delete(f.id)
+  }, 30_000)
+
+  it('a farmer that lost 10 % of the leaves fails within 6 challenges (99.99 %), and most challenges', async () => {
+    // Escaping one 16-leaf challenge: 0.9^16 = 0.185; six in a row: 3.5e-5.
+    const big = fragment(2)
+    const verdicts: string[] = []
+    for (let n = 0; n < 6; n++) verdicts.push((await auditor.audit(liar.ref, big)).verdict)
+    expect(verdicts).toContain('failed')
+    expect(verdicts).not.toContain('missing')
+    // The small fragments lost their leaf 3 only where they have one: 5000 bytes = 5 leaves.
+    const small = await auditor.audit(liar.ref, fragment(1))
+    expect(small).toMatchObject({ verdict: 'failed', reason: 'a proof does not verify against the root' })
+    // The one-byte fragment has no leaf 3: the liar still proves it.
+    expect((await auditor.audit(liar.ref, fragment(0))).verdict).toBe('proven')
+  })
+
+  it('a fragment the farmer does not hold is missing, and a wrong size or root fails', async () => {
+    const absent = await randomFragment(3000)
+    expect((await auditor.audit(honest.ref, { id: absent.id, root: merkleRoot(absent.bytes), size: 3000 })).verdict).toBe('missing')
+    expect(await auditor.audit(honest.ref, { ...fragment(1), size: 5001 })).toMatchObject({ verdict: 'failed', reason: 'size 5000, expected 5001' })
+    expect(await auditor.audit(honest.ref, { ...fragment(1), root: frags[2]!.root })).toMatchObject({ verdict: 'failed' })
+  })
+
+  it('a fragment corrupted on disk is caught: the farmer drops it and answers NOT_FOUND', async () => {
+    const f = await randomFragment(10_000)
+    const store = honest.farmer.store as FsFragmentStore
+    await put(honest, f)
+    const { readdir, open } = await import('node:fs/promises')
+    const files = await readdir(join(dir, 'fragments'), { recursive: true })
+    const file = files.find(p => p.endsWith(f.id) || p.includes(f.id))
+    expect(file).toBeDefined()
+    const fh = await open(join(dir, 'fragments', file!), 'r+')
+    await fh.write(new Uint8Array(16), 0, 16, 2048)
+    await fh.close()
+    const out = await auditor.audit(honest.ref, { id: f.id, root: merkleRoot(f.bytes), size: f.bytes.length })
+    expect(out.verdict).not.toBe('proven')
+    expect((await store.has([f.id]))[0]).toBe(false)
+  })
+
+  it('refuses malformed and oversized challenges with typed codes', async () => {
+    const node = client.node
+    const id = frags[2]!.id
+    const nonce = btoa('0123456789abcdef')
+    expect(await rawAudit(node, honest, frame({ id, nonce, leaves: [1] }, 5000))).toMatchObject({ ok: false, code: 'TOO_LARGE' })
+    expect(await rawAudit(node, honest, frame('not json'))).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await rawAudit(node, honest, frame({ id, nonce, leaves: Array.from({ length: 17 }, (_, i) => i) }))).toMatchObject({ ok: false, code: 'TOO_LARGE' })
+    expect(await rawAudit(node, honest, frame({ id, nonce, leaves: [1, 1] }))).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await rawAudit(node, honest, frame({ id, nonce: 'AAAA', leaves: [1] }))).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await rawAudit(node, honest, frame({ id: 'x', nonce, leaves: [1] }))).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await rawAudit(node, honest, frame({ id, nonce, leaves: [1024] }))).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await rawAudit(node, honest, frame({ id, nonce, leaves: [-1] }))).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    // And still serves a good one afterwards.
+    const good = await rawAudit(node, honest, frame({ id, nonce, leaves: [0, 1023] }))
+    expect(good).toMatchObject({ ok: true, nonce, size: 1 << 20 })
+  })
+
+  it('a peer flooding audits gets BUSY while another peer is still proven', async () => {
+    const slow = await startAuditFarmer(slowStore(new MemoryFragmentStore(), 400), { maxAuditsPerPeer: 2, maxAuditsInFlight: 4 })
+    const flooder = await startTestClient()
+    try {
+      const f = frags[2]!
+      await put(slow, f)
+      const floodAuditor = new AuditClient(flooder.node)
+      const flood = Array.from({ length: 8 }, async () => await floodAuditor.audit(slow.ref, fragment(2)).then(o => o.verdict, (e: Error) => e.name))
+      await new Promise(r => setTimeout(r, 100))
+      const other = await auditor.audit(slow.ref, fragment(2))
+      const results = await Promise.all(flood)
+      expect(other.verdict).toBe('proven')
+      expect(results.filter(r => r === 'FarmerBusyError').length).toBeGreaterThanOrEqual(5)
+      expect(results.filter(r => r === 'proven').length).toBeGreaterThanOrEqual(1)
+      expect(slow.audits.metrics.refused.BUSY).toBeGreaterThanOrEqual(5)
+    } finally {
+      await flooder.node.stop()
+      await stopAuditFarmer(slow)
+    }
+  })
+
+  it('an unreachable farmer is a typed error, not a verdict', async () => {
+    const gone = await startAuditFarmer(new MemoryFragmentStore())
+    await stopAuditFarmer(gone)
+    const quick = new AuditClient(client.node, { timeoutMs: 3000 })
+    await expect(quick.audit(gone.ref, fragment(1))).rejects.toMatchObject({ code: expect.stringMatching(/^(UNREACHABLE|TIMEOUT)$/) })
+  })
+})

@@ -151,11 +151,17 @@ describe('merkle', () => {
       expect(ok(s)).toBe(false)
       expect(ok(good().map(x => ({ ...x, index: x.index + 34 })))).toBe(false)
     })
-    it('a path one hash too short or too long', () => {
+    it('a path one hash too short or too long, with a hole, or with a hash of the wrong length', () => {
       const p = good(); p[0]!.path.pop()
       expect(ok(p)).toBe(false)
       const q = good(); q[0]!.path.push(new Uint8Array(32))
       expect(ok(q)).toBe(false)
+      const r = good(); r[0]!.path = Array.from({ length: r[0]!.path.length }) as Uint8Array[]
+      expect(ok(r)).toBe(false)
+      const holes = good(); holes[0]!.path = new Array<Uint8Array>(holes[0]!.path.length) // sparse: no element at all
+      expect(ok(holes)).toBe(false)
+      const t = good(); t[0]!.path[4] = t[0]!.path[4]!.subarray(0, 31)
+      expect(ok(t)).toBe(false)
     })
     it('a short leaf where a full one belongs, and a full one in the short last place', () => {
       const p = good(); p[0]!.leaf = p[0]!.leaf.subarray(0, 1000)

@@ -55,11 +55,13 @@ describe('after the put', () => {
   })
 
   it(`m + 1 holders of a segment SIGKILLed: exit 3 and an error that names the segment`, async () => {
-    // Kill the three farmers that do not hold the manifest, so the manifest still opens and the
-    // failure is about the data. With 6 farmers and 4 + 2 every farmer holds a fragment of every segment.
+    // Kill three farmers, the one without a copy of the manifest first: the manifest (5 copies)
+    // still opens and the failure is about the data. With 6 farmers and 4 + 2 every farmer holds a
+    // fragment of every segment.
     const manifestHolders = new Set(linkHolders(link))
-    const victims = g.farmers.filter(f => !manifestHolders.has(f.peerId))
+    const victims = [...g.farmers.filter(f => !manifestHolders.has(f.peerId)), ...g.farmers.filter(f => manifestHolders.has(f.peerId))].slice(0, M + 1)
     expect(victims).toHaveLength(M + 1)
+    expect(victims.filter(f => manifestHolders.has(f.peerId)).length).toBeLessThan(manifestHolders.size)
     await Promise.all(victims.map(async f => { await g.kill(f) }))
 
     const out = join(g.work, 'after-kill-m1.bin')

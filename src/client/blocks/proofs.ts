@@ -8,6 +8,7 @@
 import type { AbortOptions } from '../../core/errors.ts'
 import { throwIfAborted } from '../../core/errors.ts'
 import { sha256Hex } from '../../core/hash.ts'
+import { MAX_AUDITS_PER_PEER } from '../../net/protocols/audit.ts'
 import type { ClientPorts, FarmerRef } from '../ports.ts'
 
 /** What one copy of a fragment is to be checked against. */
@@ -29,34 +30,52 @@ export type ProofPorts = Pick<ClientPorts, 'transport' | 'auditor' | 'scores'>
 
 /** Proofs in flight at once, over all farmers. */
 export const PROOF_CONCURRENCY = 16
+/** Audits in flight to one farmer: what a farmer serves one peer at once (more are refused BUSY). */
+export const AUDITS_PER_FARMER = MAX_AUDITS_PER_PEER
+/** Tries of an audit a busy farmer refused, the first included; the waits double from BUSY_WAIT_MS. */
+const BUSY_TRIES = 4
+const BUSY_WAIT_MS = 200
 
 /**
- * Checks every copy, at most `PROOF_CONCURRENCY` at once, and records each audit's outcome in the
- * score book (a farmer that fails gets a worse score; an unreachable one is not scored). Verdicts
- * come back in the order of `copies`.
+ * Checks every copy, at most `PROOF_CONCURRENCY` at once and `AUDITS_PER_FARMER` per farmer, and
+ * records each audit's outcome in the score book (a farmer that fails gets a worse score; an
+ * unreachable one is not scored). Verdicts come back in the order of `copies`.
  */
 export async function proveCopies (ports: ProofPorts, copies: readonly CopyToProve[], options: AbortOptions = {}): Promise<CopyVerdict[]> {
   const verdicts: CopyVerdict[] = new Array(copies.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < copies.length) {
-      const i = next++
-      throwIfAborted(options.signal)
-      verdicts[i] = await proveCopy(ports, copies[i]!, options)
+  const byFarmer = new Map<string, number[]>()
+  copies.forEach((c, i) => { byFarmer.set(c.farmer.peerId, [...byFarmer.get(c.farmer.peerId) ?? [], i]) })
+  // Lanes: each takes the next copy of its farmer; a farmer has at most AUDITS_PER_FARMER of them.
+  const lanes: Array<() => Promise<void>> = []
+  for (const queue of byFarmer.values()) {
+    for (let l = 0; l < Math.min(AUDITS_PER_FARMER, queue.length); l++) {
+      lanes.push(async () => {
+        for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+          throwIfAborted(options.signal)
+          verdicts[i] = await proveCopy(ports, copies[i]!, options)
+        }
+      })
     }
   }
-  await Promise.all(Array.from({ length: Math.min(PROOF_CONCURRENCY, copies.length) }, worker))
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(PROOF_CONCURRENCY, lanes.length) }, async () => {
+    while (next < lanes.length) await lanes[next++]!()
+  }))
   throwIfAborted(options.signal) // an aborted proof reads as unreachable: never act on those
   return verdicts
 }
 
 async function proveCopy (ports: ProofPorts, c: CopyToProve, options: AbortOptions): Promise<CopyVerdict> {
   if (c.root !== undefined && ports.auditor !== undefined) {
-    let verdict: CopyVerdict
-    try {
-      verdict = (await ports.auditor.audit(c.farmer, { id: c.id, root: c.root, size: c.size }, options)).verdict
-    } catch {
-      return 'unreachable'
+    let verdict: CopyVerdict | undefined
+    for (let tries = 1; verdict === undefined; tries++) {
+      try {
+        verdict = (await ports.auditor.audit(c.farmer, { id: c.id, root: c.root, size: c.size }, options)).verdict
+      } catch (err) {
+        // A busy farmer (other auditors) is asked again a little later; silence proves nothing.
+        if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_TRIES || options.signal?.aborted === true) return 'unreachable'
+        await new Promise(resolve => setTimeout(resolve, BUSY_WAIT_MS * 2 ** (tries - 1)))
+      }
     }
     await ports.scores?.record(c.farmer.peerId, verdict === 'proven')
     return verdict

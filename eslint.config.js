@@ -24,9 +24,10 @@ const LAYERS = [
   { name: 'client', files: ['src/client/**'], may: ['core', 'codec', 'net', 'stores'] },
   { name: 'farmer', files: ['src/farmer/**'], may: ['core', 'codec', 'net', 'stores'] },
   { name: 'relay', files: ['relay/**'], may: ['core', 'codec', 'net', 'stores'] },
+  { name: 'keeper', files: ['src/keeper/**'], may: ['core', 'codec', 'net', 'stores', 'client'] },
   { name: 'app', files: ['src/app/**'], may: ['core', 'codec', 'net', 'stores', 'client', 'farmer'] },
-  { name: 'cli', files: ['src/cli/**'], may: ['core', 'codec', 'net', 'stores', 'client', 'farmer', 'relay'] },
-  { name: 'bin', files: ['bin/**'], may: ['core', 'codec', 'net', 'stores', 'client', 'farmer', 'relay', 'app', 'cli'] }
+  { name: 'cli', files: ['src/cli/**'], may: ['core', 'codec', 'net', 'stores', 'client', 'farmer', 'relay', 'keeper'] },
+  { name: 'bin', files: ['bin/**'], may: ['core', 'codec', 'net', 'stores', 'client', 'farmer', 'relay', 'app', 'cli', 'keeper'] }
 ]
 const TESTS = ['**/*.test.ts']
 const CORE_IS_PURE = { group: IO_LIBRARIES, message: 'src/core is pure: no I/O libraries. Take a port instead.' }
@@ -42,7 +43,7 @@ function forbiddenTo (layer) {
   const may = layer.may.length === 0 ? 'nothing but itself' : layer.may.join(', ')
   return [{
     group: others.map(name => `**/${name}/**`),
-    message: `${layer.name} may import ${may} (layers: core < codec, net, stores < client, farmer, relay < app, cli < bin).`
+    message: `${layer.name} may import ${may} (layers: core < codec, net, stores < client, farmer, relay < keeper < app, cli < bin).`
   }]
 }
 

@@ -5,21 +5,27 @@
  * config folder (`local-grid.addr`, see `relay-address.ts`) and for the app's server in
  * `DATA/relay.addr`; runs until Ctrl-C, then stops every child cleanly and removes both.
  * Children die with this process even when it is SIGKILLed (IPC channel, see `spawn.ts`).
+ * `--per-process K` hosts K farmers per child (`shardfarm farmers`, `farm-host.ts`), so that a grid
+ * big enough for every policy fits a small machine.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseCount, parseFlags, parseHostPort, parseSize } from './args.ts'
+import { parseCount, parseFlags, parseHostPort, parseSize, UsageError } from './args.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 import { forgetLocalGrid, RELAY_ADDR_FILE, saveLocalGrid } from './relay-address.ts'
 import { spawnShardfarm, stopChild } from './spawn.ts'
 import type { ShardfarmChild } from './spawn.ts'
 
+/** Most farmers one `shardfarm farmers` process hosts (see `farm-host.ts`). */
+export const MAX_HOSTED = 16
+
 /** Regions the grid's farmers are spread over, round robin, so region policies have something to pick. */
 export const GRID_REGIONS = ['eu-west', 'eu-central', 'us-east'] as const
 
 export const GRID_USAGE = `shardfarm grid [options]
   --farmers N             full farmers to start (default 6)
+  --per-process K         farmers hosted by one process (default 1: each its own; see \`shardfarm farmers\`)
   --data DIR              data root; relay/ and farmer-<i>/ inside (default ./.shardfarm)
   --relay-listen H:PORT   relay WebSocket address (default 127.0.0.1:0)
   --quota SIZE            quota of each farmer (default 10GiB)
@@ -30,9 +36,11 @@ export const GRID_USAGE = `shardfarm grid [options]
 export async function gridCommand (argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     farmers: { type: 'string' }, data: { type: 'string' }, 'relay-listen': { type: 'string' },
-    quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' }
+    quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' }, 'per-process': { type: 'string' }
   })
   const n = parseCount('farmers', f.farmers ?? '6', 1)
+  const perProcess = parseCount('per-process', f['per-process'] ?? '1', 1)
+  if (perProcess > MAX_HOSTED) throw new UsageError(`--per-process must be at most ${MAX_HOSTED}, got ${perProcess}`)
   const root = f.data ?? './.shardfarm'
   const httpBase = f['http-base'] === undefined ? undefined : parseHostPort('http-base', f['http-base'])
   if (f.quota !== undefined) parseSize('quota', f.quota) // fail here, not in six children
@@ -56,23 +64,39 @@ export async function gridCommand (argv: string[]): Promise<void> {
   }
 
   try {
-    const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--listen', f['relay-listen'] ?? '127.0.0.1:0'], { name: 'relay' })
+    // Every farmer here runs on this host: new farmers are vetted at once, and clients are told the
+    // farmers share a subnet on purpose (else placement would refuse them all one subnet).
+    const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--listen', f['relay-listen'] ?? '127.0.0.1:0',
+      '--vetting-period', '0', '--shared-subnets'], { name: 'relay' })
     children.push(relay)
     watch(relay, 'relay')
-    const farmers = await Promise.all(Array.from({ length: n }, async (_, i) => {
-      const args = ['farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr]
-      if (f.quota !== undefined) args.push('--quota', f.quota)
-      if (f.heartbeat !== undefined) args.push('--heartbeat', f.heartbeat)
-      if (httpBase !== undefined) args.push('--http', `${httpBase.host}:${httpBase.port + i}`)
-      const c = await spawnShardfarm(args, { name: `farmer-${i}` })
-      children.push(c)
-      watch(c, `farmer-${i}`)
-      return c
-    }))
+    const farmers = perProcess === 1
+      ? await Promise.all(Array.from({ length: n }, async (_, i) => {
+        const args = ['farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr]
+        if (f.quota !== undefined) args.push('--quota', f.quota)
+        if (f.heartbeat !== undefined) args.push('--heartbeat', f.heartbeat)
+        if (httpBase !== undefined) args.push('--http', `${httpBase.host}:${httpBase.port + i}`)
+        const c = await spawnShardfarm(args, { name: `farmer-${i}` })
+        children.push(c)
+        watch(c, `farmer-${i}`)
+        return c.addr
+      }))
+      : (await Promise.all(Array.from({ length: Math.ceil(n / perProcess) }, async (_, h) => {
+          // Host h runs farmers first..first+count-1, with the same folders, regions and ports as one per process.
+          const first = h * perProcess
+          const args = ['farmers', '--data', root, '--count', String(Math.min(perProcess, n - first)), '--first', String(first), '--relay', relay.addr]
+          if (f.quota !== undefined) args.push('--quota', f.quota)
+          if (f.heartbeat !== undefined) args.push('--heartbeat', f.heartbeat)
+          if (httpBase !== undefined) args.push('--http-base', `${httpBase.host}:${httpBase.port}`)
+          const c = await spawnShardfarm(args, { name: `farmers-${h}` })
+          children.push(c)
+          watch(c, `farmers-${h}`)
+          return c.addr.split(' ')
+        }))).flat()
     await writeFile(join(root, RELAY_ADDR_FILE), relay.addr + '\n')
     announced = relay.addr
     await saveLocalGrid(relay.addr)
-    log.info('grid up', { relay: relay.addr, farmers: farmers.map(c => c.addr), data: root })
+    log.info('grid up', { relay: relay.addr, farmers, data: root })
     printAddress(relay.addr)
   } catch (err) {
     log.error('grid failed to start', { err })

@@ -4,14 +4,21 @@
  */
 import { pathToFileURL } from 'node:url'
 import { dispatch, FILE_COMMANDS } from './dispatch.ts'
+import { exitWhenFlushed } from './lifecycle.ts'
 import type { CommandTable } from './dispatch.ts'
 
 // Loaded on demand: a relay should not load the farmer's store, nor a farmer the upload pipeline.
 const COMMANDS: CommandTable = {
   relay: async () => { const m = await import('./relay.ts'); return { run: m.relayCommand, usage: m.RELAY_USAGE } },
   farmer: async () => { const m = await import('./farmer.ts'); return { run: m.farmerCommand, usage: m.FARMER_USAGE } },
+  farmers: async () => { const m = await import('./farm-host.ts'); return { run: m.farmersCommand, usage: m.FARMERS_USAGE } },
   grid: async () => { const m = await import('./grid.ts'); return { run: m.gridCommand, usage: m.GRID_USAGE } },
   start: async () => { const m = await import('./start.ts'); return { run: m.startCommand, usage: m.START_USAGE } },
+  keeper: async () => { const m = await import('./keeper.ts'); return { run: m.keeperCommand, usage: m.KEEPER_USAGE } },
+  keep: async () => {
+    const m = await import('./keeper.ts')
+    return { run: async argv => { await m.keepCommand(argv); await exitWhenFlushed() }, usage: m.KEEPER_USAGE }
+  },
   ...FILE_COMMANDS
 }
 

@@ -1,6 +1,6 @@
 /**
  * `shardfarm start` (what `npm start` runs): builds the app, starts a local grid (a relay and N
- * full farmers as child processes) and serves the app on 127.0.0.1, then prints where to go.
+ * full farmers, several to a child process) and serves the app on 127.0.0.1, then prints where to go.
  * Nothing to configure: the app asks the server for the grid (`/grid.json`, read from
  * `DATA/relay.addr`), and the file commands find it in the person's config folder, where the grid
  * records it (`local-grid.addr`, see `relay-address.ts`). Ctrl-C stops everything.
@@ -14,8 +14,17 @@ import { stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 import { spawnShardfarm, stopChild } from './spawn.ts'
 
+/**
+ * The local grid's default size: enough for every policy the app offers (archive is 10 + 4 over 3
+ * regions), hosted 7 to a process so that it idles in about 0.4 GiB and comes up in seconds on a
+ * 2-core machine (docs/performance.md).
+ */
+export const START_FARMERS = 14
+export const START_PER_PROCESS = 7
+
 export const START_USAGE = `shardfarm start [options]
-  --farmers N         full farmers in the local grid (default 6)
+  --farmers N         full farmers in the local grid (default ${START_FARMERS}: every policy the app offers)
+  --per-process K     farmers hosted by one process (default ${START_PER_PROCESS})
   --data DIR          grid data root (default ./.shardfarm)
   --listen H:PORT     where the app is served (default 127.0.0.1:5173)
   --no-build          serve the last build in dist/ instead of building first`
@@ -23,8 +32,9 @@ export const START_USAGE = `shardfarm start [options]
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export async function startCommand (argv: string[]): Promise<void> {
-  const f = parseFlags(argv, { farmers: { type: 'string' }, data: { type: 'string' }, listen: { type: 'string' }, 'no-build': { type: 'boolean' } })
-  const farmers = parseCount('farmers', f.farmers ?? '6', 1)
+  const f = parseFlags(argv, { farmers: { type: 'string' }, 'per-process': { type: 'string' }, data: { type: 'string' }, listen: { type: 'string' }, 'no-build': { type: 'boolean' } })
+  const farmers = parseCount('farmers', f.farmers ?? String(START_FARMERS), 1)
+  const perProcess = parseCount('per-process', f['per-process'] ?? String(START_PER_PROCESS), 1)
   const data = f.data ?? './.shardfarm'
   const { host, port } = parseHostPort('listen', f.listen ?? '127.0.0.1:5173')
   const log = createLogger('start')
@@ -36,15 +46,19 @@ export async function startCommand (argv: string[]): Promise<void> {
   // The grid's JSON logs go to a file, so the terminal shows only what a person needs.
   await mkdir(data, { recursive: true })
   const logFile = createWriteStream(join(data, 'grid.log'), { flags: 'a' })
-  const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--per-process', String(perProcess), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
   process.env.SHARDFARM_GRID = data // where vite.config.ts's /grid.json reads the relay address
+  // A keeper beside the grid keeps the files put from this machine (and any given with `keep`) from the start.
+  const keeper = await spawnShardfarm(['keeper', '--relay', grid.addr, '--interval', '60', '--grace', '300'], { name: 'keeper', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
   const server = await vite.preview({ root: ROOT, preview: { host, port, strictPort: true }, logLevel: 'warn' })
   stopOnSignals(async () => {
     await new Promise<void>(resolve => { server.httpServer.close(() => { resolve() }) })
+    await stopChild(keeper)
     await stopChild(grid)
   }, log)
   const url = `http://${host}:${port}/`
   process.stdout.write(`\nShardfarm is running.\n\n  Open ${url} and drop a file in.\n\n` +
     `  Local grid: 1 relay + ${farmers} farmers, data in ${data}/ (logs: ${join(data, 'grid.log')})\n  Relay:      ${grid.addr}\n` +
+    `  Keeper:     audits and repairs the files put from this machine every minute (docs/keeper.md)\n` +
     '  From a shell: npm run shardfarm -- put FILE   (then: npm run shardfarm -- get LINK -o copy)\n\n  Ctrl-C stops it all.\n')
 }

@@ -21,9 +21,33 @@ export async function startGrid (n: number): Promise<TestGrid> {
   return { grid, relay, farmers }
 }
 
-/** Makes every page of `context` use `relay` (the app's "Use another relay" setting). */
-export async function useRelay (context: BrowserContext, relay: string): Promise<void> {
+/**
+ * Makes every page of `context` use `relay` (the app's "Use another relay" setting).
+ *
+ * The save dialog (`showSaveFilePicker`): headless Chromium has the function, but it rejects at
+ * once with the AbortError a person closing the dialog gives, and Playwright cannot drive a save
+ * dialog. So by default the pages go without it (`'none'`), as in browsers that lack it, and a
+ * download takes the two-step way (Download, then Save). `'stub'` puts in its place a dialog that
+ * "chooses" a file of the suggested name in the origin-private file system (`readPicked` reads it).
+ */
+export async function useRelay (context: BrowserContext, relay: string, options: { savePicker?: 'none' | 'stub' } = {}): Promise<void> {
   await context.addInitScript((addr) => { localStorage.setItem('shardfarm.relay', addr) }, relay)
+  await context.addInitScript((stub) => {
+    const picker = stub
+      ? async (o?: { suggestedName?: string }): Promise<FileSystemFileHandle> =>
+        await (await navigator.storage.getDirectory()).getFileHandle(`picked-${o?.suggestedName ?? 'file'}`, { create: true })
+      : undefined
+    Object.defineProperty(window, 'showSaveFilePicker', { value: picker, configurable: true, writable: true })
+  }, options.savePicker === 'stub')
+}
+
+/** SHA-256 (hex) and size of the file the stubbed save dialog handed out for `name`. */
+export async function readPicked (page: Page, name: string): Promise<{ sha256: string, size: number }> {
+  return await page.evaluate(async (n) => {
+    const file = await (await (await navigator.storage.getDirectory()).getFileHandle(`picked-${n}`)).getFile()
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()))
+    return { sha256: Array.from(digest, b => b.toString(16).padStart(2, '0')).join(''), size: file.size }
+  }, name)
 }
 
 export async function openApp (page: Page, path = '/'): Promise<void> {
@@ -37,9 +61,14 @@ export function randomFile (name: string, bytes: number): { name: string, mimeTy
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
+/** Picks a storage policy in the Upload view ("live", "archive" or "mixed"), by its visible label. */
+export async function choosePolicy (page: Page, policy: string): Promise<void> {
+  await page.getByRole('radio', { name: new RegExp(`^${policy}\\b`, 'i') }).check()
+}
+
 /** Uploads through the file input and returns the share link once the upload is stored. */
 export async function uploadFile (page: Page, file: { name: string, mimeType: string, buffer: Buffer }, policy = 'live'): Promise<string> {
-  await page.getByTestId('policy').selectOption(policy)
+  await choosePolicy(page, policy)
   await page.getByTestId('file-input').setInputFiles(file)
   const item = page.getByTestId('upload').filter({ hasText: file.name })
   await expect(item).toHaveAttribute('data-status', 'done', { timeout: 200_000 })
@@ -95,4 +124,23 @@ export function wavFile (name: string, seconds: number): { name: string, mimeTyp
   buffer.write('data', 36, 'latin1'); buffer.writeUInt32LE(samples * 2, 40)
   for (let i = 0; i < samples; i++) buffer.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / rate)), 44 + i * 2)
   return { name, mimeType: 'audio/wav', buffer }
+}
+
+/** A phone's viewport (CSS pixels), for the small-screen checks. */
+export const PHONE = { width: 390, height: 844 }
+const DESKTOP = { width: 1280, height: 720 }
+
+/** Saves `name` at desktop width and `name-phone` at phone width (look at both). */
+export async function shots (page: Page, info: TestInfo, name: string): Promise<void> {
+  const before = page.viewportSize() ?? DESKTOP
+  await page.setViewportSize(DESKTOP)
+  await shot(page, info, name)
+  await page.setViewportSize(PHONE)
+  await shot(page, info, `${name}-phone`)
+  await page.setViewportSize(before)
+}
+
+/** How many CSS pixels the page scrolls sideways (0 when everything fits the viewport's width). */
+export async function sideScroll (page: Page): Promise<number> {
+  return await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
 }

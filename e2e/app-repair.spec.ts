@@ -14,7 +14,7 @@ test('the owner repairs a file after two farmers leave, and its link still opens
   const link = await uploadFile(pageA, file)
   // The manifest holders a link names come last, comma-separated.
   const holders = link.split(':').at(-1)!.split(',')
-  expect(holders).toHaveLength(3)
+  expect(holders).toHaveLength(5) // max(5, m + 1) copies
   const farmerOf = (peer: string) => g.farmers.find(f => f.addr.endsWith(`/p2p/${peer}`))!
   const gone = new Set<number>()
   const leave = (pid: number): void => { process.kill(pid, 'SIGKILL'); gone.add(pid) }
@@ -36,7 +36,7 @@ test('the owner repairs a file after two farmers leave, and its link still opens
   await expect(pageA.getByRole('button', { name: 'Repair mended.bin' })).toHaveCount(0)
   await shot(pageA, info, 'files-repaired')
 
-  // Two more leave, the link's last manifest holder among them. A farmer holds at most one fragment
+  // Two more leave, a manifest holder the link names among them. A farmer holds at most one fragment
   // of a segment, so each keeps 4 = k; the link (unchanged) finds the new copies via the directory.
   leave(farmerOf(holders[2]!).pid)
   leave(g.farmers.find(f => !gone.has(f.pid))!.pid)

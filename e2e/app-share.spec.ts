@@ -15,15 +15,29 @@ test('a 20 MiB upload in page A downloads byte-identical from its share link in 
   await shot(pageA, info, 'upload-empty')
   const file = randomFile('twenty.bin', 20 * 1024 * 1024)
   const link = await uploadFile(pageA, file)
-  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#shardfarm:r1:/)
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#shardfarm:r2:/)
   // Where the fragments went: every one of the 6 segments × (4 + 2) fragments, over the grid's three regions.
   const rows = pageA.getByTestId('placement').locator('li')
   await expect(rows).toHaveCount(3)
   const counts = (await rows.allInnerTexts()).map(t => Number(/(\d+) fragments on/.exec(t)?.[1]))
   expect(counts.reduce((a, b) => a + b, 0)).toBe(6 * (4 + 2))
   await shot(pageA, info, 'upload-done')
+  // Beside the share link, the verify link: the same file and manifest, a key that reads neither.
+  const uploaded = pageA.getByTestId('upload').filter({ hasText: 'twenty.bin' })
+  await uploaded.getByText('Verify link: let someone keep this file healthy without reading it').click()
+  const verify = await uploaded.getByTestId('verify-link').inputValue()
+  expect(verify).toMatch(/^shardfarm:v2:/)
+  const [readBody, verifyBody] = [link.split(':')[4]!, verify.split(':')[2]!]
+  expect(verifyBody.slice(0, 64)).toBe(readBody.slice(0, 64)) // file id and manifest id
+  expect(verifyBody.slice(64)).not.toBe(readBody.slice(64))
+  await shot(pageA, info, 'upload-verify-link')
   await pageA.goto('/#/files')
   await expect(pageA.getByTestId('my-file')).toHaveCount(1)
+  // A page that opens renews the leases on its files: every fragment and manifest copy of this one.
+  await pageA.reload()
+  const renewal = pageA.getByTestId('renewal')
+  await expect(renewal).toBeVisible({ timeout: 30_000 })
+  expect(Number(await renewal.getAttribute('data-renewed'))).toBeGreaterThanOrEqual(6 * (4 + 2))
   await shot(pageA, info, 'files')
   await pageA.goto('/#/network')
   await expect(pageA.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
@@ -62,8 +76,8 @@ test('a tampered share link gives the authentication sentence, not a broken file
   const page = await ctx.newPage()
   await openApp(page)
   const link = await uploadFile(page, randomFile('secret.txt', 1000))
-  // Flip one character of the key part (the third field of shardfarm:r1:<body>:<holders>).
-  const [head, body, holders] = [link.slice(0, link.indexOf(':r1:') + 4), link.split(':')[4]!, link.split(':').slice(5).join(':')]
+  // Flip one character of the key part (the third field of shardfarm:r2:<body>:<holders>).
+  const [head, body, holders] = [link.slice(0, link.indexOf(':r2:') + 4), link.split(':')[4]!, link.split(':').slice(5).join(':')]
   const i = body.length - 5
   const tampered = `${head}${body.slice(0, i)}${body[i] === 'A' ? 'B' : 'A'}${body.slice(i + 1)}:${holders}`
   await page.goto(tampered)

@@ -90,3 +90,30 @@ export async function sweep (): Promise<number> {
   }
   return removed
 }
+
+/** `window.showSaveFilePicker` (File System Access API), where the browser has it. */
+type SaveFilePicker = (options?: { suggestedName?: string }) => Promise<FileSystemFileHandle>
+
+/** The browser's save dialog, when it has one a page may open (Chromium); undefined elsewhere. */
+export function savePicker (): SaveFilePicker | undefined {
+  const pick = (globalThis as { showSaveFilePicker?: SaveFilePicker }).showSaveFilePicker
+  return typeof pick === 'function' ? pick.bind(globalThis) : undefined
+}
+
+/**
+ * A sink writing straight into the file the person chose in the save dialog: one click, and the
+ * bytes stream to disk with no copy in the page's storage. `discard()` aborts the write (the
+ * browser then leaves the chosen file as it was, or removes it where it may).
+ */
+export async function pickedSink (handle: FileSystemFileHandle): Promise<DownloadSink> {
+  let w: Writable | undefined = await handle.createWritable() as Writable
+  return {
+    write: async b => { await w!.write(b as Uint8Array<ArrayBuffer>) },
+    close: async () => { await w!.close(); w = undefined; return await handle.getFile() },
+    discard: async () => {
+      const open = w
+      w = undefined
+      await open?.abort?.().catch(() => {})
+    }
+  }
+}

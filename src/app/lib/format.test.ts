@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatDuration } from './format.ts'
+import { formatDuration, relayName } from './format.ts'
 import { placementRows } from './placement-rows.ts'
 
 describe('formatDuration', () => {
@@ -22,5 +22,14 @@ describe('placementRows', () => {
       { region: 'us-east', fragments: 1, full: 1, light: 0 },
       { region: 'unknown', fragments: 1, full: 1, light: 0 }
     ])
+  })
+})
+
+describe('relayName', () => {
+  it('says host:port and a short peer id, not the whole multiaddr', () => {
+    expect(relayName('/ip4/127.0.0.1/tcp/40123/ws/p2p/12D3KooWRm3AETi5BEEX9wWh7bDZ8r6bXhW5H2PsWk6BXcx4kWQe')).toBe('127.0.0.1:40123 · …x4kWQe')
+    expect(relayName('/dns4/relay.example/tcp/443/wss/p2p/12D3KooWabcdef')).toBe('relay.example:443 · …abcdef')
+    expect(relayName('/ip6/::1/tcp/9/ws')).toBe('[::1]:9')
+    expect(relayName('not an address')).toBe('not an address')
   })
 })

@@ -19,3 +19,12 @@ export function formatDuration (seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 === 0 ? '' : ` ${s % 60} s`}`
   return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) === 0 ? '' : ` ${Math.floor((s % 3600) / 60)} min`}`
 }
+
+/** A multiaddr as people can read it: `host:port · …abcdef` (the peer id's last 6), or the address itself. */
+export function relayName (addr: string): string {
+  const where = /\/(?:ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(addr)
+  const peer = /\/p2p\/([^/]+)$/.exec(addr)?.[1]
+  if (where === null) return addr
+  const host = addr.includes('/ip6/') ? `[${where[1]}]` : where[1]
+  return `${host}:${where[2]}${peer !== undefined ? ` · …${peer.slice(-6)}` : ''}`
+}

@@ -1,11 +1,26 @@
 import type { Libp2p } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { CodecPool } from '../../codec/pool.ts'
 import type { Libp2pTransport, RelayDirectory } from '../../client/adapters/libp2p-ports.ts'
 import type { ClientPorts, Farmer } from '../../client/ports.ts'
-import { browserPorts, createBrowserCoder, findRelay, relayDirectory, saveRelay, startBrowserGrid, type BrowserGrid } from '../../client/session.browser.ts'
+import type { ScoreBook } from '../../client/score-book.ts'
+import { browserPorts, browserScores, createBrowserCoder, findRelay, relayDirectory, saveRelay, startBrowserGrid, type BrowserGrid } from '../../client/session.browser.ts'
+import { appStore } from '../lib/app-store.ts'
 import { NoGridError, OfflineError } from '../../net/errors.ts'
 
 export type SessionStatus = 'idle' | 'connecting' | 'online' | 'offline' | 'no-grid'
+
+/** How often the page checks that the relay still answers. */
+export const LIVENESS_INTERVAL_MS = 2000
+/**
+ * How long the relay may take to answer a liveness ping. A lost network is usually silent (no
+ * close, no answer), so only a deadline notices it: interval + deadline bound how long the page
+ * may believe a dead grid is there (5 s). The relay's connection carries no fragment data, so its
+ * answers do not queue behind an upload's bytes; a page too busy to read them in time is covered
+ * by the traffic check in `ping`.
+ */
+export const LIVENESS_DEADLINE_MS = 3000
 
 /** The ports of a connected page. */
 export type SessionPorts = ClientPorts & { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool }
@@ -14,7 +29,10 @@ export type SessionPorts = ClientPorts & { transport: Libp2pTransport, directory
  * The page's connection to the grid, as state: its status, relay, the farmers the directory lists
  * and the throughput graph. The client itself is assembled in `client/session.browser.ts`. Finds
  * the relay from (in order) the `relay` setting, then `/grid.json` (the local grid that `npm start`
- * runs). Goes `offline` with the browser and reconnects when it comes back.
+ * runs). A liveness ping to the relay (`LIVENESS_INTERVAL_MS`, `LIVENESS_DEADLINE_MS`) notices a
+ * lost grid within seconds, even a silent one; the browser's `offline` event only asks for an
+ * early ping (a grid on this machine is reachable with no network at all). Listeners of
+ * `onStatus` hear every change, so uploads in flight can move to the outbox at once.
  */
 export class Session {
   status = $state<SessionStatus>('idle')
@@ -23,6 +41,8 @@ export class Session {
   /** Bytes/s sent and received, last 60 samples (one per second), for the Network view's graph. */
   throughput = $state<Array<{ t: number, up: number, down: number }>>([])
   #grid: BrowserGrid | undefined
+  /** This page's audit scores of farmers (IndexedDB), loaded on the first connection. */
+  #scores: ScoreBook | undefined
   directory: RelayDirectory | undefined
   readonly coder: CodecPool
   #ready: Promise<void> | undefined
@@ -30,11 +50,57 @@ export class Session {
   #sampler: ReturnType<typeof setInterval> | undefined
   #lastSent = 0
   #lastReceived = 0
+  #liveness: ReturnType<typeof setInterval> | undefined
+  #pinging = false
+  /** When fragment bytes last moved (`#sample`): farmers answering is proof enough of a grid. */
+  #lastTraffic = 0
+  readonly #listeners = new Set<(status: SessionStatus) => void>()
 
   constructor () {
     this.coder = createBrowserCoder()
     globalThis.addEventListener?.('online', () => { void this.connect() })
-    globalThis.addEventListener?.('offline', () => { void this.probe() })
+    globalThis.addEventListener?.('offline', () => { void this.ping() })
+  }
+
+  /** Calls `fn` on every status change; returns the function that stops it. */
+  onStatus (fn: (status: SessionStatus) => void): () => void {
+    this.#listeners.add(fn)
+    return () => { this.#listeners.delete(fn) }
+  }
+
+  #set (status: SessionStatus): void {
+    if (this.status === status) return
+    this.status = status
+    for (const fn of this.#listeners) fn(status)
+  }
+
+  /**
+   * Pings the relay with a short deadline: true (and online) when it answers, false (and offline)
+   * when not. Safe to call often; one ping at a time.
+   */
+  async ping (): Promise<boolean> {
+    const libp2p = this.#grid?.libp2p
+    if (libp2p === undefined || this.relay === '' || this.#pinging) return this.status === 'online'
+    this.#pinging = true
+    try {
+      const ping = (libp2p.services as { ping?: Ping }).ping
+      if (ping === undefined) return this.status === 'online'
+      await ping.ping(multiaddr(this.relay), { signal: AbortSignal.timeout(LIVENESS_DEADLINE_MS) })
+      if (this.status === 'offline') {
+        // Back: fetch the farmer list before saying so, so that an upload started now finds it.
+        await this.refreshFarmers().catch(() => {})
+      }
+      this.#set('online')
+      return true
+    } catch {
+      // A page busy sending fragments can answer a ping late (its main thread runs the encryption of
+      // every connection): while farmers keep taking bytes the grid is there, whatever the relay says.
+      if (performance.now() - this.#lastTraffic < LIVENESS_INTERVAL_MS + LIVENESS_DEADLINE_MS) return true
+      if (this.status === 'online' || this.status === 'offline') this.#set('offline')
+      return false
+    } finally {
+      this.#pinging = false
+    }
   }
 
   /**
@@ -51,24 +117,27 @@ export class Session {
   }
 
   async #connect (): Promise<void> {
-    this.status = 'connecting'
+    this.#set('connecting')
     try {
       this.relay = await findRelay()
     } catch {
       // No relay address at all: with the network down that is "offline", else there is no grid.
-      this.status = globalThis.navigator?.onLine === false ? 'offline' : 'no-grid'
+      this.#set(globalThis.navigator?.onLine === false ? 'offline' : 'no-grid')
       return
     }
     try {
       this.#grid ??= await startBrowserGrid()
+      this.#scores ??= await browserScores(await appStore()).catch(() => undefined)
       this.#sampler ??= setInterval(() => { this.#sample() }, 1000)
       this.directory = relayDirectory(this.#grid, this.relay)
       await this.refreshFarmers()
-      this.status = 'online'
-      this.#timer ??= setInterval(() => { void this.refreshFarmers().then(() => { this.status = 'online' }, () => { this.status = 'offline' }) }, 5000)
+      this.#set('online')
+      // The farmer list changes slowly; whether the grid is there at all is the ping's to say.
+      this.#timer ??= setInterval(() => { if (this.status === 'online') void this.refreshFarmers().catch(() => {}) }, 5000)
+      this.#liveness ??= setInterval(() => { void this.ping() }, LIVENESS_INTERVAL_MS)
     } catch {
       // The relay is known but did not answer: the grid is out of reach, which is what offline means here.
-      this.status = 'offline'
+      this.#set('offline')
     }
   }
 
@@ -83,17 +152,19 @@ export class Session {
     const down = received - this.#lastReceived
     this.#lastSent = sent
     this.#lastReceived = received
+    if (up > 0 || down > 0) this.#lastTraffic = performance.now()
     this.throughput = [...this.throughput.slice(-59), { t: Date.now(), up, down }]
   }
 
   /** Re-checks the grid after a failure; false (and status offline) when it cannot be reached. */
   async probe (): Promise<boolean> {
+    if (this.#grid !== undefined && this.relay !== '') return await this.ping()
     try {
       await this.refreshFarmers()
-      this.status = 'online'
+      this.#set('online')
       return true
     } catch {
-      this.status = 'offline'
+      this.#set('offline')
       return false
     }
   }
@@ -102,15 +173,17 @@ export class Session {
   async close (): Promise<void> {
     clearInterval(this.#timer)
     clearInterval(this.#sampler)
+    clearInterval(this.#liveness)
     this.#timer = undefined
     this.#sampler = undefined
+    this.#liveness = undefined
     await this.#grid?.libp2p.stop()
   }
 
   /** Remembers a relay address chosen by the person (empty: back to the local grid). */
   setRelay (addr: string): void {
     saveRelay(addr)
-    this.status = 'idle'
+    this.#set('idle')
     void this.connect()
   }
 
@@ -129,7 +202,7 @@ export class Session {
 
   ports (): SessionPorts {
     if (this.#grid === undefined || this.directory === undefined) throw new OfflineError('Not connected to a grid')
-    return browserPorts(this.#grid, this.directory, this.coder)
+    return browserPorts(this.#grid, this.directory, this.coder, this.#scores)
   }
 
   /** The page's libp2p node, once connected (the light farmer dials the relay beside it). */

@@ -12,6 +12,11 @@ import { placementRows, type PlacementRow } from '../lib/placement-rows.ts'
 import { files } from './files.svelte.ts'
 import { session } from './session.svelte.ts'
 
+/** An upload with no progress for this long when the grid goes offline moves to the outbox. */
+const STALLED_MS = 5000
+/** Failed uploads whose files are kept for Retry. */
+const MAX_RETAINED = 20
+
 export type UploadStatus = 'sealing' | 'uploading' | 'queued' | 'sending' | 'done' | 'failed' | 'cancelled'
 
 export interface UploadItem {
@@ -40,6 +45,8 @@ export interface UploadItem {
 export class Uploads {
   items = $state<UploadItem[]>([])
   readonly #running = new Map<string, AbortController>()
+  /** The files of failed uploads, for Retry (a File cannot be picked again by the page); at most MAX_RETAINED. */
+  readonly #failedFiles = new Map<string, File>()
   #outbox: Promise<JobStore> | undefined
   #draining = false
   #retryMs = 2000
@@ -68,27 +75,46 @@ export class Uploads {
       } else this.#upsert(itemOfJob(j))
     }
     globalThis.addEventListener?.('online', () => { void this.drain() })
+    // The relay answers again (the session's liveness ping): send at once rather than at the next backoff.
+    session.onStatus(status => { if (status === 'online') void this.drain() })
     navigator.serviceWorker?.addEventListener('message', e => { if ((e.data as { type?: string })?.type === 'shardfarm-sync') void this.drain() })
     void this.drain()
   }
 
+  /**
+   * Uploads `file`. With the grid out of reach (the session says offline, or the browser does and
+   * no grid answered yet) it goes to the outbox at once; if the grid goes away mid-upload, too.
+   */
   async add (file: File, policy: string): Promise<void> {
     const key = `${Date.now()}-${Math.random().toString(36).slice(2)}`
+    await this.#start(key, file, policy)
+  }
+
+  async #start (key: string, file: File, policy: string): Promise<void> {
     const item: UploadItem = { key, name: file.name, size: file.size, policy, status: 'uploading', progress: 0 }
     this.#upsert(item)
-    const online = await session.connect()
-    if (!online) {
+    const offline = session.status === 'offline' || (globalThis.navigator?.onLine === false && session.status !== 'online')
+    if (offline || !await session.connect()) {
       await this.#seal(key, file, policy)
       return
     }
     const ctl = new AbortController()
     this.#running.set(key, ctl)
+    // The grid went away: stop streaming and keep the file in the outbox instead. An upload still
+    // storing fragments is left to finish (or to fail, and then go to the outbox): it is the proof
+    // that the farmers are there.
+    let lost = false
+    let progressed = 0
+    const unwatch = session.onStatus(status => {
+      if (status === 'offline' && performance.now() - progressed > STALLED_MS) { lost = true; ctl.abort() }
+    })
     try {
       const source = blobSource(file)
       const job = await UploadJob.open(browserJobStore(new MemoryKeyValueStore()), { size: source.size, policy, name: file.name, mime: file.type || 'application/octet-stream' })
       const t0 = performance.now()
       job.addEventListener('progress', e => {
         const p = (e as CustomEvent<UploadProgress>).detail
+        progressed = performance.now()
         const seconds = (performance.now() - t0) / 1000
         const rate = seconds > 0.5 && p.stored > 0 ? p.stored / seconds : undefined
         this.#patch(key, { progress: p.total === 0 ? 1 : p.stored / p.total, rate, eta: rate === undefined ? undefined : (p.total - p.stored) / rate })
@@ -97,13 +123,41 @@ export class Uploads {
       await files.add({ manifestId: r.capability.manifestId, name: file.name, size: file.size, link: r.link, policy, ownerSeed: toBase64(r.ownerSeed), createdAt: r.manifest.createdAt, ...(r.strayCopies.length > 0 ? { copies: r.strayCopies } : {}) })
       this.#patch(key, { status: 'done', progress: 1, link: r.link, eta: 0, placement: placementRows(r.manifest.segments.map(s => s.holders), session.farmers) })
     } catch (err) {
+      if (lost) { this.#running.delete(key); await this.#seal(key, file, policy); return }
       if (ctl.signal.aborted) { this.#patch(key, { status: 'cancelled', rate: undefined, eta: undefined }); return }
       // Lost the grid mid-upload: keep the file safe in the outbox instead of failing.
-      if (handleError(err) !== undefined && !await session.probe()) { await this.#seal(key, file, policy); return }
-      this.#patch(key, { status: 'failed', ...errorOf(err) })
+      if (handleError(err) !== undefined && !await session.probe()) { this.#running.delete(key); await this.#seal(key, file, policy); return }
+      this.#keepForRetry(key, file)
+      this.#patch(key, { status: 'failed', rate: undefined, eta: undefined, ...errorOf(err) })
     } finally {
+      unwatch()
       this.#running.delete(key)
     }
+  }
+
+  /** Whether a failed upload can be tried again (this page still holds its file). */
+  retryable (key: string): boolean {
+    return this.#failedFiles.has(key)
+  }
+
+  /** Tries a failed upload again, with `policy` (the same one or another). */
+  async retry (key: string, policy: string): Promise<void> {
+    const file = this.#failedFiles.get(key)
+    if (file === undefined) return
+    this.#failedFiles.delete(key)
+    await this.#start(key, file, policy)
+  }
+
+  /** Takes a finished row away (failed, cancelled, or stored and since deleted); the page forgets its file. */
+  dismiss (key: string): void {
+    this.#failedFiles.delete(key)
+    this.#remove(key)
+  }
+
+  #keepForRetry (key: string, file: File): void {
+    this.#failedFiles.set(key, file)
+    // Oldest first out: a page that fails many uploads keeps references to a bounded number of files.
+    while (this.#failedFiles.size > MAX_RETAINED) this.#failedFiles.delete(this.#failedFiles.keys().next().value!)
   }
 
   /** Stops an upload in progress. What it already stored stays unreferenced on the farmers. */
@@ -117,7 +171,7 @@ export class Uploads {
   }
 
   async #seal (key: string, file: File, policy: string): Promise<void> {
-    this.#patch(key, { status: 'sealing', progress: 0 })
+    this.#patch(key, { status: 'sealing', progress: 0, rate: undefined, eta: undefined, error: undefined })
     try {
       const source = blobSource(file)
       const job = await UploadJob.open(await this.outbox(), { size: source.size, policy, name: file.name, mime: file.type || 'application/octet-stream' })
@@ -128,6 +182,7 @@ export class Uploads {
       void (navigator.serviceWorker?.ready.then(async r => await (r as unknown as { sync?: { register: (t: string) => Promise<void> } }).sync?.register('shardfarm-outbox')).catch(() => {}))
       this.#scheduleRetry()
     } catch (err) {
+      this.#keepForRetry(key, file)
       this.#patch(key, { status: 'failed', ...errorOf(err) })
     }
   }

@@ -1,6 +1,7 @@
 // A relay and three full farmers as real processes: the directory lists them with their regions,
 // forgets one at once when it stops cleanly and after the TTL when it is SIGKILLed, and a restarted
 // farmer comes back under the same peer id.
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -8,6 +9,9 @@ import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
 import { queryDirectory } from '../../src/net/protocols/directory.ts'
 import { Grid, httpText, httpUrlOf, peerOf, waitForDirectory } from './helpers.ts'
 import type { TestChild } from './helpers.ts'
+
+/** The version a farmer reports: the package's. */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 const TTL_MS = 1_500
 const grid = new Grid()
@@ -35,7 +39,7 @@ describe('relay directory with farmer processes', () => {
     const listings = await waitForDirectory(client, relay.addr, l => l.length === 3)
     expect(listings.map(l => l.peerId).sort()).toEqual([...ids].sort())
     for (const l of listings) {
-      expect(l).toMatchObject({ kind: 'full', capacity: 1024 ** 2, free: 1024 ** 2, version: '0.1.0' })
+      expect(l).toMatchObject({ kind: 'full', capacity: 1024 ** 2, free: 1024 ** 2, version: VERSION })
       expect(l.addrs).toContain(farmers.find(f => peerOf(f.addr) === l.peerId)!.addr)
     }
     const eu = await queryDirectory(client, multiaddr(relay.addr), { regions: ['eu-west', 'eu-central'] })

@@ -63,7 +63,7 @@ function layerBlocks (layer, files = layer.files, extra = []) {
 
 // ---- Client-internal rules ----
 // Inside src/client, bottom to top:
-//   ports, audit-port, score-book, errors, job-store  <  blocks (building blocks), adapters
+//   ports, score-book, errors, job-store  <  blocks (building blocks), adapters
 //   (technology)  <  ops (what a person does: upload, download, stat, repair, delete)  <
 //   session.node / session.browser (wiring)
 // Operations are platform-free: they take ports and never reach for an adapter or a wiring file.

@@ -14,30 +14,20 @@ export interface Command { run: (argv: string[]) => Promise<void>, usage: string
 /** Subcommands by name, each loaded on demand. */
 export type CommandTable = Record<string, () => Promise<Command>>
 
-type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'repairCommand' | 'renewCommand' | 'lsCommand'
-/** A one-shot file command: the process exits as soon as it is done (see `exitWhenFlushed`). */
-const file = (fn: FileCommand) => async (): Promise<Command> => {
-  const m = await import('./files.ts')
-  return {
-    run: async argv => {
-      await m[fn](argv)
-      await exitWhenFlushed()
-    },
-    usage: m.FILES_USAGE
+/** A one-shot command: the process exits as soon as it is done (see `exitWhenFlushed`). */
+export function oneShot (load: () => Promise<Command>): () => Promise<Command> {
+  return async () => {
+    const { run, usage } = await load()
+    return { run: async argv => { await run(argv); await exitWhenFlushed() }, usage }
   }
 }
 
+type FileCommand = 'putCommand' | 'getCommand' | 'statCommand' | 'rmCommand' | 'repairCommand' | 'renewCommand' | 'lsCommand'
+const file = (fn: FileCommand): () => Promise<Command> =>
+  oneShot(async () => { const m = await import('./files.ts'); return { run: m[fn], usage: m.FILES_USAGE } })
 /** `check` and `link`, from `check.ts`. */
-const checks = (fn: 'checkCommand' | 'linkCommand') => async (): Promise<Command> => {
-  const m = await import('./check.ts')
-  return {
-    run: async argv => {
-      await m[fn](argv)
-      await exitWhenFlushed()
-    },
-    usage: m.CHECK_USAGE
-  }
-}
+const checks = (fn: 'checkCommand' | 'linkCommand'): () => Promise<Command> =>
+  oneShot(async () => { const m = await import('./check.ts'); return { run: m[fn], usage: m.CHECK_USAGE } })
 
 export const FILE_COMMANDS: CommandTable = {
   put: file('putCommand'),

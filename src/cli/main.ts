@@ -3,8 +3,7 @@
  * run from the bundle built from `file-main.ts`).
  */
 import { pathToFileURL } from 'node:url'
-import { dispatch, FILE_COMMANDS } from './dispatch.ts'
-import { exitWhenFlushed } from './lifecycle.ts'
+import { dispatch, FILE_COMMANDS, oneShot } from './dispatch.ts'
 import type { CommandTable } from './dispatch.ts'
 
 // Loaded on demand: a relay should not load the farmer's store, nor a farmer the upload pipeline.
@@ -15,10 +14,7 @@ const COMMANDS: CommandTable = {
   grid: async () => { const m = await import('./grid.ts'); return { run: m.gridCommand, usage: m.GRID_USAGE } },
   start: async () => { const m = await import('./start.ts'); return { run: m.startCommand, usage: m.START_USAGE } },
   keeper: async () => { const m = await import('./keeper.ts'); return { run: m.keeperCommand, usage: m.KEEPER_USAGE } },
-  keep: async () => {
-    const m = await import('./keeper.ts')
-    return { run: async argv => { await m.keepCommand(argv); await exitWhenFlushed() }, usage: m.KEEPER_USAGE }
-  },
+  keep: oneShot(async () => { const m = await import('./keeper.ts'); return { run: m.keepCommand, usage: m.KEEPER_USAGE } }),
   ...FILE_COMMANDS
 }
 

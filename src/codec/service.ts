@@ -68,6 +68,17 @@ export function createCodecService (loading: Promise<Codec>): CodecService {
     }
   }
 
+  /** Fills the parity part of `shards` (k + m shards back to back, data filled) where it lies; returns a view of it. */
+  const encodeInPlace = async (k: number, m: number, shardLength: number, shards: ArrayBuffer): Promise<Uint8Array> => {
+    const set = await setFor(k, m, shardLength)
+    expectBytes(shards, (k + m) * shardLength, 'shards')
+    const view = new Uint8Array(shards)
+    set.data().set(view.subarray(0, k * shardLength))
+    set.encode()
+    view.set(set.parity(), k * shardLength)
+    return view
+  }
+
   return {
     variant: async () => (await loading).variant,
 
@@ -81,22 +92,12 @@ export function createCodecService (loading: Promise<Codec>): CodecService {
     },
 
     async encodeShards (k, m, shardLength, shards) {
-      const set = await setFor(k, m, shardLength)
-      expectBytes(shards, (k + m) * shardLength, 'shards')
-      const view = new Uint8Array(shards)
-      set.data().set(view.subarray(0, k * shardLength))
-      set.encode()
-      view.set(set.parity(), k * shardLength)
+      await encodeInPlace(k, m, shardLength, shards)
       return transfer(shards, [shards])
     },
 
     async encodeShardsWithDigests (k, m, shardLength, shards, roots) {
-      const set = await setFor(k, m, shardLength)
-      expectBytes(shards, (k + m) * shardLength, 'shards')
-      const view = new Uint8Array(shards)
-      set.data().set(view.subarray(0, k * shardLength))
-      set.encode()
-      view.set(set.parity(), k * shardLength)
+      const view = await encodeInPlace(k, m, shardLength, shards)
       const frags = Array.from({ length: k + m }, (_, i) => view.subarray(i * shardLength, (i + 1) * shardLength))
       const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
       const rootList = roots ? frags.map(f => merkleRoot(f)) : []

@@ -14,7 +14,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { throwIfAborted } from '../core/errors.ts'
 import {
-  assertFragmentId, checkClaims, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
+  assertFragmentId, CorruptFragmentError, DiskFullError, FragmentNotFoundError, isFragmentId,
   mergeClaims, StoreClosedError, verifyPut
 } from '../core/fragment-store.ts'
 import type {
@@ -105,26 +105,14 @@ export class FsFragmentStore implements FragmentStore {
     this.#check(id, options)
     return await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      const held = this.#ledger.meta(id)
-      if (held === undefined) return undefined
-      const claims = checkClaims(id, update(held.claims))
-      if (claims.length === 0) {
-        await this.#remove(id)
-        return []
-      }
-      await this.#writeClaims(id, claims)
-      this.#ledger.setClaims(id, claims)
-      return claims.map(c => ({ ...c }))
+      return await this.#ledger.updateClaims(id, update, { remove: async () => { await this.#remove(id) }, persist: async claims => { await this.#writeClaims(id, claims) } })
     })
   }
 
   /** @inheritDoc */
   async * list (options: AbortOptions = {}): AsyncGenerator<FragmentEntry> {
     this.#assertOpen()
-    for (const entry of this.#ledger.entries()) {
-      throwIfAborted(options.signal)
-      yield entry
-    }
+    yield * this.#ledger.entries(options.signal)
   }
 
   /** @inheritDoc */

@@ -20,7 +20,7 @@
  */
 import { throwIfAborted } from '../core/errors.ts'
 import {
-  assertFragmentId, checkClaims, CorruptFragmentError, FragmentNotFoundError, mergeClaims, StoreClosedError,
+  assertFragmentId, CorruptFragmentError, FragmentNotFoundError, mergeClaims, StoreClosedError,
   verifyPut
 } from '../core/fragment-store.ts'
 import type {
@@ -115,26 +115,14 @@ export class IdbFragmentStore implements FragmentStore {
     this.#check(id, options)
     return await this.#ledger.exclusive(id, async () => {
       this.#assertOpen()
-      const held = this.#ledger.meta(id)
-      if (held === undefined) return undefined
-      const claims = checkClaims(id, update(held.claims))
-      if (claims.length === 0) {
-        await this.#remove(id)
-        return []
-      }
-      await this.#writeMeta(id, { size: held.size, storedAt: held.storedAt, claims })
-      this.#ledger.setClaims(id, claims)
-      return claims.map(c => ({ ...c }))
+      return await this.#ledger.updateClaims(id, update, { remove: async () => { await this.#remove(id) }, persist: async (claims, held) => { await this.#writeMeta(id, { size: held.size, storedAt: held.storedAt, claims }) } })
     })
   }
 
   /** @inheritDoc */
   async * list (options: AbortOptions = {}): AsyncGenerator<FragmentEntry> {
     this.#assertOpen()
-    for (const entry of this.#ledger.entries()) {
-      throwIfAborted(options.signal)
-      yield entry
-    }
+    yield * this.#ledger.entries(options.signal)
   }
 
   /** @inheritDoc */

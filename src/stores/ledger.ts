@@ -1,5 +1,6 @@
-import type { FragmentClaim, FragmentEntry, FragmentId, StoredFragmentMeta, StoreStat } from '../core/fragment-store.ts'
-import { QuotaExceededError } from '../core/fragment-store.ts'
+import type { ClaimsUpdate, FragmentClaim, FragmentEntry, FragmentId, StoredFragmentMeta, StoreStat } from '../core/fragment-store.ts'
+import { checkClaims, QuotaExceededError } from '../core/fragment-store.ts'
+import { throwIfAborted } from '../core/errors.ts'
 
 /** What the ledger remembers of one fragment: its size and its metadata. */
 export type LedgerEntry = StoredFragmentMeta
@@ -46,9 +47,33 @@ export class StoreLedger {
     if (e !== undefined) e.claims = claims
   }
 
-  /** Every fragment held, from a snapshot of the index taken when iteration starts. */
-  * entries (): Generator<FragmentEntry> {
-    for (const [id, e] of [...this.#index]) yield { id, size: e.size, claims: e.claims.map(c => ({ ...c })) }
+  /** Every fragment held, from a snapshot of the index taken when iteration starts (`FragmentStore.list`). */
+  async * entries (signal?: AbortSignal): AsyncGenerator<FragmentEntry> {
+    for (const [id, e] of [...this.#index]) {
+      throwIfAborted(signal)
+      yield { id, size: e.size, claims: e.claims.map(c => ({ ...c })) }
+    }
+  }
+
+  /**
+   * `FragmentStore.updateClaims` for every persistent adapter; call it inside `exclusive(id)`. The
+   * checked new claims are written through `persist` before they are recorded here; with none left,
+   * the fragment goes through `remove`. Undefined when `id` is not held.
+   */
+  async updateClaims (id: FragmentId, update: ClaimsUpdate, medium: {
+    remove: () => Promise<void>
+    persist: (claims: FragmentClaim[], held: StoredFragmentMeta) => Promise<void>
+  }): Promise<FragmentClaim[] | undefined> {
+    const held = this.meta(id)
+    if (held === undefined) return undefined
+    const claims = checkClaims(id, update(held.claims))
+    if (claims.length === 0) {
+      await medium.remove()
+      return []
+    }
+    await medium.persist(claims, held)
+    this.setClaims(id, claims)
+    return claims.map(c => ({ ...c }))
   }
 
   /** Runs `fn` after every earlier operation on `id` has finished. */

@@ -21,10 +21,9 @@ import { MAX_FRAGMENT_BYTES } from '../../net/protocols/fragment-constants.ts'
 import { FarmerError } from '../../net/protocols/fragment-errors.ts'
 import { encodeFrame, parseHeaderObject } from '../../net/protocols/frames.ts'
 import { FrameReader, sendAll, streamSource } from '../../net/protocols/stream-io.ts'
-import type { AuditedFragment, AuditOutcome, AuditTransport } from '../audit-port.ts'
-import type { FarmerRef } from '../ports.ts'
+import type { AuditedFragment, AuditOutcome, AuditTransport, FarmerRef } from '../ports.ts'
 
-export type { AuditOutcome, AuditedFragment } from '../audit-port.ts'
+export type { AuditOutcome, AuditedFragment } from '../ports.ts'
 
 /** Options of `AuditClient`. */
 export interface AuditClientInit {

@@ -27,8 +27,9 @@ type Opener<M> = (sealed: Uint8Array) => Promise<M>
 export async function fetchManifest (ports: GridPorts, cap: Capability, options: AbortOptions = {}): Promise<OpenedManifest> {
   if (cap.kind !== 'read' || cap.key === undefined) throw new TypeError('Reading a file needs a read capability (with its key)')
   const fileKey = await importFileKey(cap.key)
-  const open: Opener<Manifest> = cap.version === 2
-    ? async (sealed) => await openManifestV2(fileKey, await importFileKey(await deriveVerifyKey(cap.key!)), cap.fileId, sealed)
+  const verifyKey = cap.version === 2 ? await importFileKey(await deriveVerifyKey(cap.key)) : undefined
+  const open: Opener<Manifest> = verifyKey !== undefined
+    ? async (sealed) => await openManifestV2(fileKey, verifyKey, cap.fileId, sealed)
     : async (sealed) => await openManifest(fileKey, cap.fileId, sealed)
   return await fetchSealedManifest(ports, cap, open, options)
 }

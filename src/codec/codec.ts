@@ -1,6 +1,9 @@
+import { toHex } from '../core/hash.ts'
 import { codecError, CodecOutOfMemoryError, EmptyShardsError, InvalidShardCountsError, WrongShardCountError } from './errors.ts'
 
 const MAX_WASM_BYTES = 2 ** 32 - 65536
+const LEAF_BYTES = 1024
+const HASH_BYTES = 32
 
 /** Which build of the module runs: plain SIMD128, or with relaxed swizzles (faster on x86). */
 export type CodecVariant = 'standard' | 'relaxed'
@@ -13,6 +16,8 @@ interface CodecExports {
   sf_encode(k: number, m: number, len: number, table: number): number
   sf_reconstruct(k: number, m: number, len: number, table: number, present: number, dataOnly: number): number
   sf_verify(k: number, m: number, len: number, table: number): number
+  sf_merkle_leaves(ptr: number, len: number, out: number): number
+  sf_merkle_root(ptr: number, len: number, out: number): number
   sf_error_code(): number
   sf_error_field(i: number): number
 }
@@ -27,6 +32,8 @@ interface CodecExports {
 export class Codec {
   readonly variant: CodecVariant
   readonly #x: CodecExports
+  /** 32 bytes the module writes roots into, allocated on first use and kept. */
+  #rootOut = 0
 
   private constructor (exports: CodecExports, variant: CodecVariant) {
     this.#x = exports
@@ -61,6 +68,53 @@ export class Codec {
     const t = new Uint32Array(this.#x.memory.buffer, table, n)
     for (let i = 0; i < n; i++) t[i] = block + i * shardLength
     return new ShardSet(this, k, m, shardLength, block, table, flags)
+  }
+
+  /**
+   * The Merkle root (lowercase hex) of `bytes`, the tree of `src/core/merkle.ts` built by the
+   * module's multi-buffer SHA-256; byte-identical to `merkleRoot`. Copies `bytes` into wasm
+   * memory first: for shards already there, `ShardSet.merkleRoot` copies nothing.
+   * Throws `EmptyShardsError` for no bytes.
+   */
+  merkleRoot (bytes: Uint8Array): string {
+    if (bytes.byteLength === 0) throw new EmptyShardsError()
+    const p = this.#allocate(bytes.byteLength)
+    try {
+      this.view(p, bytes.byteLength).set(bytes)
+      return this.rootAt(p, bytes.byteLength)
+    } finally {
+      this.release(p, bytes.byteLength)
+    }
+  }
+
+  /**
+   * The leaf hashes of `bytes`' Merkle tree, 32 bytes each back to back (level 0 of
+   * `buildTree(bytes).levels`). Throws `EmptyShardsError` for no bytes.
+   */
+  merkleLeaves (bytes: Uint8Array): Uint8Array {
+    if (bytes.byteLength === 0) throw new EmptyShardsError()
+    const outLen = Math.ceil(bytes.byteLength / LEAF_BYTES) * HASH_BYTES
+    const p = this.#allocate(bytes.byteLength)
+    try {
+      const out = this.#allocate(outLen)
+      try {
+        this.view(p, bytes.byteLength).set(bytes)
+        this.call(x => x.sf_merkle_leaves(p, bytes.byteLength, out))
+        return this.view(out, outLen).slice()
+      } finally {
+        this.release(out, outLen)
+      }
+    } finally {
+      this.release(p, bytes.byteLength)
+    }
+  }
+
+  /** @internal The root of the `len` bytes at `ptr` in wasm memory, hex. */
+  rootAt (ptr: number, len: number): string {
+    if (this.#rootOut === 0) this.#rootOut = this.#allocate(HASH_BYTES)
+    const out = this.#rootOut
+    this.call(x => x.sf_merkle_root(ptr, len, out))
+    return toHex(this.view(out, HASH_BYTES))
   }
 
   #allocate (len: number): number {
@@ -160,6 +214,13 @@ export class ShardSet {
   verify (): boolean {
     this.#live()
     return this.codec.call(x => x.sf_verify(this.k, this.m, this.shardLength, this.#table)) === 1
+  }
+
+  /** The Merkle root (hex) of shard `i` where it lies in wasm memory (see `Codec.merkleRoot`). */
+  merkleRoot (i: number): string {
+    this.#live()
+    this.shard(i) // range check
+    return this.codec.rootAt(this.#block + i * this.shardLength, this.shardLength)
   }
 
   /** Returns the memory to the codec. The set is unusable afterwards. */

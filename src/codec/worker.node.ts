@@ -7,7 +7,7 @@ import { loadCodec, type VariantChoice } from './loader.ts'
 import { nodeModuleSource } from './source.node.ts'
 import { useSha256Engine } from '../core/hash.ts'
 import { useMerkleSha256 } from '../core/merkle.ts'
-import { createCodecService } from './service.ts'
+import { createCodecService, type MerkleEngine } from './service.ts'
 
 // Fragment ids and Merkle roots are hashed here (`encodeShardsWithDigests`): with node:crypto, as on
 // the main thread (`src/client/adapters/hash.node.ts`), not WebCrypto or the pure-JS default.
@@ -23,5 +23,8 @@ useMerkleSha256(bytes => {
 })
 
 if (parentPort === null) throw new Error('worker.node.ts must run in a worker thread')
-const choice = (workerData as { variant?: VariantChoice } | undefined)?.variant ?? 'auto'
-expose(createCodecService(loadCodec(nodeModuleSource, choice)), nodeEndpoint(parentPort))
+const data = workerData as { variant?: VariantChoice, merkle?: MerkleEngine } | undefined
+const choice = data?.variant ?? 'auto'
+// Roots with node:crypto per leaf unless told otherwise: measured faster in Node than the
+// module's SIMD128 (see `MerkleEngine`).
+expose(createCodecService(loadCodec(nodeModuleSource, choice), { merkle: data?.merkle ?? 'core' }), nodeEndpoint(parentPort))

@@ -1,16 +1,19 @@
 //! The C ABI the TypeScript loader calls. It is deliberately tiny: allocate/free, encode,
-//! reconstruct, verify, and the last error. Every pointer that comes in is checked against the
+//! reconstruct, verify, Merkle leaves and root, and the last error. Every pointer that comes in is checked against the
 //! live allocations made by `sf_alloc`, so no argument, however wrong, can make the module read or
 //! write outside buffers the caller owns, trap, or corrupt the allocator.
 //!
 //! Return values: `0` is success (for `sf_verify`, `1` = parity valid, `0` = invalid), a negative
 //! number is `-code` of `Error::code()`, with details from `sf_error_code` / `sf_error_field`.
-//! In `InvalidPointer { index }`, index k+m means the pointer table and k+m+1 the present flags.
+//! In `InvalidPointer { index }`, index k+m means the pointer table and k+m+1 the present flags;
+//! for the Merkle calls, 0 is the fragment and 1 the output.
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::BTreeMap;
 
 use crate::error::Error;
+use crate::merkle;
+use crate::sha256::DIGEST_BYTES;
 use crate::rs::ReedSolomon;
 
 /// Codecs kept for the last few (k, m) pairs used, so their matrices and decode caches persist.
@@ -196,5 +199,50 @@ pub extern "C" fn sf_verify(k: u32, m: u32, len: usize, table: usize) -> i32 {
         let ptrs = shard_ptrs(k + m, len, table, &|_| false)?;
         let shards: Vec<&[u8]> = ptrs.iter().map(|&p| unsafe { core::slice::from_raw_parts(p as *const u8, len) }).collect();
         Ok(codec(k, m)?.verify(&shards)? as i32)
+    })())
+}
+
+/// Checks a Merkle call's fragment `[ptr, ptr + len)` and output `[out, out + out_len)`.
+fn merkle_args(ptr: usize, len: usize, out: usize, out_len: usize) -> Result<(), Error> {
+    if len == 0 {
+        return Err(Error::EmptyShards);
+    }
+    if !owned(ptr, len) {
+        return Err(Error::InvalidPointer { index: 0 });
+    }
+    if !owned(out, out_len) {
+        return Err(Error::InvalidPointer { index: 1 });
+    }
+    if out < ptr + len && ptr < out + out_len {
+        return Err(Error::OverlappingShards { a: 0, b: 1 });
+    }
+    Ok(())
+}
+
+/// Writes the Merkle leaf hashes of the fragment at `[ptr, ptr + len)` to `out`: ⌈len / 1024⌉
+/// hashes of 32 bytes, in order.
+#[no_mangle]
+pub extern "C" fn sf_merkle_leaves(ptr: usize, len: usize, out: usize) -> i32 {
+    run((|| {
+        let n = merkle::leaf_count(len) * DIGEST_BYTES;
+        merkle_args(ptr, len, out, n)?;
+        // SAFETY: both ranges lie in allocations and do not overlap.
+        let fragment = unsafe { core::slice::from_raw_parts(ptr as *const u8, len) };
+        let hashes = unsafe { core::slice::from_raw_parts_mut(out as *mut u8, n) };
+        merkle::leaf_hashes(fragment, hashes);
+        Ok(0)
+    })())
+}
+
+/// Writes the Merkle root (32 bytes) of the fragment at `[ptr, ptr + len)` to `out`.
+#[no_mangle]
+pub extern "C" fn sf_merkle_root(ptr: usize, len: usize, out: usize) -> i32 {
+    run((|| {
+        merkle_args(ptr, len, out, DIGEST_BYTES)?;
+        // SAFETY: both ranges lie in allocations and do not overlap.
+        let fragment = unsafe { core::slice::from_raw_parts(ptr as *const u8, len) };
+        let root = unsafe { core::slice::from_raw_parts_mut(out as *mut u8, DIGEST_BYTES) };
+        root.copy_from_slice(&merkle::root(fragment));
+        Ok(0)
     })())
 }

@@ -24,6 +24,8 @@ import { FarmerError } from '../net/protocols/fragment-errors.ts'
 import { encodeFrame, parseHeaderObject } from '../net/protocols/frames.ts'
 import { FrameReader, sendAll, streamSource } from '../net/protocols/stream-io.ts'
 import { Budget, KeyedBudget, giveAll, takeAll } from './budgets.ts'
+import { FarmerMetrics } from './metrics.ts'
+import type { AuditCounters } from './metrics.ts'
 
 /** Injected dependencies. */
 export interface AuditServiceComponents {
@@ -31,6 +33,11 @@ export interface AuditServiceComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   /** Where the fragments are. */
   store: FragmentStore
+  /**
+   * Where the audit counters go: the farmer's own, so that its metrics endpoint shows them beside
+   * the fragment protocol's. @default a `FarmerMetrics` of its own
+   */
+  metrics?: FarmerMetrics
 }
 
 /** Limits of `AuditService`. */
@@ -51,20 +58,9 @@ export interface AuditServiceInit {
   onInternalError?: (err: unknown) => void
 }
 
-/** Counters of the audits served. */
-export interface AuditMetrics {
-  /** Audits answered with proofs. */
-  proven: number
-  /** Audits refused, by code. */
-  refused: Record<string, number>
-  /** Fragment bytes read and hashed for audits. */
-  bytesHashed: number
-}
-
 /** Serves audits of one `FragmentStore`. */
 export class AuditService {
-  /** Counters, for logs and metrics. */
-  readonly metrics: AuditMetrics = { proven: 0, refused: {}, bytesHashed: 0 }
+  readonly #metrics: FarmerMetrics
   readonly #components: AuditServiceComponents
   readonly #perPeer: KeyedBudget
   readonly #global: Budget
@@ -78,6 +74,7 @@ export class AuditService {
 
   constructor (components: AuditServiceComponents, init: AuditServiceInit = {}) {
     this.#components = components
+    this.#metrics = components.metrics ?? new FarmerMetrics()
     this.#perPeer = new KeyedBudget(init.maxAuditsPerPeer ?? MAX_AUDITS_PER_PEER)
     this.#global = new Budget(init.maxAuditsInFlight ?? MAX_AUDITS_IN_FLIGHT)
     this.#maxInboundStreams = init.maxInboundStreams ?? MAX_AUDIT_INBOUND_STREAMS
@@ -85,6 +82,11 @@ export class AuditService {
     this.#maxFragmentBytes = init.maxFragmentBytes ?? MAX_FRAGMENT_BYTES
     this.#chunkBytes = init.readChunkBytes ?? GET_CHUNK_BYTES
     this.#onInternalError = init.onInternalError
+  }
+
+  /** A copy of the audit counters (also in the farmer's metrics when it shares them). */
+  get metrics (): AuditCounters {
+    return this.#metrics.audits()
   }
 
   /** Registers the protocol handler. Idempotent. */
@@ -112,6 +114,7 @@ export class AuditService {
   async #serve (stream: Stream, peer: string): Promise<void> {
     const deadline = AbortSignal.timeout(this.#deadlineMs)
     let answer: Record<string, unknown>
+    let proven = false
     try {
       const reader = new FrameReader(streamSource(stream))
       const req = parseAuditRequest(parseHeaderObject(await reader.readHeader(MAX_AUDIT_REQUEST_BYTES, deadline)))
@@ -125,17 +128,19 @@ export class AuditService {
       } finally {
         giveAll(budgets, 1)
       }
-      this.metrics.proven++
+      proven = true
     } catch (err) {
       const e = deadline.aborted ? new FarmerError('TIMEOUT', 'Audit missed its deadline', { deadlineMs: this.#deadlineMs }) : err
       answer = refusalFor(e)
       const code = answer.code as string
-      this.metrics.refused[code] = (this.metrics.refused[code] ?? 0) + 1
+      this.#metrics.auditRefused(code)
       if (code === 'INTERNAL') this.#onInternalError?.(err)
     }
     try {
       const frame = encodeFrame(answer, MAX_AUDIT_RESPONSE_BYTES)
       await sendAll(stream, frame, deadline)
+      // Counted once the proof is on its way: one the auditor never got proved nothing to it.
+      if (proven) this.#metrics.auditProven(frame.byteLength)
       await stream.close({ signal: deadline })
     } catch {
       stream.abort(new Error('Audit answer failed'))
@@ -171,7 +176,7 @@ export class AuditService {
         for await (const chunk of chunks) {
           signal.throwIfAborted()
           builder.update(chunk)
-          this.metrics.bytesHashed += chunk.byteLength
+          this.#metrics.auditHashed(chunk.byteLength)
         }
       } catch (err) {
         throw notHeld(err)

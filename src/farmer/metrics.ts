@@ -41,14 +41,40 @@ export interface FarmerMetricsSnapshot {
   fragmentsCollected: number
   /** Payload bytes by claim state as last observed: some live claim (`active`), or every claim ended (`expired`). */
   claimBytes: { active: number, expired: number }
+  /** Audits served (`audit-service.ts`). */
+  audits: AuditCounters
 }
+
+/**
+ * How the audits a farmer was asked went: each answered one counts in exactly one of `proven`,
+ * `busy`, `failed` or `rejected` (a proof the auditor went away before receiving counts in none).
+ */
+export interface AuditCounters {
+  /** Answered with proofs. */
+  proven: number
+  /** Refused `BUSY`: past the per-peer or farmer-wide audit budget. */
+  busy: number
+  /** Not proven by the farmer's fault: the fragment missing or corrupt (`NOT_FOUND`), unreadable (`INTERNAL`), too slow (`TIMEOUT`). */
+  failed: number
+  /** Refused as the auditor's fault: a malformed request or a leaf past the end (`BAD_REQUEST`, `TOO_LARGE`). */
+  rejected: number
+  /** Every refusal, by wire code. */
+  refused: Record<string, number>
+  /** Bytes of proof answers sent (leaves and their Merkle paths, framed). */
+  proofBytes: number
+  /** Fragment bytes read and hashed to build proofs. */
+  bytesHashed: number
+}
+
+/** Refusal codes that say the farmer could not prove a copy, rather than that the auditor asked wrongly or too much. */
+const AUDIT_FAILURES = new Set(['NOT_FOUND', 'INTERNAL', 'TIMEOUT'])
 
 const zeroOps = (): Record<Op, number> => Object.fromEntries(OPS.map(op => [op, 0])) as Record<Op, number>
 
-/** Counters of one `FarmerService`. */
 /** Distinct readers a farmer remembers (a bounded set: a long-lived farmer serves many). */
 export const MAX_READERS = 10_000
 
+/** Counters of one farmer: its `FarmerService` and, when given them, its `AuditService`. */
 export class FarmerMetrics {
   readonly #requests = zeroOps()
   readonly #succeeded = zeroOps()
@@ -66,6 +92,9 @@ export class FarmerMetrics {
   #claimsExpired = 0
   #fragmentsCollected = 0
   #claimBytes = { active: 0, expired: 0 }
+  readonly #audits = { proven: 0, busy: 0, failed: 0, rejected: 0, proofBytes: 0, bytesHashed: 0 }
+  /** Refusal codes are the few wire codes, so this map stays small. */
+  readonly #auditRefusals = new Map<string, number>()
 
   /** A request header was parsed. */
   request (op: Op): void { this.#requests[op]++ }
@@ -103,6 +132,28 @@ export class FarmerMetrics {
   /** Records the payload bytes by claim state. */
   observeClaims (bytes: { active: number, expired: number }): void { this.#claimBytes = { ...bytes } }
 
+  /** An audit was answered with a proof of `bytes` (the framed answer sent). */
+  auditProven (bytes: number): void {
+    this.#audits.proven++
+    this.#audits.proofBytes += bytes
+  }
+
+  /** An audit was refused with `code`. */
+  auditRefused (code: string): void {
+    this.#auditRefusals.set(code, (this.#auditRefusals.get(code) ?? 0) + 1)
+    if (code === 'BUSY') this.#audits.busy++
+    else if (AUDIT_FAILURES.has(code)) this.#audits.failed++
+    else this.#audits.rejected++
+  }
+
+  /** `bytes` of a fragment were read and hashed for an audit. */
+  auditHashed (bytes: number): void { this.#audits.bytesHashed += bytes }
+
+  /** A copy of the audit counters. */
+  audits (): AuditCounters {
+    return { ...this.#audits, refused: Object.fromEntries(this.#auditRefusals) }
+  }
+
   /** A copy of every figure. */
   snapshot (): FarmerMetricsSnapshot {
     return {
@@ -121,7 +172,8 @@ export class FarmerMetrics {
       store: { ...this.#store },
       claimsExpired: this.#claimsExpired,
       fragmentsCollected: this.#fragmentsCollected,
-      claimBytes: { ...this.#claimBytes }
+      claimBytes: { ...this.#claimBytes },
+      audits: this.audits()
     }
   }
 
@@ -159,6 +211,14 @@ export class FarmerMetrics {
     metric('shardfarm_claims_expired_total', 'counter', 'Claims removed because their lease ended.', [['', this.#claimsExpired]])
     metric('shardfarm_fragments_collected_total', 'counter', 'Fragments deleted because no claim was left.',
       [['', this.#fragmentsCollected]])
+    const a = this.#audits
+    metric('shardfarm_farmer_audits_total', 'counter',
+      'Audits by outcome: proven, refused busy, failed (fragment missing, corrupt or unreadable, or too slow), rejected (malformed).',
+      [['{result="proven"}', a.proven], ['{result="busy"}', a.busy], ['{result="failed"}', a.failed], ['{result="rejected"}', a.rejected]])
+    metric('shardfarm_farmer_audit_refusals_total', 'counter', 'Audits refused, by wire code.',
+      [...this.#auditRefusals].sort(([x], [y]) => x.localeCompare(y)).map(([code, n]) => [`{code="${code}"}`, n]))
+    metric('shardfarm_farmer_audit_proof_bytes_total', 'counter', 'Bytes of proof answers sent (leaves and Merkle paths).', [['', a.proofBytes]])
+    metric('shardfarm_farmer_audit_bytes_hashed_total', 'counter', 'Fragment bytes read and hashed to answer audits.', [['', a.bytesHashed]])
     return out.join('\n') + '\n'
   }
 }

@@ -20,6 +20,9 @@ import { parseHeaderObject } from '../../src/net/protocols/frames.ts'
 import { FrameReader, streamSource } from '../../src/net/protocols/stream-io.ts'
 import { FsFragmentStore } from '../../src/stores/fs.ts'
 import { MemoryFragmentStore } from '../../src/stores/memory.ts'
+import type { Logger } from '../../src/core/logger.ts'
+import { startFarmer } from '../../src/farmer/full.node.ts'
+import { httpText } from './helpers.ts'
 import { randomFragment, startTestClient, startTestFarmer } from '../support/test-grid.ts'
 import type { TestClient, TestFarmer } from '../support/test-grid.ts'
 
@@ -224,6 +227,68 @@ describe('audit protocol', () => {
       await stopAuditFarmer(slow)
     }
   })
+
+  it('a full farmer\'s /metrics counts the audits it proved, refused BUSY and failed, and the proof bytes it sent', async () => {
+    const quiet: Logger = { debug () {}, info () {}, warn () {}, error () {}, child: () => quiet }
+    const farmerDir = await mkdtemp(join(tmpdir(), 'audit-metrics-'))
+    const farmer = await startFarmer({ dataDir: farmerDir, http: { host: '127.0.0.1', port: 0 }, log: quiet })
+    const flooder = await startTestClient()
+    try {
+      const ref: FarmerRef = { peerId: farmer.libp2p.peerId.toString(), addrs: [farmer.addr] }
+      const small = frags[1]!
+      await farmer.store.put(small.id, small.bytes)
+      const big = await randomFragment(MAX_FRAGMENT_BYTES)
+      await farmer.store.put(big.id, big.bytes)
+      const bigFragment = { id: big.id, root: merkleRoot(big.bytes), size: big.bytes.length }
+      let proofBytes = 0
+      for (let n = 0; n < 3; n++) {
+        const out = await auditor.audit(ref, fragment(1))
+        expect(out.verdict).toBe('proven')
+        proofBytes += out.bytes
+      }
+      // Failed: a fragment it never held, and one that rotted on its disk (read, found corrupt, dropped).
+      const absent = await randomFragment(3000)
+      expect((await auditor.audit(ref, { id: absent.id, root: merkleRoot(absent.bytes), size: 3000 })).verdict).toBe('missing')
+      const rotten = await randomFragment(10_000)
+      await farmer.store.put(rotten.id, rotten.bytes)
+      const { open } = await import('node:fs/promises')
+      const fh = await open(join(farmerDir, 'fragments', rotten.id.slice(0, 2), rotten.id), 'r+')
+      await fh.write(new Uint8Array(16), 0, 16, 2048)
+      await fh.close()
+      expect((await auditor.audit(ref, { id: rotten.id, root: merkleRoot(rotten.bytes), size: rotten.bytes.length })).verdict).not.toBe('proven')
+      // Busy: one peer asks for eight audits of a 16 MiB fragment at once; it may have two in flight.
+      const floodAuditor = new AuditClient(flooder.node)
+      const flood = await Promise.all(Array.from({ length: 8 }, async () =>
+        await floodAuditor.audit(ref, bigFragment).then(o => { proofBytes += o.bytes; return o.verdict }, (e: Error) => e.name)))
+      const busy = flood.filter(r => r === 'FarmerBusyError').length
+      expect(busy).toBeGreaterThanOrEqual(1)
+      expect(flood.filter(r => r === 'proven').length).toBe(8 - busy)
+
+      const metrics = (await httpText(`${farmer.httpUrl!}/metrics`)).body
+      const value = (series: string): number => {
+        const line = metrics.split('\n').find(l => l.startsWith(series + ' '))
+        if (line === undefined) throw new Error(`no ${series} in\n${metrics}`)
+        return Number(line.slice(series.length + 1))
+      }
+      expect(value('shardfarm_farmer_audits_total{result="proven"}')).toBe(3 + 8 - busy)
+      expect(value('shardfarm_farmer_audits_total{result="busy"}')).toBe(busy)
+      expect(value('shardfarm_farmer_audits_total{result="failed"}')).toBe(2)
+      expect(value('shardfarm_farmer_audits_total{result="rejected"}')).toBe(0)
+      expect(value('shardfarm_farmer_audit_refusals_total{code="NOT_FOUND"}')).toBe(2)
+      expect(value('shardfarm_farmer_audit_refusals_total{code="BUSY"}')).toBe(busy)
+      // What the farmer sent in proofs is what the auditors received, less their requests (a few hundred bytes each).
+      const sent = value('shardfarm_farmer_audit_proof_bytes_total')
+      expect(sent).toBeLessThan(proofBytes)
+      expect(sent).toBeGreaterThan(proofBytes - (3 + 8 - busy) * 512)
+      expect(value('shardfarm_farmer_audit_bytes_hashed_total')).toBeGreaterThanOrEqual(3 * small.bytes.length + (8 - busy) * MAX_FRAGMENT_BYTES)
+      // The fragment protocol's counters sit beside them, untouched by audits.
+      expect(value('shardfarm_farmer_get_bytes_total')).toBe(0)
+    } finally {
+      await flooder.node.stop()
+      await farmer.stop()
+      await rm(farmerDir, { recursive: true, force: true })
+    }
+  }, 60_000)
 
   it('an unreachable farmer is a typed error, not a verdict', async () => {
     const gone = await startAuditFarmer(new MemoryFragmentStore())

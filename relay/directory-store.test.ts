@@ -94,4 +94,41 @@ describe('MemoryDirectoryStore', () => {
     for (let i = 0; i < 500; i++) dir.upsert(rec(`p${i}`), SIGNED, { subnet: '127.0.0.0/24' })
     expect(dir.size).toBe(500)
   })
+
+  it('lets at most 512 new peer ids an hour in from one network, however the minutes are spread', () => {
+    let now = 0
+    const dir = new MemoryDirectoryStore({ ttlMs: 7_200_000, now: () => now })
+    const lan = { subnet: '192.0.2.0/24' }
+    for (let i = 0; i < 512; i++) { if (i % 64 === 0) now += 60_000; dir.upsert(rec(`p${i}`), SIGNED, lan) }
+    now += 60_000
+    expect(() => { dir.upsert(rec('late'), SIGNED, lan) }).toThrow(expect.objectContaining({ code: 'BUSY', details: expect.objectContaining({ reason: 'subnet' }) }))
+    now += 3_600_000
+    dir.upsert(rec('late'), SIGNED, lan)
+  })
+
+  it('a leave refuses older records, from gossip or a replayed announce, until a newer one comes', () => {
+    let now = 10_000
+    const dir = new MemoryDirectoryStore({ ttlMs: 1_000, now: () => now })
+    dir.upsert(rec('a', { seq: 9_000 }), SIGNED)
+    expect(dir.tombstone('a', 8_000)).toBe(false) // older than the record held
+    expect(dir.tombstone('a', 9_500)).toBe(true)
+    expect(dir.query({})).toEqual([])
+    expect(() => { dir.learn(rec('a', { seq: 9_400 }), SIGNED) }).toThrow(expect.objectContaining({ code: 'STALE_RECORD' }))
+    expect(() => { dir.upsert(rec('a', { seq: 9_500 }), SIGNED) }).toThrow(expect.objectContaining({ code: 'STALE_RECORD' }))
+    now += 100
+    dir.upsert(rec('a', { seq: 10_100 }), SIGNED)
+    expect(dir.heldSeq('a')).toBe(10_100)
+  })
+
+  it('expires a record learned from another relay at seq + ttl, and refuses one already past it', () => {
+    let now = 10_000
+    const dir = new MemoryDirectoryStore({ ttlMs: 1_000, now: () => now })
+    dir.learn(rec('a', { seq: 9_500 }), SIGNED)
+    expect(() => { dir.learn(rec('b', { seq: 8_999 }), SIGNED) }).toThrow(expect.objectContaining({ code: 'STALE_RECORD' }))
+    dir.learn(rec('c', { seq: 60_000 }), SIGNED) // a clock ahead buys no longer life
+    now = 10_501
+    expect(dir.query({}).map(l => l.peerId)).toEqual(['c'])
+    now = 11_001
+    expect(dir.query({})).toEqual([])
+  })
 })

@@ -1,8 +1,15 @@
 /**
- * The relay's farmer directory, in memory. Listings are not persisted on purpose: farmers
- * re-announce every TTL/3, so a restarted relay is complete again within one heartbeat period, and
- * a disk copy would only serve farmers that may be gone. (What must survive a restart, when each
- * farmer was first seen, is `AdmissionBook`'s, in `admissions.ts`.)
+ * The relay's farmer directory, in memory. Listings are not persisted on purpose: a restarted relay
+ * pulls the current records from a federation peer (`federation.ts`), else farmers re-announce
+ * every TTL/3, and a disk copy would only serve farmers that may be gone. (What must survive a
+ * restart, when each farmer was first seen, is `AdmissionBook`'s, in `admissions.ts`.)
+ *
+ * A record learned from another relay expires at `min(seq, now) + ttl`: `seq` is the farmer's clock
+ * when it signed, so a record means the same on every relay however late gossip or sync brought it,
+ * and a farmer whose clock runs ahead cannot buy a longer life. One announced over the farmer's own
+ * connection expires at `now + ttl` (the connection proves it alive now; on loopback the two differ
+ * by the announce's transit time). A leave leaves a tombstone for a TTL, so an older record arriving
+ * later by gossip or sync cannot bring the farmer back.
  */
 import { DirectoryError } from '../src/net/protocols/directory.ts'
 import type { Admission } from '../src/net/protocols/directory-admission.ts'
@@ -27,6 +34,12 @@ export const PEER_ANNOUNCE_LIMIT = { burst: 4, refillMs: 1_000 }
  * from one network takes minutes instead of seconds to fill pages.
  */
 export const SUBNET_NEW_PEER_LIMIT = { max: 64, windowMs: 60_000 }
+/**
+ * New peer ids one network may bring in per hour, on top of the minute's budget: at 64 a minute a
+ * patient flood would still list 3 840 identities an hour; 512 lets a grid of test farmers restart
+ * many times, and takes a single network 20 hours to fill a 10 000-entry directory.
+ */
+export const SUBNET_NEW_PEERS_PER_HOUR = 512
 
 /** Options of `MemoryDirectoryStore`. */
 export interface MemoryDirectoryStoreInit {
@@ -38,8 +51,18 @@ export interface MemoryDirectoryStoreInit {
   peerAnnounces?: { burst: number, refillMs: number }
   /** New peer ids per network and window (`Infinity` max turns it off). @default SUBNET_NEW_PEER_LIMIT */
   subnetNewPeers?: { max: number, windowMs: number }
+  /** New peer ids per network and hour (`Infinity` turns it off). @default the larger of SUBNET_NEW_PEERS_PER_HOUR and `subnetNewPeers.max` */
+  subnetNewPeersPerHour?: number
   /** Clock, injectable for tests. @default Date.now */
   now?: () => number
+}
+
+/** A held record with what gossip and sync pass on: the admission and who signed it. */
+export interface HeldRecord {
+  signed: SignedFarmerRecord
+  admission?: Admission
+  /** Peer id of the relay that signed `admission`. */
+  admittedBy?: string
 }
 
 interface Entry {
@@ -61,6 +84,11 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
   readonly #subnetLimit: { max: number, windowMs: number }
   /** Per network, when its recent new peer ids came in (oldest first). */
   readonly #arrivals = new Map<string, number[]>()
+  /** Per network, new peer ids in the current hour (count, window start): the slow budget. */
+  readonly #hourly = new Map<string, { count: number, since: number }>()
+  readonly #hourLimit: number
+  /** Leaves: peer id → seq and expiry, in insertion order (capped like entries). */
+  readonly #tombstones = new Map<string, { seq: number, expiresAt: number }>()
   #sweeper: ReturnType<typeof setInterval> | undefined
 
   constructor (init: MemoryDirectoryStoreInit = {}) {
@@ -69,6 +97,9 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     this.#now = init.now ?? Date.now
     this.#peerLimit = init.peerAnnounces ?? PEER_ANNOUNCE_LIMIT
     this.#subnetLimit = init.subnetNewPeers ?? SUBNET_NEW_PEER_LIMIT
+    // Never tighter than the minute's budget unless set: turning that off (large test grids, floods on
+    // purpose) or raising it raises the hour's too.
+    this.#hourLimit = init.subnetNewPeersPerHour ?? Math.max(SUBNET_NEW_PEERS_PER_HOUR, this.#subnetLimit.max)
   }
 
   /** Starts the periodic sweep that frees expired entries even when nobody queries. */
@@ -93,15 +124,30 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
    * @inheritDoc
    * Budgets, both refused with `BUSY` and `details.retryAfterMs`: a listed farmer spends one token
    * per announce (refused or not), and a peer id that is not listed counts against its network's
-   * new-identity window. Without `source` (records relayed by another relay, tests) no network
-   * budget applies.
+   * new-identity windows (a minute's and an hour's). Without `source` (records learned from another
+   * relay, tests) no network budget applies. Refuses with `STALE_RECORD` a record whose seq is not
+   * above the one held (or a leave's), or that expired already (`seq + ttl` is past).
    */
-  upsert (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource, admission?: Admission): void {
+  upsert (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource, admission?: Admission, admittedBy?: string): void {
+    this.#put(record, signed, source, admission, admittedBy, false)
+  }
+
+  /**
+   * A record another relay passed on (gossip, sync): checked for seq and expiry like an announce,
+   * but spending no announce tokens, since the relay that admitted it paced the farmer already and
+   * a farmer announcing to two relays reaches each one twice. Expires at `min(seq, now) + ttl`, and
+   * is refused with `STALE_RECORD` when that is past.
+   */
+  learn (record: FarmerRecord, signed: SignedFarmerRecord, admission?: Admission, admittedBy?: string): void {
+    this.#put(record, signed, undefined, admission, admittedBy, true)
+  }
+
+  #put (record: FarmerRecord, signed: SignedFarmerRecord, source: AnnounceSource | undefined, admission: Admission | undefined, admittedBy: string | undefined, relayed: boolean): void {
     const now = this.#now()
     const old = this.#entries.get(record.peerId)
     const live = old !== undefined && old.listing.expiresAt > now
-    let tokens = this.#peerLimit.burst - 1
-    if (live) {
+    let tokens = live ? old.tokens : this.#peerLimit.burst - 1
+    if (live && !relayed) {
       const have = Math.min(this.#peerLimit.burst, old.tokens + (now - old.refilled) / this.#peerLimit.refillMs)
       old.refilled = now
       old.tokens = have
@@ -115,13 +161,54 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     if (live && record.seq <= old.listing.seq) {
       throw new DirectoryError('STALE_RECORD', 'record seq is not newer than the one held', { held: old.listing.seq, got: record.seq })
     }
+    const gone = this.#tombstones.get(record.peerId)
+    if (gone !== undefined && gone.expiresAt > now && record.seq <= gone.seq) {
+      throw new DirectoryError('STALE_RECORD', 'record seq is not newer than the farmer\'s leave', { held: gone.seq, got: record.seq })
+    }
+    // An announce over the farmer's own connection proves it alive now; a record passed on by a relay
+    // proves only that the farmer signed it at `seq`.
+    const expiresAt = relayed ? Math.min(record.seq, now) + this.ttlMs : now + this.ttlMs
+    if (expiresAt <= now) throw new DirectoryError('STALE_RECORD', 'record expired: seq + ttl is past (is the farmer\'s clock right?)', { got: record.seq })
     if (!live && this.#entries.size >= this.#maxEntries) {
       this.sweep()
       if (this.#entries.size >= this.#maxEntries) throw new DirectoryError('DIRECTORY_FULL', 'the directory is full')
     }
     if (!live && source !== undefined) this.#admitNew(source.subnet, now)
-    const listing: FarmerListing = { ...record, lastSeen: now, expiresAt: now + this.ttlMs, ...admission }
-    this.#entries.set(record.peerId, { listing, signed, tokens, refilled: now })
+    this.#tombstones.delete(record.peerId)
+    const listing: FarmerListing = { ...record, lastSeen: now, expiresAt, ...admission, ...(admission !== undefined && admittedBy !== undefined ? { admittedBy } : {}) }
+    this.#entries.set(record.peerId, { listing, signed, tokens, refilled: live && relayed ? old.refilled : now })
+  }
+
+  /** The seq held for `peerId` (a live record's or a leave's), or undefined: what gossip must beat. */
+  heldSeq (peerId: string): number | undefined {
+    const now = this.#now()
+    const e = this.#entries.get(peerId)
+    if (e !== undefined && e.listing.expiresAt > now) return e.listing.seq
+    const t = this.#tombstones.get(peerId)
+    return t !== undefined && t.expiresAt > now ? t.seq : undefined
+  }
+
+  /** Who signed the admission of `peerId`'s live listing, if anyone. */
+  admittedBy (peerId: string): string | undefined {
+    return this.#entries.get(peerId)?.listing.admittedBy
+  }
+
+  /**
+   * Records a farmer-signed leave with seq `seq`: the listing goes, and a tombstone refuses records
+   * not newer for a TTL. False (nothing changes) when what is held is as new
+   * (`orEqual`: newer; a relay's withdrawal names the very seq it withdraws).
+   */
+  tombstone (peerId: string, seq: number, orEqual = false): boolean {
+    const now = this.#now()
+    const held = this.heldSeq(peerId)
+    if (held !== undefined && (orEqual ? seq < held : seq <= held)) return false
+    // Held a full TTL from now: it only ever refuses records older than itself, so keeping it long is harmless.
+    const expiresAt = now + this.ttlMs
+    this.#entries.delete(peerId)
+    this.#tombstones.delete(peerId)
+    this.#tombstones.set(peerId, { seq, expiresAt })
+    while (this.#tombstones.size > this.#maxEntries) this.#tombstones.delete(this.#tombstones.keys().next().value!)
+    return true
   }
 
   /** Counts one new peer id against `subnet`'s window, or throws `BUSY` when the window is full. */
@@ -133,6 +220,13 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     if (times.length >= max) {
       throw new DirectoryError('BUSY', 'too many new farmers from this network', { reason: 'subnet', subnet, retryAfterMs: times[0]! + windowMs - now })
     }
+    const hour = this.#hourly.get(subnet)
+    const inHour = hour !== undefined && hour.since > now - 3_600_000 ? hour : { count: 0, since: now }
+    if (inHour.count >= this.#hourLimit) {
+      throw new DirectoryError('BUSY', 'too many new farmers from this network this hour', { reason: 'subnet', subnet, retryAfterMs: inHour.since + 3_600_000 - now })
+    }
+    inHour.count++
+    this.#hourly.set(subnet, inHour)
     times.push(now)
     this.#arrivals.set(subnet, times)
   }
@@ -170,10 +264,29 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     return [...this.#entries.values()].filter(e => e.listing.expiresAt > now).map(e => e.signed)
   }
 
+  /**
+   * Up to `limit` live records with peer ids after `after`, in peer id order, with their admissions:
+   * one page of a sync (`federation.ts`).
+   */
+  held (after: string | undefined, limit: number): Array<HeldRecord & { peerId: string }> {
+    const now = this.#now()
+    const out: Array<HeldRecord & { peerId: string }> = []
+    for (const [peerId, e] of this.#entries) {
+      if (e.listing.expiresAt <= now || (after !== undefined && peerId <= after)) continue
+      const l = e.listing
+      const admission = l.admission === undefined ? undefined : { firstSeen: l.firstSeen!, subnet: l.subnet!, vettedAt: l.vettedAt!, admission: l.admission }
+      out.push({ peerId, signed: e.signed, ...(admission !== undefined ? { admission } : {}), ...(l.admittedBy !== undefined ? { admittedBy: l.admittedBy } : {}) })
+    }
+    out.sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)
+    return out.slice(0, limit)
+  }
+
   /** Drops expired entries and forgotten arrival windows. */
   sweep (): void {
     const now = this.#now()
     for (const [id, e] of this.#entries) if (e.listing.expiresAt <= now) this.#entries.delete(id)
+    for (const [id, t] of this.#tombstones) if (t.expiresAt <= now) this.#tombstones.delete(id)
+    for (const [subnet, h] of this.#hourly) if (h.since <= now - 3_600_000) this.#hourly.delete(subnet)
     for (const [subnet, times] of this.#arrivals) {
       if ((times.at(-1) ?? 0) <= now - this.#subnetLimit.windowMs) this.#arrivals.delete(subnet)
     }

@@ -1,12 +1,14 @@
 /**
  * The relay process: a libp2p node on WebSockets with a circuit relay v2 server (so browser light
- * farmers can exchange WebRTC signalling), identify, ping and the farmer directory. The CLI wrapper
+ * farmers can exchange WebRTC signalling), identify, ping, the farmer directory, and gossipsub with
+ * the directory sync protocol, by which relays federate (`federation.ts`). The CLI wrapper
  * is `src/cli/relay.ts`; this module only builds and stops the node, so tests and `grid` can run a
  * relay in-process too.
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { loadOrCreateIdentity, STATE_DIR } from '../src/stores/identity.node.ts'
 import { FsKeyValueStore } from '../src/stores/kv/fs.ts'
@@ -17,6 +19,8 @@ import type { Logger } from '../src/core/logger.ts'
 import { AdmissionBook, DEFAULT_VETTING_PERIOD_MS } from './admissions.ts'
 import { MemoryDirectoryStore } from './directory-store.ts'
 import type { MemoryDirectoryStoreInit } from './directory-store.ts'
+import { Federation } from './federation.ts'
+import { MAX_GOSSIP_BYTES } from './gossip-records.ts'
 
 /** Reservations a relay grants at once. The library default (15) is far too low for a page full of browsers. */
 export const RELAY_MAX_RESERVATIONS = 1024
@@ -40,6 +44,10 @@ export interface RelayInit {
   sharedSubnets?: boolean
   /** Circuit relay reservations granted at once. @default RELAY_MAX_RESERVATIONS */
   maxReservations?: number
+  /** Multiaddrs (with `/p2p/`) of peer relays to federate with, kept dialed. @default none */
+  peers?: string[]
+  /** How often the relay republishes its signed record of itself, in ms. @default RELAY_RECORD_EVERY_MS */
+  relayRecordEveryMs?: number
   /** Where to log. */
   log: Logger
 }
@@ -50,6 +58,8 @@ export interface Relay {
   directory: MemoryDirectoryStore
   /** When each farmer was first seen (persisted in the data directory). */
   admissions: AdmissionBook
+  /** Gossip, sync and the federation's relay list. */
+  federation: Federation
   /** The first listen address with `/p2p/<id>`: what farmers and browsers are given. */
   addr: string
   /** Stops the directory and libp2p. Idempotent. */
@@ -84,6 +94,15 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
         }
         // Hop and stop streams keep the library's per-connection bounds (32 inbound hop streams,
         // each open as long as its relayed connection) and its 30 s hop request timeout.
+      }),
+      // Directory records between relays. An RPC may batch many messages, but never needs more than
+      // a few hundred of them at once; each message is checked against MAX_GOSSIP_BYTES in the validator.
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        maxInboundDataLength: 256 * MAX_GOSSIP_BYTES,
+        // A relay accepts records only from their originator's signed messages (federation.ts).
+        globalSignaturePolicy: 'StrictSign'
       })
     }
   })
@@ -102,12 +121,17 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
     vettingPeriodMs: init.vettingPeriodMs ?? DEFAULT_VETTING_PERIOD_MS,
     onError: err => { init.log.warn('admission table not saved', { err }) }
   })
-  const service = new DirectoryService({ libp2p, registry: directory, admissions }, {
+  const federation = new Federation({
+    libp2p, key: privateKey, store: directory, log: init.log, peers: init.peers ?? [],
+    ...(init.relayRecordEveryMs !== undefined ? { relayRecordEveryMs: init.relayRecordEveryMs } : {})
+  })
+  const service = new DirectoryService({ libp2p, registry: directory, admissions, federation }, {
     ...init.directoryService,
     sharedSubnets: init.sharedSubnets === true,
     onError: (err, peer) => { init.log.debug('directory request refused', { peer, err }) }
   })
   await service.start()
+  await federation.start()
   const addr = libp2p.getMultiaddrs()[0]?.toString()
   if (addr === undefined) throw new Error('relay has no listen address')
 
@@ -115,6 +139,7 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       directory.stop()
+      await federation.stop()
       libp2p.removeEventListener('peer:disconnect', forget)
       await service.stop().catch(() => {})
       await libp2p.stop()
@@ -122,5 +147,5 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
     })()
     await stopping
   }
-  return { libp2p, directory, admissions, addr, stop }
+  return { libp2p, directory, admissions, federation, addr, stop }
 }

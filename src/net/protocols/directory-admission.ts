@@ -63,3 +63,17 @@ export async function verifyAdmission (relay: string, peerId: string, a: Admissi
     return false
   }
 }
+
+/**
+ * The admission check of a federated directory: a listing learned by gossip carries the admission
+ * of the relay that admitted the farmer (`admittedBy`), not of the relay that answered. It counts
+ * when its signer is the answering relay, or a relay the answering relay lists in the same answer
+ * (`DirectoryPage.relays`): the client already trusts the answering relay with the whole list, so
+ * it trusts it to name its federation too. Any other signer (a relay nobody listed) fails, and the
+ * farmer then counts as new.
+ */
+export async function verifyFederatedAdmission (answering: string, listed: readonly string[], peerId: string, a: Admission, admittedBy?: string): Promise<boolean> {
+  const signer = admittedBy ?? answering
+  if (signer !== answering && !listed.includes(signer)) return false
+  return await verifyAdmission(signer, peerId, a)
+}

@@ -32,14 +32,20 @@
  * address ends in `/p2p/<peer id>`, so a dial to a false address fails the Noise handshake instead
  * of reaching an impostor.
  *
- * Several relays later (not built yet): the signed record is what makes the directory shareable.
- * Relays gossip `SignedFarmerRecord`s to each other (e.g. gossipsub topic
- * `/shardfarm/directory/records`); a receiver verifies the signature against the key inside the
- * record's own peer id (`openFarmerRecord`, no connection needed) and keeps it only when its `seq`
- * is above the one it holds, so replays and stale copies lose. `seq` is the farmer's clock in ms,
- * strictly increasing, so it survives restarts without state. Expiry becomes `seq + ttl` instead
- * of "last heard + ttl", which tolerates clock skew up to the TTL; `leave` becomes a signed
- * tombstone record (`gone: true`) with its own seq. Queries stay local, answered from memory.
+ * Several relays (`relay/federation.ts`, docs/protocol.md "Federation"): relays gossip the
+ * farmer-signed records they accept on gossipsub topic `/shardfarm/directory/records/1`, each with
+ * the admitting relay's signed admission; a receiver verifies the record against the key inside its
+ * own peer id (`openSignedRecord`, no connection needed) and keeps it only when its `seq` is above
+ * the one it holds, so replays and stale copies lose. `seq` is the farmer's clock in ms, strictly
+ * increasing, so it survives restarts without state. Expiry is `min(seq, now) + ttl` on every relay.
+ * Leaving is a farmer-signed tombstone (`{ peerId, seq, gone: true }`, `signFarmerTombstone`), sent
+ * as `{ op: 'leave', signed }` and gossiped; a bare `{ op: 'leave' }` still works, and the relay
+ * that admitted the farmer then gossips a withdrawal it signs itself. A relay that starts pulls the
+ * current records from a peer (`directory-sync.ts`). Queries stay local, answered from memory; the
+ * first page of an answer lists the federation's relays (`relays`, at most `MAX_LISTED_RELAYS`), so
+ * a client that knows one relay learns the rest, and a listing learned by gossip names the relay
+ * whose admission it carries (`admittedBy`), which the client accepts when the answering relay
+ * lists it (`verifyFederatedAdmission`).
  */
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -69,6 +75,9 @@ export const DEFAULT_QUERY_LIMIT = 100
 export const MAX_QUERY_LIMIT = 1000
 /** Time a whole request/response exchange may take, either side. */
 export const DIRECTORY_TIMEOUT_MS = 10_000
+/** Relays an answer lists at most, and addresses per relay. */
+export const MAX_LISTED_RELAYS = 16
+export const MAX_RELAY_ADDRS = 4
 /** Signatures cover this prefix plus the record text, so they cannot be replayed in another protocol. */
 const SIGNING_DOMAIN = new TextEncoder().encode('shardfarm-directory-record/1:')
 
@@ -101,6 +110,19 @@ export interface FarmerRecord {
   seq: number
 }
 
+/**
+ * A farmer's signed leave: after it, records with a seq not above `seq` are refused until
+ * `min(seq, now) + ttl`, on every relay of the federation.
+ */
+export interface FarmerTombstone { peerId: string, seq: number, gone: true }
+
+/** A relay of the federation as an answer lists it: what a client needs to dial it and check its admissions. */
+export interface RelayListing {
+  peerId: string
+  /** Multiaddrs ending in `/p2p/<peerId>`, at most `MAX_RELAY_ADDRS`. */
+  addrs: string[]
+}
+
 /** A record as it travels: the exact JSON text that was signed, and the hex Ed25519 signature. */
 export interface SignedFarmerRecord { record: string, sig: string }
 
@@ -110,6 +132,11 @@ export interface SignedFarmerRecord { record: string, sig: string }
  * passes `subnet` and `vettedAt` on to placement.
  */
 export interface FarmerListing extends FarmerRecord, Partial<Admission> {
+  /**
+   * Peer id of the relay that signed the admission, when it is not the answering relay (a listing
+   * learned by gossip). Absent: the answering relay signed it.
+   */
+  admittedBy?: string
   /** Relay clock (ms) when the last heartbeat arrived. */
   lastSeen: number
   /** Relay clock (ms) after which the entry is dropped unless another heartbeat comes. */
@@ -140,6 +167,8 @@ export interface DirectoryPage {
   next?: string
   /** The relay says its farmers share a subnet on purpose (a single-host grid). */
   sharedSubnets: boolean
+  /** The federation's relays, itself included (first page only, at most `MAX_LISTED_RELAYS`). */
+  relays?: RelayListing[]
 }
 
 /** Where an announce comes from, as the relay saw the connection. */
@@ -156,6 +185,16 @@ export interface AdmissionIssuer {
   commit: (peerId: string, admission: Admission) => void
 }
 
+/** Where a federated relay hears what its own directory accepted, to gossip it (`relay/federation.ts`). */
+export interface DirectoryFederation {
+  /** A farmer's announce was accepted, with the admission this relay signed. */
+  accepted: (record: FarmerRecord, signed: SignedFarmerRecord, admission?: Admission) => void
+  /** A farmer left: with its signed tombstone, or without (a bare leave over its own connection). */
+  left: (peerId: string, tombstone?: { seq: number, signed: SignedFarmerRecord }) => void
+  /** The federation's relays, this one first, for the first page of answers. */
+  relays: () => RelayListing[]
+}
+
 /** The directory's memory, injected so the protocol is testable and the relay owns the policy. */
 export interface DirectoryRegistry {
   /** How long an entry lives without a heartbeat, in ms; told to farmers so they pace heartbeats. */
@@ -167,6 +206,8 @@ export interface DirectoryRegistry {
   upsert: (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource, admission?: Admission) => void
   /** Forgets a farmer; false when it was not listed. */
   remove: (peerId: string) => boolean
+  /** Records a signed leave with seq `seq` (see `FarmerTombstone`); false when what is held is as new. Optional: without it, a signed leave is a bare one. */
+  tombstone?: (peerId: string, seq: number) => boolean
   /** Live entries matching `filter` with peer ids after `filter.after`, in peer id order, at most `filter.limit`. */
   query: (filter: DirectoryFilter) => FarmerListing[]
 }
@@ -178,7 +219,7 @@ export class DirectoryError extends ShardfarmError {
   }
 }
 
-type Request = { op: 'announce', signed: SignedFarmerRecord } | { op: 'leave' } | { op: 'query', filter: DirectoryFilter }
+type Request = { op: 'announce', signed: SignedFarmerRecord } | { op: 'leave', signed?: SignedFarmerRecord } | { op: 'query', filter: DirectoryFilter }
 
 /** Signs `record` with the farmer's libp2p key (the one its peer id is made from). */
 export async function signFarmerRecord (key: PrivateKey, record: FarmerRecord): Promise<SignedFarmerRecord> {
@@ -187,16 +228,30 @@ export async function signFarmerRecord (key: PrivateKey, record: FarmerRecord): 
   return { record: text, sig: toHex(sig) }
 }
 
+/** Signs a leave (`FarmerTombstone`) with the farmer's libp2p key; `seq` must be above its last record's. */
+export async function signFarmerTombstone (key: PrivateKey, peerId: string, seq: number): Promise<SignedFarmerRecord> {
+  return await signFarmerRecord(key, { peerId, seq, gone: true } as unknown as FarmerRecord)
+}
+
 /**
  * Verifies a signed record against the key inside its own peer id and validates every field.
- * Needs no connection, so gossiping relays can use it too. Throws `DirectoryError`.
+ * Needs no connection, so gossiping relays can use it too. Throws `DirectoryError` (also for a
+ * tombstone: see `openSignedRecord`).
  */
 export async function openFarmerRecord (signed: unknown): Promise<FarmerRecord> {
+  const r = await openSignedRecord(signed)
+  if ('gone' in r) throw bad('record is a leave, not an announce')
+  return r
+}
+
+/** `openFarmerRecord` that also opens tombstones (`{ peerId, seq, gone: true }`). Throws `DirectoryError`. */
+export async function openSignedRecord (signed: unknown): Promise<FarmerRecord | FarmerTombstone> {
   if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.sig !== 'string' ||
     !/^[0-9a-f]{128}$/.test(signed.sig)) throw bad('signed must be { record: string, sig: 128 hex chars }')
+  if (signed.record.length > MAX_REQUEST_BYTES) throw new DirectoryError('TOO_LARGE', 'record is too long')
   let parsed: unknown
   try { parsed = JSON.parse(signed.record) } catch { throw bad('record is not JSON') }
-  const record = validateRecord(parsed)
+  const record = isObject(parsed) && parsed.gone !== undefined ? validateTombstone(parsed) : validateRecord(parsed)
   let peer: PeerId
   try { peer = peerIdFromString(record.peerId) } catch { throw bad('peerId is not a peer id') }
   if (peer.publicKey === undefined) throw new DirectoryError('FORBIDDEN', 'peer id must embed its public key (Ed25519)')
@@ -227,11 +282,14 @@ export class DirectoryService {
   readonly #admissions: AdmissionIssuer | undefined
   readonly #init: DirectoryServiceInit
 
-  /** Without `admissions`, listings carry none, and clients count every farmer as new. */
-  constructor (components: { libp2p: Libp2p, registry: DirectoryRegistry, admissions?: AdmissionIssuer }, init: DirectoryServiceInit = {}) {
+  readonly #federation: DirectoryFederation | undefined
+
+  /** Without `admissions`, listings carry none, and clients count every farmer as new; without `federation`, nothing is gossiped. */
+  constructor (components: { libp2p: Libp2p, registry: DirectoryRegistry, admissions?: AdmissionIssuer, federation?: DirectoryFederation }, init: DirectoryServiceInit = {}) {
     this.#libp2p = components.libp2p
     this.#registry = components.registry
     this.#admissions = components.admissions
+    this.#federation = components.federation
     this.#init = init
   }
 
@@ -281,9 +339,22 @@ export class DirectoryService {
         const admission = await this.#admissions?.prepare(record.peerId, subnet)
         this.#registry.upsert(record, { record: signed.record, sig: signed.sig }, { subnet }, admission)
         if (admission !== undefined) this.#admissions?.commit(record.peerId, admission)
+        this.#federation?.accepted(record, { record: signed.record, sig: signed.sig }, admission)
         return { ok: true, ttlMs: this.#registry.ttlMs }
       }
-      case 'leave': return { ok: true, removed: this.#registry.remove(peer.toString()) }
+      case 'leave': {
+        if (req.signed === undefined || this.#registry.tombstone === undefined) {
+          this.#federation?.left(peer.toString()) // first: the federation withdraws what is still held
+          return { ok: true, removed: this.#registry.remove(peer.toString()) }
+        }
+        const gone = await openSignedRecord(req.signed)
+        if (!('gone' in gone)) throw bad('a leave carries a tombstone ({ peerId, seq, gone: true })')
+        if (gone.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
+        const signed = req.signed as SignedFarmerRecord
+        const removed = this.#registry.tombstone(gone.peerId, gone.seq)
+        if (removed) this.#federation?.left(gone.peerId, { seq: gone.seq, signed: { record: signed.record, sig: signed.sig } })
+        return { ok: true, removed }
+      }
       case 'query': return { ok: true, ...this.#page(validateFilter(req.filter ?? {})) }
       default: throw bad('op must be announce, leave or query')
     }
@@ -293,7 +364,7 @@ export class DirectoryService {
    * One page of matches: up to `limit` listings and `maxPageBytes` of their JSON. The registry is
    * asked for one more than the limit, to know whether more remain without a second pass.
    */
-  #page (filter: DirectoryFilter): { farmers: FarmerListing[], more?: true, next?: string, sharedSubnets?: true } {
+  #page (filter: DirectoryFilter): { farmers: FarmerListing[], more?: true, next?: string, sharedSubnets?: true, relays?: RelayListing[] } {
     const limit = filter.limit ?? DEFAULT_QUERY_LIMIT
     const found = this.#registry.query({ ...filter, limit: limit + 1 })
     const budget = this.#init.maxPageBytes ?? MAX_PAGE_BYTES
@@ -305,7 +376,8 @@ export class DirectoryService {
       if (bytes > budget && farmers.length > 0) break
       farmers.push(l)
     }
-    const shared = this.#init.sharedSubnets === true ? { sharedSubnets: true as const } : {}
+    const relays = filter.after === undefined ? this.#federation?.relays().slice(0, MAX_LISTED_RELAYS) : undefined
+    const shared = { ...(this.#init.sharedSubnets === true ? { sharedSubnets: true as const } : {}), ...(relays !== undefined ? { relays } : {}) }
     if (farmers.length === found.length) return { farmers, ...shared }
     return { farmers, more: true, next: farmers.at(-1)!.peerId, ...shared }
   }
@@ -323,9 +395,14 @@ export async function announceToDirectory (libp2p: Libp2p, relay: Multiaddr | Pe
   return { ttlMs: typeof res.ttlMs === 'number' ? res.ttlMs : 0 }
 }
 
-/** Removes the calling node from `relay`'s directory at once (shutdown), instead of waiting for the TTL. */
-export async function leaveDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId, options: DirectoryCallOptions = {}): Promise<boolean> {
-  return (await call(libp2p, relay, { op: 'leave' }, options)).removed === true
+/**
+ * Removes the calling node from `relay`'s directory at once (shutdown), instead of waiting for the
+ * TTL. With `options.tombstone` (`signFarmerTombstone`) the leave is signed, and the federation
+ * gossips it to every relay.
+ */
+export async function leaveDirectory (libp2p: Libp2p, relay: Multiaddr | PeerId, options: DirectoryCallOptions & { tombstone?: SignedFarmerRecord } = {}): Promise<boolean> {
+  const req: Request = options.tombstone === undefined ? { op: 'leave' } : { op: 'leave', signed: options.tombstone }
+  return (await call(libp2p, relay, req, options)).removed === true
 }
 
 /** Farmers listed at `relay` that match `filter`: the first page only (see `queryDirectoryPage`). */
@@ -339,7 +416,25 @@ export async function queryDirectoryPage (libp2p: Libp2p, relay: Multiaddr | Pee
   if (!Array.isArray(res.farmers)) throw new DirectoryError('BAD_REQUEST', 'malformed query response')
   const more = res.more === true
   if (more && (typeof res.next !== 'string' || !isPeerIdText(res.next))) throw new DirectoryError('BAD_REQUEST', 'malformed query response: more without next')
-  return { farmers: res.farmers as FarmerListing[], more, ...(more ? { next: res.next as string } : {}), sharedSubnets: res.sharedSubnets === true }
+  const relays = checkRelays(res.relays)
+  return { farmers: res.farmers as FarmerListing[], more, ...(more ? { next: res.next as string } : {}), sharedSubnets: res.sharedSubnets === true, ...(relays !== undefined ? { relays } : {}) }
+}
+
+/**
+ * The relays an answer lists, as a client believes them: at most `MAX_LISTED_RELAYS`, each a peer
+ * id with up to `MAX_RELAY_ADDRS` addresses that parse and end in that peer id; malformed entries
+ * are dropped. Undefined when the answer lists none.
+ */
+export function checkRelays (x: unknown): RelayListing[] | undefined {
+  if (!Array.isArray(x)) return undefined
+  const out: RelayListing[] = []
+  for (const r of x.slice(0, MAX_LISTED_RELAYS)) {
+    if (!isObject(r) || typeof r.peerId !== 'string' || !isPeerIdText(r.peerId) || !Array.isArray(r.addrs)) continue
+    const addrs = r.addrs.slice(0, MAX_RELAY_ADDRS).filter((a): a is string =>
+      typeof a === 'string' && a.length <= MAX_ADDR_BYTES && /^[\x21-\x7e]+$/.test(a) && a.endsWith(`/p2p/${r.peerId as string}`))
+    if (addrs.length > 0) out.push({ peerId: r.peerId, addrs })
+  }
+  return out
 }
 
 /**
@@ -351,7 +446,9 @@ export async function queryDirectoryPage (libp2p: Libp2p, relay: Multiaddr | Pee
 export function checkListing (l: unknown): FarmerListing | undefined {
   if (!isObject(l) || !isCount(l.lastSeen) || !isCount(l.expiresAt)) return undefined
   try {
-    return { ...validateRecord(l), lastSeen: l.lastSeen, expiresAt: l.expiresAt, ...admissionFields(l) }
+    const admission = admissionFields(l)
+    const by = admission !== undefined && typeof l.admittedBy === 'string' && isPeerIdText(l.admittedBy) ? { admittedBy: l.admittedBy } : {}
+    return { ...validateRecord(l), lastSeen: l.lastSeen, expiresAt: l.expiresAt, ...admission, ...by }
   } catch {
     return undefined
   }
@@ -399,6 +496,14 @@ function validateRecord (r: unknown): FarmerRecord {
   if (kind !== 'full' && kind !== 'light') throw bad('kind must be full or light')
   if (!isCount(capacity) || !isCount(free) || !isCount(seq)) throw bad('capacity, free and seq must be non-negative integers')
   return { peerId, addrs: canonical, region, tier, kind, capacity, free: Math.min(free, capacity), version, seq }
+}
+
+function validateTombstone (r: Record<string, unknown>): FarmerTombstone {
+  const { peerId, seq, gone } = r
+  if (gone !== true || Object.keys(r).length !== 3) throw bad('a tombstone is exactly { peerId, seq, gone: true }')
+  if (typeof peerId !== 'string' || !isPeerIdText(peerId)) throw bad('peerId must be a peer id')
+  if (!isCount(seq)) throw bad('seq must be a non-negative integer')
+  return { peerId, seq, gone: true }
 }
 
 function validateFilter (f: unknown): DirectoryFilter {

@@ -129,3 +129,98 @@ function retryAfter (err: unknown): number {
   const ms = e.code === 'BUSY' ? e.details?.retryAfterMs : undefined
   return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0
 }
+
+/** Consecutive failed announces after which a relay is swapped for a spare one, when there is a spare. */
+export const FAILOVER_AFTER = 3
+
+/** Options of `AnnouncerSet`: those of `Announcer`, with a list of relays instead of one. */
+export interface AnnouncerSetInit extends Omit<AnnouncerInit, 'relay' | 'onResult'> {
+  /** Relays known, in order of preference; the first `targets` are announced to, the rest are spares. */
+  relays: Array<string | Multiaddr>
+  /** Relays to stay listed on at once. @default every relay given */
+  targets?: number
+  /** @default FAILOVER_AFTER */
+  failoverAfter?: number
+  /** Called after each attempt on each relay, for logs and metrics. @default ignore */
+  onResult?: (relay: string, result: { ok: true, ttlMs: number } | { ok: false, err: Error }) => void
+}
+
+/**
+ * Keeps one farmer listed on several relays: one `Announcer` each, running on their own, so a relay
+ * that is down costs nothing on the others. A relay that failed `failoverAfter` times in a row is
+ * replaced by a spare (a known relay not announced to), and goes to the end of the spares.
+ */
+export class AnnouncerSet {
+  readonly #components: ConstructorParameters<typeof Announcer>[0]
+  readonly #init: AnnouncerSetInit
+  readonly #active = new Map<string, { announcer: Announcer, failures: number }>()
+  readonly #spares: string[]
+  #running = false
+  /** Announcers stopped by a failover, counted in `ok`/`failed` still. */
+  #retired = { ok: 0, failed: 0 }
+
+  constructor (components: ConstructorParameters<typeof Announcer>[0], init: AnnouncerSetInit) {
+    const relays = [...new Set(init.relays.map(String))]
+    if (relays.length === 0) throw new TypeError('AnnouncerSet needs at least one relay')
+    this.#components = components
+    this.#init = init
+    const targets = Math.max(1, Math.min(init.targets ?? relays.length, relays.length))
+    this.#spares = relays.slice(targets)
+    for (const r of relays.slice(0, targets)) this.#active.set(r, { announcer: this.#announcer(r), failures: 0 })
+  }
+
+  /** The relays announced to now. */
+  get relays (): string[] {
+    return [...this.#active.keys()]
+  }
+
+  /** Successful announces so far, on every relay. */
+  get ok (): number {
+    return this.#retired.ok + [...this.#active.values()].reduce((n, a) => n + a.announcer.ok, 0)
+  }
+
+  /** Failed announces so far, on every relay. */
+  get failed (): number {
+    return this.#retired.failed + [...this.#active.values()].reduce((n, a) => n + a.announcer.failed, 0)
+  }
+
+  /** Announces to every relay at once (a down relay only retries) and starts their heartbeats. */
+  async start (): Promise<void> {
+    this.#running = true
+    await Promise.all([...this.#active.values()].map(async a => { await a.announcer.start() }))
+  }
+
+  /** Stops every heartbeat and leaves every relay. */
+  async stop (): Promise<void> {
+    this.#running = false
+    await Promise.all([...this.#active.values()].map(async a => { await a.announcer.stop() }))
+  }
+
+  #announcer (relay: string): Announcer {
+    return new Announcer(this.#components, {
+      ...this.#init, relay,
+      onResult: (r) => {
+        this.#init.onResult?.(relay, r)
+        const a = this.#active.get(relay)
+        if (a === undefined) return
+        a.failures = r.ok ? 0 : a.failures + 1
+        if (!r.ok && a.failures >= (this.#init.failoverAfter ?? FAILOVER_AFTER)) this.#failover(relay)
+      }
+    })
+  }
+
+  /** Swaps `relay` for the first spare, if any. */
+  #failover (relay: string): void {
+    const spare = this.#spares.shift()
+    const old = this.#active.get(relay)
+    if (spare === undefined || old === undefined || !this.#running) { if (spare !== undefined) this.#spares.unshift(spare); return }
+    this.#active.delete(relay)
+    this.#spares.push(relay)
+    this.#retired.ok += old.announcer.ok
+    this.#retired.failed += old.announcer.failed
+    void old.announcer.stop()
+    const next = { announcer: this.#announcer(spare), failures: 0 }
+    this.#active.set(spare, next)
+    void next.announcer.start()
+  }
+}

@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { NoRelayReservationError } from '../net/errors.ts'
 import { createBrowserLibp2p } from '../net/libp2p.browser.ts'
 import { IdbFragmentStore } from '../stores/idb.ts'
-import { Announcer } from './announce.ts'
+import { AnnouncerSet } from './announce.ts'
 import type { FarmerMetrics } from './metrics.ts'
 import { AuditService } from './audit-service.ts'
 import { FarmerService } from './service.ts'
@@ -19,6 +19,11 @@ import { FarmerService } from './service.ts'
 export interface LightFarmerInit {
   /** The relay that signals for it and lists it. */
   relay: string
+  /**
+   * More relays of the same grid: it holds reservations on (and is listed by) the first
+   * LIGHT_RELAYS of `relay` and these, and moves to another when one fails. @default none
+   */
+  relays?: string[]
   /** Its identity, kept by the page so the peer id (and the fragments' holder id) survive reloads. */
   privateKey: PrivateKey
   /** The IndexedDB database of its fragments. */
@@ -33,6 +38,9 @@ export interface LightFarmerInit {
   onListed?: (listed: boolean) => void
 }
 
+/** Relays a light farmer holds a reservation on at once, when that many are known. */
+export const LIGHT_RELAYS = 2
+
 /** How long the relay may take to give the page a `/p2p-circuit/webrtc` address. */
 const RESERVATION_WAIT_MS = 20_000
 
@@ -41,9 +49,9 @@ export class LightFarmer {
   readonly store: IdbFragmentStore
   readonly #service: FarmerService
   readonly #audits: AuditService
-  readonly #announcer: Announcer
+  readonly #announcer: AnnouncerSet
 
-  private constructor (libp2p: Libp2p, store: IdbFragmentStore, service: FarmerService, audits: AuditService, announcer: Announcer) {
+  private constructor (libp2p: Libp2p, store: IdbFragmentStore, service: FarmerService, audits: AuditService, announcer: AnnouncerSet) {
     this.libp2p = libp2p
     this.store = store
     this.#service = service
@@ -58,15 +66,23 @@ export class LightFarmer {
     let service: FarmerService | undefined
     let audits: AuditService | undefined
     try {
-      libp2p = await createBrowserLibp2p({ privateKey: init.privateKey, listen: true })
-      await libp2p.dial(multiaddr(init.relay))
+      const relays = [...new Set([init.relay, ...(init.relays ?? [])])]
+      const held = relays.slice(0, LIGHT_RELAYS)
+      // One `/p2p-circuit` listen address per reservation: libp2p reserves on that many of the
+      // relays it is connected to.
+      libp2p = await createBrowserLibp2p({ privateKey: init.privateKey, listen: [...held.map(() => '/p2p-circuit'), '/webrtc'] })
+      const node = libp2p
+      // Reachable through any one relay is reachable: a dead second relay must not stop the farm.
+      await Promise.any(held.map(async r => await node.dial(multiaddr(r))))
       service = new FarmerService({ libp2p, store }, { region: init.region, tier: 'live', kind: 'light', version: init.version })
       await service.start()
-      audits = new AuditService({ libp2p, store })
+      audits = new AuditService({ libp2p, store, metrics: service.metrics })
       await audits.start()
       await waitForCircuitAddress(libp2p)
-      const announcer = new Announcer({ libp2p, privateKey: init.privateKey, stat: async () => await store.stat() },
-        { relay: init.relay, region: init.region, tier: 'live', kind: 'light', version: init.version, onResult: r => { init.onListed?.(r.ok) } })
+      // Listed while any relay took its last heartbeat.
+      const lastOk = new Map<string, boolean>()
+      const announcer = new AnnouncerSet({ libp2p, privateKey: init.privateKey, stat: async () => await store.stat() },
+        { relays, targets: LIGHT_RELAYS, region: init.region, tier: 'live', kind: 'light', version: init.version, onResult: (relay, r) => { lastOk.set(relay, r.ok); init.onListed?.([...lastOk.values()].some(Boolean)) } })
       await announcer.start()
       return new LightFarmer(libp2p, store, service, audits, announcer)
     } catch (err) {

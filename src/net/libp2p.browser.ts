@@ -28,9 +28,10 @@ export interface BrowserLibp2pInit {
   privateKey?: PrivateKey
   /**
    * Reachable by other browsers: reserve a slot on the relay and accept WebRTC through its
-   * signalling. Only light farmers need this. @default false
+   * signalling. Only light farmers need this. A list gives the listen addresses themselves (one
+   * `/p2p-circuit` per relay to hold a reservation on). @default false
    */
-  listen?: boolean
+  listen?: boolean | string[]
   /**
    * Allow `ws://` and loopback/private addresses. The browser build of libp2p refuses them by
    * default (sensible on the internet, where everything is `wss://` with a DNS name); a local grid
@@ -50,7 +51,7 @@ export async function createBrowserLibp2p (init: BrowserLibp2pInit = {}): Promis
   const local = init.allowLocal ?? ['localhost', '127.0.0.1', '[::1]'].includes(globalThis.location?.hostname ?? '')
   return await createLibp2p({
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
-    addresses: { listen: init.listen === true ? ['/p2p-circuit', '/webrtc'] : [] },
+    addresses: { listen: init.listen === true ? ['/p2p-circuit', '/webrtc'] : Array.isArray(init.listen) ? init.listen : [] },
     transports: [
       webSockets(WEBSOCKETS),
       webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } }),

@@ -48,6 +48,11 @@ export interface RelayDirectoryInit {
   maxFarmers?: number
   /** Told when `list()` answers from its memory because the relay failed; for logs and the UI. @default ignore */
   onStale?: (err: Error) => void
+  /**
+   * Times a page is asked again after a transport failure. A set of relays asks another relay
+   * instead (0). @default 2
+   */
+  retries?: number
 }
 
 /**
@@ -85,10 +90,20 @@ export class RelayDirectory implements FarmerDirectory {
   lastError: Error | undefined
   /** The relay's last answer said its farmers share a subnet on purpose (a single-host grid). */
   sharedSubnets = false
+  /**
+   * Per farmer of the last answer: its record's `seq` (its clock when it signed, to prefer the
+   * newer record when answers of several relays merge) and when the relay first saw it.
+   */
+  readonly details = new Map<string, { seq: number, firstSeen?: number }>()
+  /** Relays the last answer told of (its optional `relays` field), as dialable multiaddrs; at most MAX_LEARNED_RELAYS. */
+  learned: string[] = []
+  /** The relay asked, as given. */
+  readonly relay: string
 
   constructor (libp2p: Libp2p, relay: string | Multiaddr, init: RelayDirectoryInit = {}) {
     this.#libp2p = libp2p
     this.#relay = typeof relay === 'string' ? multiaddr(relay) : relay
+    this.relay = this.#relay.toString()
     this.#relayId = this.#relay.getComponents().findLast(c => c.name === 'p2p')?.value
     this.#init = init
   }
@@ -117,13 +132,17 @@ export class RelayDirectory implements FarmerDirectory {
     const max = this.#init.maxFarmers ?? RELAY_DIRECTORY_MAX_FARMERS
     const seen = new Map<string, Farmer>()
     let after: string | undefined
+    const details = new Map<string, { seq: number, firstSeen?: number }>()
+    const learned = new Set<string>()
     let shared = true
     for (let pages = 0; pages < MAX_PAGES; pages++) {
       const page = await this.#page({ limit: Math.max(1, Math.min(MAX_QUERY_LIMIT, max - seen.size)), ...(after !== undefined ? { after } : {}) }, options)
       shared &&= page.sharedSubnets
+      for (const a of relayAddrsOf(page)) if (learned.size < MAX_LEARNED_RELAYS) learned.add(a)
       for (const raw of page.farmers) {
         const l = checkListing(raw)
         if (l === undefined || seen.has(l.peerId) || seen.size >= max) continue
+        details.set(l.peerId, { seq: l.seq, ...(typeof l.firstSeen === 'number' ? { firstSeen: l.firstSeen } : {}) })
         seen.set(l.peerId, { peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free, ...await this.#admitted(l) })
       }
       // A relay that says `more` but does not move forward would keep us here forever.
@@ -131,6 +150,9 @@ export class RelayDirectory implements FarmerDirectory {
       after = page.next
     }
     this.sharedSubnets = shared
+    this.details.clear()
+    for (const [id, d] of details) this.details.set(id, d)
+    this.learned = [...learned]
     const farmers = [...seen.values()]
     return shared ? farmers.map(f => ({ ...f, sharedSubnets: true })) : farmers
   }
@@ -159,11 +181,43 @@ export class RelayDirectory implements FarmerDirectory {
         return await queryDirectoryPage(this.#libp2p, this.#relay, filter, options)
       } catch (err) {
         const name = (err as Error).name
-        if (attempt >= 2 || options.signal?.aborted === true || name === 'DirectoryError' || name === 'AbortError') throw err
+        if (attempt >= (this.#init.retries ?? 2) || options.signal?.aborted === true || name === 'DirectoryError' || name === 'AbortError') throw err
         await new Promise(resolve => setTimeout(resolve, 200 * (attempt + 1)))
       }
     }
   }
+}
+
+/** Relays one directory answer may tell of; more are ignored. */
+export const MAX_LEARNED_RELAYS = 16
+
+/**
+ * The relays a directory answer tells of, when it has the optional `relays` field (relay records
+ * shared by a federation of relays: a peer id and its addresses, plain or as a signed `record`
+ * text). Each becomes one dialable multiaddr ending in its `/p2p/<peer id>`; anything malformed is
+ * skipped. The relay checked the records' signatures before sharing them; a client uses learned
+ * relays only after the ones it was given (see `RelaySetDirectory`).
+ */
+export function relayAddrsOf (page: unknown): string[] {
+  const list = (page as { relays?: unknown }).relays
+  if (!Array.isArray(list)) return []
+  const out: string[] = []
+  for (const entry of list.slice(0, MAX_LEARNED_RELAYS * 4)) {
+    let r: unknown = entry
+    if (typeof (entry as { record?: unknown }).record === 'string') {
+      try { r = JSON.parse((entry as { record: string }).record) } catch { continue }
+    }
+    const { peerId, addrs } = (r ?? {}) as { peerId?: unknown, addrs?: unknown }
+    if (typeof peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(peerId) || !Array.isArray(addrs)) continue
+    const addr = addrs.find((a): a is string => typeof a === 'string' && a.length <= 256 && /\/wss?(\/|$)/.test(a))
+    if (addr === undefined) continue
+    const full = addr.endsWith(`/p2p/${peerId}`) ? addr : addr.includes('/p2p/') ? undefined : `${addr}/p2p/${peerId}`
+    if (full === undefined) continue
+    try { multiaddr(full) } catch { continue }
+    out.push(full)
+    if (out.length >= MAX_LEARNED_RELAYS) break
+  }
+  return out
 }
 
 /** A dialable target: the first address that names the peer, else the peer id (libp2p's peer store). */

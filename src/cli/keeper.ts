@@ -2,14 +2,17 @@
  * `shardfarm keeper`: runs a keeper (`src/keeper/`) until SIGINT/SIGTERM, over this machine's owner
  * index and the links given with `shardfarm keep`. stdout gets one line (its HTTP address with
  * `--http`, else its data folder); logs (JSON lines) go to stderr.
- * `shardfarm keep LINK` adds a link to a keeper's list; `shardfarm keep --list` shows the list.
+ * `shardfarm keep LINK` adds a link to a keeper's list; `shardfarm keep --list` shows the list;
+ * `shardfarm keep LINK --keeper URL` hands it to a running keeper's HTTP API with a delegation.
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { formatCapability, parseCapability } from '../core/capability.ts'
+import { signDelegation } from '../core/delegation.ts'
+import { fromBase64, ownerKeyFromSeed } from '../core/owner-key.ts'
+import { fetchVerifyManifest } from '../client/blocks/open-manifest.ts'
 import { OwnerIndex } from '../client/owner-index.ts'
 import { clientHome, nodeKeyValueStore, openNodeClient } from '../client/session.node.ts'
+import { startKeeperHttp } from '../keeper/http.ts'
 import { Keeper } from '../keeper/keeper.ts'
 import { KeeperState } from '../keeper/state.ts'
 import { parseCount, parseHostPort, UsageError } from './args.ts'
@@ -28,11 +31,16 @@ export const KEEPER_USAGE = `shardfarm keeper [--relay ADDR] [--data DIR] [--htt
     at 12 of 14) or its manifest to 3 of 5 copies, counts a silent farmer's copies for --grace
     seconds (3600) before replacing them (and again when it comes back), renews leases when a third
     of --lease-days (30) is left, and moves at most --repair-mbps megabits/s (unlimited) for repairs.
-    State lives in --data (default: keeper/ in the data folder); --http serves /metrics and /health.
-    A file kept from a verify link alone is repaired with the keeper's own key: the owner's \`rm\`
-    cannot remove those repaired copies yet (they expire when the keeper stops renewing them).
+    State lives in --data (default: keeper/ in the data folder); --http serves /metrics, /health
+    and the owners' API: GET /key, POST /keep, GET /files (docs/keeper.md).
+    A file kept with its owner's delegation is repaired and renewed under the owner's key, so the
+    owner's \`rm\` removes the repaired copies too; from a link alone, with the keeper's own key
+    (those copies expire once the keeper stops renewing them).
 shardfarm keep LINK [--keeper-data DIR]
     adds a read or verify link to the keeper's list (read at its next round)
+shardfarm keep LINK --keeper URL [--days N]
+    hands the link to the keeper at URL (its --http address); when the file was put from this
+    machine, with a delegation signed by its owner key for N days (365)
 shardfarm keep --list [--json] [--keeper-data DIR]`
 
 /** The keeper's data folder: `dir`, or `keeper/` in the client's data folder. */
@@ -79,33 +87,19 @@ export async function keeperCommand (argv: string[]): Promise<void> {
     ...(leaseMs !== undefined ? { leaseMs } : {})
   })
 
-  let server: ReturnType<typeof createServer> | undefined
-  let url: string | undefined
-  if (http !== undefined) {
-    server = createServer((req, res) => {
-      const send = (status: number, type: string, body: string): void => { res.writeHead(status, { 'content-type': type }); res.end(body) }
-      if (req.method !== 'GET') { send(405, 'text/plain', 'method not allowed\n'); return }
-      if (req.url === '/metrics') { send(200, 'text/plain; version=0.0.4; charset=utf-8', keeper.metrics.render()); return }
-      if (req.url === '/health') {
-        const s = keeper.metrics.snapshot()
-        send(200, 'application/json', JSON.stringify({ status: 'ok', files: s.files, rounds: s.rounds, lastRoundAt: keeper.lastRoundAt ?? null, segments: s.segments }) + '\n')
-        return
-      }
-      send(404, 'text/plain', 'not found\n')
-    })
-    // Scrapes are tiny: a slow or idle client is cut rather than held.
-    server.requestTimeout = 10_000
-    server.headersTimeout = 5_000
-    server.maxHeadersCount = 50
-    await new Promise<void>((resolve, reject) => { server!.once('error', reject); server!.listen(http.port, http.host, resolve) })
-    const a = server.address() as AddressInfo
-    url = `http://${a.address}:${a.port}`
-  }
+  const api = http === undefined
+    ? undefined
+    : await startKeeperHttp({
+      keeper,
+      state,
+      manifestOwner: async (cap, signal) => (await fetchVerifyManifest(session, cap, { signal })).manifest.owner,
+      log
+    }, http)
+  const url = api?.url
 
   stopOnSignals(async () => {
     await keeper.stop()
-    server?.closeAllConnections()
-    await new Promise<void>(resolve => { if (server === undefined) resolve(); else server.close(() => { resolve() }) })
+    await api?.close()
     await session.close()
   }, log)
   keeper.start()
@@ -114,7 +108,14 @@ export async function keeperCommand (argv: string[]): Promise<void> {
 }
 
 export async function keepCommand (argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { 'keeper-data': { type: 'string' }, list: { type: 'boolean' }, json: { type: 'boolean' } })
+  const { values, positionals } = args(argv, {
+    'keeper-data': { type: 'string' }, list: { type: 'boolean' }, json: { type: 'boolean' }, keeper: { type: 'string' }, days: { type: 'string' }
+  })
+  if (values.keeper !== undefined) {
+    if (positionals.length !== 1 || values.list === true) throw new UsageError('keep --keeper URL takes exactly one LINK')
+    await keepRemote(positionals[0]!, values.keeper as string, values.days as string | undefined, values.json === true)
+    return
+  }
   const state = new KeeperState(nodeKeyValueStore(keeperHome(values['keeper-data'] as string | undefined)))
   if (values.list === true) {
     if (positionals.length !== 0) throw new UsageError('keep --list takes no LINK')
@@ -131,4 +132,55 @@ export async function keepCommand (argv: string[]): Promise<void> {
     throw err.name === 'CapabilityError' || err.name === 'RangeError' ? new UsageError(err.message) : err
   })
   process.stderr.write(`${added ? 'kept' : 'already kept'}: ${formatCapability(cap).slice(0, 40)}… (the keeper looks at it in its next round)\n`)
+}
+
+/** Deadline of each request to a remote keeper. */
+const REMOTE_TIMEOUT_MS = 30_000
+
+/**
+ * `shardfarm keep LINK --keeper URL`: asks the keeper for its key, signs a delegation to it with the
+ * file's owner key from this machine's owner index (for this file only), and hands both over. A
+ * file not put from here goes without one: the keeper then repairs with its own key.
+ */
+async function keepRemote (link: string, keeperUrl: string, daysFlag: string | undefined, asJson: boolean): Promise<void> {
+  let base: URL
+  try {
+    base = new URL(keeperUrl)
+  } catch {
+    throw new UsageError(`--keeper must be the keeper's http address, got ${JSON.stringify(keeperUrl)}`)
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError('--keeper must be an http:// or https:// address')
+  const days = daysFlag !== undefined ? parseCount('days', daysFlag, 1) : 365
+  if (days > 400) throw new UsageError('--days is at most 400 (farmers refuse longer delegations)')
+  const cap = (() => {
+    try { return parseCapability(link) } catch (err) { throw new UsageError((err as Error).message) }
+  })()
+  const call = async (path: string, init: RequestInit = {}): Promise<unknown> => {
+    const res = await fetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(REMOTE_TIMEOUT_MS) })
+    const text = await res.text()
+    let body: unknown
+    try { body = JSON.parse(text) } catch { body = undefined }
+    if (!res.ok) {
+      const msg = (body as { message?: string } | undefined)?.message ?? text.slice(0, 200)
+      throw new UsageError(`the keeper refused (${res.status}): ${terminalSafe(msg)}`)
+    }
+    return body
+  }
+  const owned = (await new OwnerIndex(nodeKeyValueStore()).list()).find(f => f.manifestId === cap.manifestId)
+  let delegation
+  if (owned !== undefined) {
+    const key = (await call('/key') as { key?: unknown }).key
+    if (typeof key !== 'string') throw new UsageError('the keeper did not name its key')
+    const owner = await ownerKeyFromSeed(fromBase64(owned.ownerSeed))
+    delegation = await signDelegation(owner, key, cap.manifestId, Date.now() + days * 24 * 3600_000)
+  } else {
+    process.stderr.write('this file was not put from here: the keeper will repair it with its own key (the owner\'s rm will not reach its copies)\n')
+  }
+  const answer = await call('/keep', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ link, ...(delegation !== undefined ? { delegation } : {}) })
+  }) as { added?: boolean, key?: string }
+  if (asJson) { process.stdout.write(JSON.stringify(answer) + '\n'); return }
+  process.stderr.write(`${answer.added === true ? 'kept' : 'already kept'} by ${base.origin}${delegation !== undefined ? ', with a delegation from the owner key' : ''}\n`)
 }

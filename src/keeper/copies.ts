@@ -44,6 +44,13 @@ export interface FarmerView {
   silent: ReadonlyMap<string, number>
   now: number
   graceMs: number
+  /**
+   * How often a farmer gone for good (silent past the grace period) is still probed with one
+   * audit, so that its copies count again if it comes back (Carbonite). Its other copies are not
+   * audited at all: the budget goes to the copies that count, repaired ones included.
+   * @default graceMs
+   */
+  goneProbeMs?: number
 }
 
 /** Whether `peer` counts as gone: silent for the whole grace period. */
@@ -65,19 +72,25 @@ export function counts (view: FarmerView, c: KnownCopy, last: CopyAudit | undefi
 /**
  * The copies to audit this round, at most `budget`: first one copy on each silent farmer (to see
  * whether it is back, or still gone), then the least recently audited copies (never audited first);
- * copies on silent farmers other than the probe wait for the probe's answer.
+ * copies on silent farmers other than the probe wait for the probe's answer. A farmer silent past
+ * the grace period is probed only once every `goneProbeMs`: its copies are gone and were repaired
+ * elsewhere, and auditing the dead every round would spend the budget the new holders need.
  */
 export function sample (copies: readonly KnownCopy[], records: ReadonlyMap<string, FileRecord>, view: FarmerView, budget: number): KnownCopy[] {
   if (budget <= 0) return []
   const lastAt = (c: KnownCopy): number => records.get(c.manifestId)?.audits[copyKey(c)]?.at ?? 0
   const probes = new Map<string, KnownCopy>()
+  const probedAt = new Map<string, number>()
   const rest: KnownCopy[] = []
   for (const c of copies) {
-    if (!view.silent.has(c.peer)) rest.push(c)
-    else if (!probes.has(c.peer) || lastAt(c) < lastAt(probes.get(c.peer)!)) probes.set(c.peer, c)
+    if (!view.silent.has(c.peer)) { rest.push(c); continue }
+    probedAt.set(c.peer, Math.max(probedAt.get(c.peer) ?? 0, lastAt(c)))
+    if (!probes.has(c.peer) || lastAt(c) < lastAt(probes.get(c.peer)!)) probes.set(c.peer, c)
   }
+  const every = view.goneProbeMs ?? view.graceMs
+  const due = [...probes.values()].filter(c => !gone(view, c.peer) || view.now - probedAt.get(c.peer)! >= every)
   rest.sort((a, b) => lastAt(a) - lastAt(b))
-  return [...probes.values(), ...rest].slice(0, Math.floor(budget))
+  return [...due, ...rest].slice(0, Math.floor(budget))
 }
 
 /** Per segment, the fragments with at least one copy that counts; and the manifest copies that count. */

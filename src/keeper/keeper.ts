@@ -3,9 +3,12 @@
  * audits a sample of the copies of every file it keeps (least recently audited first, within an
  * hourly budget), repairs the files whose segments or manifest fell to the repair threshold
  * (`policy.ts`; manifests first, then by how close a segment is to loss), renews the owner's leases
- * well before farmers drop them, and saves what it learned so a restart resumes. See docs/keeper.md.
+ * well before farmers drop them, and saves what it learned so a restart resumes. A file given with
+ * its owner's delegation (`core/delegation.ts`) is repaired and renewed under the owner's key, as
+ * the owner's delegate, so the owner's `rm` reaches every copy. See docs/keeper.md.
  */
 import { parseCapability, type Capability } from '../core/capability.ts'
+import { checkDelegation, delegatedKey, type Delegation } from '../core/delegation.ts'
 import { isAbortError, throwIfAborted, type AbortOptions } from '../core/errors.ts'
 import { sha256Hex } from '../core/hash.ts'
 import type { Logger } from '../core/logger.ts'
@@ -21,7 +24,8 @@ import type { OwnedFile } from '../client/owner-index.ts'
 import type { FarmerRef } from '../client/ports.ts'
 import { copyKey, gone, knownCopies, sample, tally, type FarmerView, type KnownCopy } from './copies.ts'
 import { KeeperMetrics, type SegmentState } from './metrics.ts'
-import { repairOrder, segmentStatus, type FileVerdict } from './policy.ts'
+import { repairOrder, repairThreshold, segmentStatus, type FileVerdict } from './policy.ts'
+import { settleJournal } from './journal.ts'
 import type { FileRecord, KeeperState } from './state.ts'
 import { ByteBucket, throttledTransport } from './throttle.ts'
 
@@ -66,7 +70,28 @@ interface KeptFile {
   cap: Capability
   /** The owner's file index entry, when this machine put the file. */
   owned?: OwnedFile
+  /** The owner's delegation to this keeper, when the link came with one. */
+  delegation?: Delegation
   addedAt: number
+}
+
+/** One kept file as `GET /files` shows it. */
+export interface KeptFileStatus {
+  manifestId: string
+  /** Whose key repairs and renews it: the owner's (owner index), the owner's by delegation, or the keeper's own. */
+  key: 'owner' | 'delegated' | 'keeper'
+  /** When the delegation ends (ms since the epoch), for `key: 'delegated'`. */
+  delegationExpiresAt?: number
+  /** The newest audit of any of its copies (ms since the epoch); absent: none yet. */
+  lastAuditAt?: number
+  /** Per segment: fragments whose copies count (proven, or silent within the grace period), the repair threshold, and k. */
+  segments: Array<{ proven: number, threshold: number, k: number }>
+  /** Manifest copies that count. */
+  manifestCopies?: number
+  /** The last repair this process ran (not kept across restarts). */
+  lastRepair?: { at: number, fragmentsStored: number, complete: boolean }
+  /** When the last round looked at it; absent when its manifest has not opened yet. */
+  checkedAt?: number
 }
 
 /** What a round did, for its log line and for tests. */
@@ -98,6 +123,9 @@ export class Keeper {
   #ctl = new AbortController()
   #loop: Promise<void> | undefined
   #lastRoundAt: number | undefined
+  #wake: (() => void) | undefined
+  /** What `files()` shows, one entry per kept file (so bounded like the files). */
+  readonly #status = new Map<string, KeptFileStatus>()
 
   constructor (components: KeeperComponents, init: KeeperInit) {
     this.#c = components
@@ -137,10 +165,23 @@ export class Keeper {
         const wait = Math.max(0, started + this.#intervalMs - this.#now())
         await new Promise<void>(resolve => {
           const timer = setTimeout(resolve, wait)
+          this.#wake = () => { clearTimeout(timer); resolve() }
           signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
         })
       }
     })()
+  }
+
+  /** Starts the next round now when the loop is waiting (e.g. a file was just given to keep). */
+  wake (): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  /** Each kept file as the last round saw it, in manifest id order. */
+  files (): KeptFileStatus[] {
+    return [...this.#status.values()].sort((a, b) => (a.manifestId < b.manifestId ? -1 : 1)).map(s => structuredClone(s))
   }
 
   /** Stops the loop: the round in flight is aborted (a repair's copies already placed stay recorded). */
@@ -168,6 +209,7 @@ export class Keeper {
       try {
         const o = await fetchVerifyManifest(this.#c.ports, file.cap, options)
         const record = await state.file(file.cap.manifestId)
+        if (record.pending !== undefined) await this.#settle(file, o.manifest, record, p => listed.get(p) ?? o.resolve(p), options)
         const copies = knownCopies(file.cap.manifestId, o.manifest, file.cap.holders, [...record.copies, ...file.owned?.copies ?? []])
         // Audits of copies no longer known (a holder list that changed) are forgotten.
         const keys = new Set(copies.map(copyKey))
@@ -201,8 +243,9 @@ export class Keeper {
     const judged: FileVerdict[] = opened.map(o => {
       const policy = normalizePolicy(o.manifest.policy)
       const t = tally(o.manifest, o.copies, o.record, v)
-      return { manifestId: o.file.cap.manifestId, k: policy.k, m: policy.m, segments: t.segments, manifestCopies: t.manifestCopies, manifestWant: manifestCopies(policy) }
+      return { manifestId: o.file.cap.manifestId, k: policy.k, m: policy.m, repairAt: policy.repairAt, segments: t.segments, manifestCopies: t.manifestCopies, manifestWant: manifestCopies(policy) }
     })
+    this.#noteStatus(files, opened, judged)
     let repaired = 0
     const healed = new Set<string>()
     for (const verdict of repairOrder(judged)) {
@@ -212,7 +255,7 @@ export class Keeper {
       repaired++
     }
 
-    const renewed = await this.#renew(opened.map(o => ({ file: o.file, record: o.record })), options)
+    const renewed = await this.#renew(opened.map(o => ({ file: o.file, record: o.record, manifest: o.manifest, resolve: o.resolve })), options)
     for (const o of opened) await state.saveFile(o.file.cap.manifestId, o.record)
     await state.saveSilentFarmers(this.#silent)
 
@@ -239,7 +282,9 @@ export class Keeper {
     for (const kept of await this.#c.state.kept()) {
       try {
         const cap = parseCapability(kept.link)
-        if (!out.has(cap.manifestId)) out.set(cap.manifestId, { cap, addedAt: kept.addedAt })
+        if (out.has(cap.manifestId)) continue
+        const delegation = await this.#c.state.delegation(cap.manifestId)
+        out.set(cap.manifestId, { cap, addedAt: kept.addedAt, ...(delegation !== undefined ? { delegation } : {}) })
       } catch (err) {
         this.#log.warn('kept link is not valid', { err })
       }
@@ -290,17 +335,25 @@ export class Keeper {
 
   /** Repairs one file; true when every segment has all its fragments again. */
   async #repair (file: KeptFile, record: FileRecord, verdict: FileVerdict, options: AbortOptions): Promise<boolean> {
-    const owner: OwnerKey = file.owned !== undefined ? await ownerKeyFromSeed(fromBase64(file.owned.ownerSeed)) : await this.#c.state.ownerKey()
-    this.#log.info('repairing', { manifestId: verdict.manifestId, segments: verdict.segments, manifestCopies: verdict.manifestCopies, key: file.owned !== undefined ? 'owner' : 'keeper' })
+    const owner = await this.#keyOf(file)
+    this.#log.info('repairing', { manifestId: verdict.manifestId, segments: verdict.segments, manifestCopies: verdict.manifestCopies, key: owner.kind })
     try {
-      const r = await new Repair(this.#repairPorts, file.cap, owner).run(options)
+      // Every copy is journaled before its PUT: a keeper killed mid-repair settles it next time.
+      const onPlacing = async (c: { id: string, peer: string }): Promise<void> => { await this.#c.state.journal(verdict.manifestId, record, c, this.#now()) }
+      const r = await new Repair(this.#repairPorts, file.cap, owner.key, { onPlacing }).run(options)
       const at = this.#now()
+      const st = this.#status.get(verdict.manifestId)
+      if (st !== undefined) st.lastRepair = { at, fragmentsStored: r.fragmentsStored, complete: r.lost.length === 0 && r.short.length === 0 }
       for (const p of r.placed) {
         record.copies.push({ id: p.id, peer: p.peer })
         record.audits[copyKey(p)] = { at, verdict: 'proven' } // `Repair` counts a copy only once its farmer proved it
       }
+      const placed = new Set(r.placed.map(copyKey))
+      const left = record.pending?.filter(p => !placed.has(copyKey(p))) ?? [] // PUTs that failed: settled next round
+      if (left.length > 0) record.pending = left
+      else delete record.pending
       // A fresh claim has a whole lease: the keeper's own claims are renewed from now on.
-      if (file.owned === undefined && r.placed.length > 0) record.renewedAt ??= at
+      if (file.owned === undefined && owner.kind === 'keeper' && r.placed.length > 0) record.renewedAt ??= at
       if (file.owned !== undefined && r.placed.length > 0) await this.#c.addOwnedCopies(file.owned.manifestId, r.placed)
       const complete = r.lost.length === 0 && r.short.length === 0
       this.metrics.repaired({ fragmentsStored: r.fragmentsStored, manifestCopiesStored: r.manifestCopiesStored, complete })
@@ -319,9 +372,11 @@ export class Keeper {
    * owner's files through `renewFiles` (one signed RENEW per farmer and owner key), and the copies
    * repairs placed outside the manifest's holders, batched per farmer and key.
    */
-  async #renew (files: Array<{ file: KeptFile, record: FileRecord }>, options: AbortOptions): Promise<number> {
+  async #renew (files: Array<{ file: KeptFile, record: FileRecord, manifest: VerifyManifest, resolve: (p: string) => FarmerRef }>, options: AbortOptions): Promise<number> {
     const now = this.#now()
     const due = files.filter(({ file, record }) => {
+      // A delegated file is renewed on its first round: when the owner last renewed is unknown here.
+      if (record.renewedAt === undefined && this.#usableDelegation(file) !== undefined) return true
       const since = record.renewedAt ?? (file.owned !== undefined ? file.owned.createdAt : undefined)
       return since !== undefined && now - since >= this.#leaseMs * 2 / 3
     })
@@ -329,7 +384,24 @@ export class Keeper {
     let renewed = 0
     const bySeed = new Map<string, Capability[]>()
     const placed = new Map<string, { owner: string | undefined, peer: string, ids: Set<string> }>()
-    for (const { file, record } of due) {
+    // Files kept by delegation: every copy of the owner's (the manifest's holders and the repairs'), renewed as its delegate.
+    const delegated = new Map<string, { key: OwnerKey, ref: FarmerRef, ids: Set<string> }>()
+    const delegate = await this.#c.state.delegateKey()
+    for (const { file, record, manifest, resolve } of due) {
+      const d = file.owned === undefined ? this.#usableDelegation(file) : undefined
+      if (d !== undefined) {
+        const key = delegatedKey(delegate, d)
+        const add = (peer: string, id: string): void => {
+          const k = `${d.owner} ${peer}`
+          const entry = delegated.get(k) ?? { key, ref: resolve(peer), ids: new Set<string>() }
+          entry.ids.add(id)
+          delegated.set(k, entry)
+        }
+        manifest.segments.forEach(seg => seg.fragments.forEach((id, i) => { for (const h of seg.holders[i] ?? []) add(h, id) }))
+        for (const h of file.cap.holders) add(h, file.cap.manifestId)
+        for (const c of record.copies) add(c.peer, c.id)
+        continue
+      }
       const seed = file.owned?.ownerSeed
       if (seed !== undefined) bySeed.set(seed, [...bySeed.get(seed) ?? [], file.cap])
       for (const c of [...record.copies, ...file.owned?.copies ?? []]) {
@@ -357,8 +429,88 @@ export class Keeper {
         if (isAbortError(err) && options.signal?.aborted === true) throw err
       }
     }
+    for (const { key, ref, ids } of delegated.values()) {
+      try {
+        const bits = await this.#c.ports.transport.renew(listed.get(ref.peerId) ?? ref, [...ids], key, options)
+        const ok = bits.filter(Boolean).length
+        renewed += ok
+        this.metrics.renewals(ok, bits.length - ok)
+      } catch (err) {
+        if (isAbortError(err) && options.signal?.aborted === true) throw err
+        this.#log.warn('delegated renewal failed', { peer: ref.peerId, err })
+      }
+    }
     for (const { record } of due) record.renewedAt = now
     this.#log.info('renewed', { files: due.length, claims: renewed })
     return renewed
+  }
+
+  /** The file's delegation while it is valid for another minute; undefined otherwise (the keeper then uses its own key). */
+  #usableDelegation (file: KeptFile): Delegation | undefined {
+    const d = file.delegation
+    return d !== undefined && d.expiresAt > this.#now() + 60_000 ? d : undefined
+  }
+
+  /** Settles the repair journal a killed keeper (or a failed PUT) left: adopts proven copies, withdraws the other claims. */
+  async #settle (file: KeptFile, manifest: VerifyManifest, record: FileRecord, resolve: (p: string) => FarmerRef, options: AbortOptions): Promise<void> {
+    const s = await settleJournal(this.#c.ports, file.cap.manifestId, manifest, record, resolve, (await this.#keyOf(file)).key,
+      { now: this.#now(), leaseMs: this.#leaseMs }, options)
+    if (file.owned !== undefined && s.adopted.length > 0) await this.#c.addOwnedCopies(file.owned.manifestId, s.adopted)
+    await this.#c.state.saveFile(file.cap.manifestId, record)
+    this.#log.info('journal settled', { manifestId: file.cap.manifestId, adopted: s.adopted.length, withdrawn: s.withdrawn.length, left: s.left })
+  }
+
+  /**
+   * The key a repair of `file` claims with: the owner's when this machine put it; the owner's by
+   * delegation while one is valid (checked again here: it may have expired since it was given);
+   * else the keeper's own, as before delegations existed.
+   */
+  async #keyOf (file: KeptFile): Promise<{ key: OwnerKey, kind: KeptFileStatus['key'] }> {
+    if (file.owned !== undefined) return { key: await ownerKeyFromSeed(fromBase64(file.owned.ownerSeed)), kind: 'owner' }
+    const d = this.#usableDelegation(file)
+    if (d !== undefined) {
+      const delegate = await this.#c.state.delegateKey()
+      try {
+        await checkDelegation(d, { delegate: delegate.publicKey, manifestId: file.cap.manifestId, now: this.#now() })
+        return { key: delegatedKey(delegate, d), kind: 'delegated' }
+      } catch (err) {
+        this.#log.warn('delegation no longer valid: repairing with the keeper\'s own key', { manifestId: file.cap.manifestId, err })
+      }
+    }
+    return { key: await this.#c.state.ownerKey(), kind: 'keeper' }
+  }
+
+  /** Refreshes what `files()` shows from a round's view; files no longer kept are dropped. */
+  #noteStatus (files: readonly KeptFile[], opened: ReadonlyArray<{ file: KeptFile, record: FileRecord }>, judged: readonly FileVerdict[]): void {
+    const ids = new Set(files.map(f => f.cap.manifestId))
+    for (const id of this.#status.keys()) if (!ids.has(id)) this.#status.delete(id)
+    const now = this.#now()
+    for (const file of files) {
+      const id = file.cap.manifestId
+      const d = file.owned === undefined ? this.#usableDelegation(file) : undefined
+      const prev = this.#status.get(id)
+      this.#status.set(id, {
+        manifestId: id,
+        key: file.owned !== undefined ? 'owner' : d !== undefined ? 'delegated' : 'keeper',
+        ...(d !== undefined ? { delegationExpiresAt: d.expiresAt } : {}),
+        segments: prev?.segments ?? [],
+        ...(prev?.lastRepair !== undefined ? { lastRepair: prev.lastRepair } : {}),
+        ...(prev?.lastAuditAt !== undefined ? { lastAuditAt: prev.lastAuditAt } : {}),
+        ...(prev?.manifestCopies !== undefined ? { manifestCopies: prev.manifestCopies } : {}),
+        ...(prev?.checkedAt !== undefined ? { checkedAt: prev.checkedAt } : {})
+      })
+    }
+    const verdicts = new Map(judged.map(j => [j.manifestId, j]))
+    for (const o of opened) {
+      const st = this.#status.get(o.file.cap.manifestId)
+      const j = verdicts.get(o.file.cap.manifestId)
+      if (st === undefined || j === undefined) continue
+      const audits = Object.values(o.record.audits).map(a => a.at)
+      if (audits.length > 0) st.lastAuditAt = Math.max(...audits)
+      const threshold = j.repairAt ?? repairThreshold(j.k, j.m)
+      st.segments = j.segments.map(proven => ({ proven, threshold, k: j.k }))
+      st.manifestCopies = j.manifestCopies
+      st.checkedAt = now
+    }
   }
 }

@@ -31,6 +31,8 @@ export interface FileVerdict {
   manifestId: string
   k: number
   m: number
+  /** The policy's `repairAt` (manifests carry it, normalised). @default repairThreshold(k, m) */
+  repairAt?: number
   /** Copies that count, per segment (fragments with at least one copy that counts). */
   segments: number[]
   /** Manifest copies that count, and how many the file should have. */
@@ -50,7 +52,7 @@ export function manifestAtRisk (v: FileVerdict): boolean {
 
 /** Whether `v` needs a repair: its manifest or some readable segment at or under its threshold. */
 export function needsRepair (v: FileVerdict): boolean {
-  const t = repairThreshold(v.k, v.m)
+  const t = v.repairAt ?? repairThreshold(v.k, v.m)
   return manifestAtRisk(v) || v.segments.some(n => n >= v.k && n <= t)
 }
 

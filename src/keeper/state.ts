@@ -1,13 +1,14 @@
 /**
  * What a keeper keeps between runs, on the key/value port under its data folder: the links it was
  * given (`shardfarm keep`), its own owner key, and per file the copies its repairs placed, the last
- * audit of each copy and the last renewal; per farmer, since when it has not answered. A restart
- * resumes from here. Every collection has a cap, so a long-lived keeper's memory and disk stay
+ * audit of each copy and the last renewal, and the copies a repair in flight is about to place (its
+ * journal); per farmer, since when it has not answered. A restart resumes from here. Every collection has a cap, so a long-lived keeper's memory and disk stay
  * bounded.
  */
 import { CapabilityError, parseCapability, type Capability } from '../core/capability.ts'
 import { loadJson, saveJson, type KeyValueStore } from '../core/key-value-store.ts'
 import { fromBase64, ownerKeyFromSeed, toBase64, type OwnerKey } from '../core/owner-key.ts'
+import { parseDelegation, type Delegation } from '../core/delegation.ts'
 
 /** Links a keeper keeps at most (besides the owner index's files). */
 export const MAX_KEPT_FILES = 10_000
@@ -15,11 +16,15 @@ export const MAX_KEPT_FILES = 10_000
 export const MAX_TRACKED_FARMERS = 10_000
 /** Copies a keeper remembers placing per file, at most (several repairs of every fragment). */
 export const MAX_COPIES_PER_FILE = 4096
+/** Copies a file's repair journal holds at most (intents not yet adopted or withdrawn). */
+export const MAX_PENDING_PER_FILE = 4096
 
 const KEPT = ['keeper', 'kept'] as const
 const FILES = ['keeper', 'files'] as const
 const FARMERS = ['keeper', 'farmers'] as const
 const OWNER = ['keeper', 'owner'] as const
+const DELEGATE = ['keeper', 'delegate'] as const
+const DELEGATIONS = ['keeper', 'delegations'] as const
 
 /** A link given to the keeper with `shardfarm keep`. */
 export interface KeptLink {
@@ -44,19 +49,39 @@ export interface FileRecord {
   audits: Record<string, CopyAudit>
   /** When the owner's leases were last renewed (ms since the epoch); absent: never by this keeper. */
   renewedAt?: number
+  /**
+   * The repair journal: copies a repair was about to PUT, saved before the PUT was sent. A repair
+   * that returns moves the copies it placed to `copies`; whatever is left here (the keeper was
+   * killed mid-repair, or a PUT failed after the farmer may have stored it) is settled on the
+   * next round: adopted when its farmer proves it, else its claim is deleted (`journal.ts`).
+   */
+  pending?: PendingCopy[]
 }
+
+/** A copy a repair intended to place, and when it said so. */
+export interface PendingCopy {
+  id: string
+  peer: string
+  /** Milliseconds since the epoch. */
+  at: number
+}
+
+const isPending = (c: Partial<PendingCopy> | null | undefined): c is PendingCopy =>
+  typeof c?.id === 'string' && typeof c.peer === 'string' && typeof c.at === 'number'
 
 /** A `FileRecord` from storage, or an empty one when absent or unreadable. */
 function asRecord (v: unknown): FileRecord {
   const r = (typeof v === 'object' && v !== null ? v : {}) as Partial<FileRecord>
   const copies = Array.isArray(r.copies) ? r.copies.filter(c => typeof c?.id === 'string' && typeof c.peer === 'string').slice(-MAX_COPIES_PER_FILE) : []
   const audits = typeof r.audits === 'object' && r.audits !== null ? r.audits : {}
-  return { copies, audits, ...(typeof r.renewedAt === 'number' ? { renewedAt: r.renewedAt } : {}) }
+  const pending = Array.isArray(r.pending) ? r.pending.filter(isPending).slice(-MAX_PENDING_PER_FILE) : []
+  return { copies, audits, ...(typeof r.renewedAt === 'number' ? { renewedAt: r.renewedAt } : {}), ...(pending.length > 0 ? { pending } : {}) }
 }
 
 /** The keeper's state over a `KeyValueStore`. */
 export class KeeperState {
   readonly #kv: KeyValueStore
+  #journaling: Promise<void> = Promise.resolve()
 
   constructor (kv: KeyValueStore) {
     this.#kv = kv
@@ -92,6 +117,25 @@ export class KeeperState {
     return asRecord(await loadJson(this.#kv, [...FILES, manifestId]))
   }
 
+  /**
+   * Journals a copy a repair is about to PUT into `record` and saves the record before returning,
+   * so that a keeper killed after the PUT still knows of the claim. Throws `RangeError` when the
+   * journal holds `MAX_PENDING_PER_FILE` copies (the repair stops rather than place a copy it
+   * could lose track of).
+   */
+  async journal (manifestId: string, record: FileRecord, copy: { id: string, peer: string }, now = Date.now()): Promise<void> {
+    const pending = record.pending ??= []
+    if (!pending.some(p => p.id === copy.id && p.peer === copy.peer)) {
+      if (pending.length >= MAX_PENDING_PER_FILE) throw new RangeError(`a repair journal holds at most ${MAX_PENDING_PER_FILE} copies`)
+      pending.push({ id: copy.id, peer: copy.peer, at: now })
+    }
+    // One save at a time, each of the record as it is when it runs: two saves racing to their
+    // renames could otherwise leave an older journal on disk than one already acknowledged.
+    const saved = this.#journaling.then(async () => { await this.saveFile(manifestId, record) })
+    this.#journaling = saved.catch(() => {})
+    await saved
+  }
+
   async saveFile (manifestId: string, record: FileRecord): Promise<void> {
     await saveJson(this.#kv, [...FILES, manifestId], { ...record, copies: record.copies.slice(-MAX_COPIES_PER_FILE) })
   }
@@ -117,5 +161,28 @@ export class KeeperState {
     const seed = crypto.getRandomValues(new Uint8Array(32))
     await saveJson(this.#kv, OWNER, { seed: toBase64(seed) })
     return await ownerKeyFromSeed(seed)
+  }
+
+  /**
+   * The key owners delegate to (`GET /key`), made on first use and kept. Apart from the keeper's
+   * own owner key, so no signature made for the keeper's own claims can pass for a delegated one.
+   */
+  async delegateKey (): Promise<OwnerKey> {
+    const saved = await loadJson<{ seed?: string }>(this.#kv, DELEGATE)
+    if (typeof saved?.seed === 'string') return await ownerKeyFromSeed(fromBase64(saved.seed))
+    const seed = crypto.getRandomValues(new Uint8Array(32))
+    await saveJson(this.#kv, DELEGATE, { seed: toBase64(seed) })
+    return await ownerKeyFromSeed(seed)
+  }
+
+  /** The owner's delegation for a file, when one was given (checked when given; expiry is the caller's to check). */
+  async delegation (manifestId: string): Promise<Delegation | undefined> {
+    const v = await loadJson<unknown>(this.#kv, [...DELEGATIONS, manifestId])
+    try { return v === undefined ? undefined : parseDelegation(v) } catch { return undefined }
+  }
+
+  /** Keeps `d` for a file (one per file: a newer one replaces it). Only for kept files, so bounded by `MAX_KEPT_FILES`. */
+  async saveDelegation (manifestId: string, d: Delegation): Promise<void> {
+    await saveJson(this.#kv, [...DELEGATIONS, manifestId], d)
   }
 }

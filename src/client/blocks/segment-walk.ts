@@ -6,6 +6,23 @@
 import { SourceChangedError } from '../errors.ts'
 import type { SegmentRecord } from '../job-store.ts'
 
+/**
+ * Most fragment bytes a segment loop keeps in flight: 128 MiB, two `archive` segments (32 + 32
+ * fragments of 1 MiB), four `live` ones. The segment being sealed swells to about (2k + m) shards
+ * above this (ciphertext beside its parity), so an `archive` put peaks near 160 MiB of segments.
+ */
+export const IN_FLIGHT_BYTES = 128 * 1024 * 1024
+
+/**
+ * Segments to keep in flight: `requested`, but no more than `budget` bytes of fragments hold
+ * (`segmentBytes` each: k + m fragments), and one at least, however large a segment is.
+ */
+export function segmentsInFlight (requested: number, segmentBytes: number, budget: number = IN_FLIGHT_BYTES): number {
+  const wanted = Number.isFinite(requested) ? Math.floor(requested) : 1
+  const fit = segmentBytes > 0 ? Math.floor(budget / segmentBytes) : wanted
+  return Math.max(1, Math.min(wanted, fit))
+}
+
 /** Where a segment's fragments come from, and where they go. */
 export interface SegmentPass {
   /** The fragments of segment `s` and its record; `release` once every fragment is delivered. */
@@ -14,7 +31,7 @@ export interface SegmentPass {
   deliver: (s: number, frags: Uint8Array[], record: SegmentRecord) => Promise<SegmentRecord>
   /** Whether a recorded segment is done for this pass. */
   done: (s: number, recorded: SegmentRecord) => boolean
-  /** Segments in flight at once. */
+  /** Segments in flight at once (see `segmentsInFlight` for a bound by bytes). */
   concurrency: number
 }
 

@@ -5,13 +5,14 @@ import type { Capability } from '../../core/capability.ts'
 import { AbortError, throwIfAborted, type AbortOptions } from '../../core/errors.ts'
 import { sha256Hex } from '../../core/hash.ts'
 import { TAG_BYTES } from '../../core/envelope.ts'
+import type { SegmentEntry } from '../../core/manifest.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import { chooseTargets, manifestCopies, type TargetRequest } from '../../core/placement.ts'
 import { normalizePolicy } from '../../core/policy.ts'
 import { fetchVerifyManifest } from '../blocks/open-manifest.ts'
-import { provenCopies, segmentsHealth, withCopies } from '../blocks/fragment-health.ts'
+import { askTwice, provenCopies } from '../blocks/fragment-health.ts'
 import { discoverHolders } from '../blocks/holder-lookup.ts'
-import { proveCopies } from '../blocks/proofs.ts'
+import { counts, proveCopies, type ProofPorts } from '../blocks/proofs.ts'
 import type { ClientPorts, Farmer, FarmerRef } from '../ports.ts'
 import { fragmentFacts } from './stat.ts'
 
@@ -27,6 +28,21 @@ export interface RepairProgress {
   size: number
 }
 
+/** Options of a `Repair`. */
+export interface RepairInit {
+  /**
+   * Called, and awaited, before each new copy is PUT (fragment or manifest id, farmer): a caller
+   * that must never lose track of a claim it made (the keeper, which may be killed mid-repair)
+   * journals the intent here first. A PUT is not sent until it resolves; a throw aborts the repair.
+   */
+  onPlacing?: (copy: { id: string, peer: string }) => Promise<void>
+  /** Segments rebuilt at once (each holds about 2 (k + m) shards). @default REPAIR_SEGMENTS_IN_FLIGHT */
+  segmentsInFlight?: number
+}
+
+/** Segments a repair works on at once: fetching one while the codec rebuilds and PUTs another. */
+export const REPAIR_SEGMENTS_IN_FLIGHT = 3
+
 /**
  * A repair of one file, from its read or its verify link, with the owner's key (new copies carry
  * it, so `rm` can remove them).
@@ -36,17 +52,20 @@ export class Repair extends EventTarget {
   readonly #ports: RepairPorts
   readonly #cap: Capability
   readonly #owner: OwnerKey
+  readonly #init: RepairInit
 
-  constructor (ports: RepairPorts, cap: Capability, owner: OwnerKey) {
+  constructor (ports: RepairPorts, cap: Capability, owner: OwnerKey, init: RepairInit = {}) {
     super()
     this.#ports = ports
     this.#cap = cap
     this.#owner = owner
+    this.#init = init
   }
 
   async run (options: AbortOptions = {}): Promise<RepairResult> {
     return await repairFile(this.#ports, this.#cap, this.#owner, {
       ...options,
+      ...this.#init,
       onProgress: (done, segments, size) => { this.dispatchEvent(new CustomEvent<RepairProgress>('progress', { detail: { done, segments, size } })) }
     })
   }
@@ -80,37 +99,40 @@ export interface RepairResult {
  * it; a farmer that fails one, or that claimed a copy it could not prove, gets nothing more of this
  * file. The manifest gets back to `manifestCopies` proven copies. Fragment and manifest ids do not
  * change, so every link to the file keeps working: downloads look a fragment up in the directory
- * when its listed holders fail. Only farmers that answered the lookup are written to. One segment
- * at a time: about 2 (k + m) shards of memory.
+ * when its listed holders fail. Only farmers that answered the lookup are written to. A few segments
+ * at a time (`segmentsInFlight`), each with its k fetches and its PUTs in parallel: about
+ * 2 (k + m) shards of memory per segment in flight.
  */
 async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
-  options: AbortOptions & { onProgress: (done: number, segments: number, fileSize: number) => void }): Promise<RepairResult> {
+  options: AbortOptions & RepairInit & { onProgress: (done: number, segments: number, fileSize: number) => void }): Promise<RepairResult> {
   const { signal } = options
   const { manifest, resolve } = await fetchVerifyManifest(ports, cap, options)
   const policy = normalizePolicy(manifest.policy)
   const { k, m } = policy
   const size = manifest.segments.reduce((n, s) => n + s.ciphertextLength - TAG_BYTES, 0)
-  const listed = await segmentsHealth(ports, manifest.segments, policy, resolve, options)
-  // The fragments no listed holder proved, and the manifest, are asked of the whole directory,
+  // Every listed holder is asked once with HAS, a hint. The copies it claims are proven later, per
+  // segment and only where it matters: in a segment that lost fragments, the k fetched are proven
+  // by hashing to their ids, and only the claimed ones not fetched are audited; a segment whose
+  // every fragment is claimed is audited whole, as `check` does.
+  const said = await claimsOf(ports, manifest.segments, resolve, options)
+  const claimedOf = (entry: SegmentEntry, i: number): string[] =>
+    (entry.holders[i] ?? []).filter(h => said.get(h)?.has(entry.fragments[i]!) === true && counts(ports, h))
+  // The fragments no listed holder claims, and the manifest, are asked of the whole directory,
   // which also tells which farmers answer at all; the copies found are proven in turn.
-  const missing = listed.flatMap(seg => seg.fragments.filter(f => f.reachable.length === 0).map(f => f.id))
+  const missing = manifest.segments.flatMap(entry => entry.fragments.filter((_, i) => claimedOf(entry, i).length === 0))
   const { found, answered, farmers } = await discoverHolders(ports, [...missing, cap.manifestId], options)
   throwIfAborted(signal)
   const byId = new Map(farmers.map(f => [f.peerId, f]))
   const refOf = (peer: string): FarmerRef => byId.get(peer) ?? resolve(peer)
   const facts = fragmentFacts(manifest)
   const proven = await provenCopies(ports, found, id => facts.get(id), refOf, options)
-  const health = withCopies(listed, proven, policy)
   // Farmers that claimed a copy and did not prove it, or failed to take one: nothing more of this file.
-  const failed = new Set<string>([
-    ...health.flatMap(seg => seg.fragments.flatMap(f => f.claimed)),
-    ...[...found].flatMap(([id, peers]) => facts.has(id) ? peers.filter(p => !(proven.get(id) ?? []).includes(p)) : [])
-  ])
+  const failed = new Set<string>([...found].flatMap(([id, peers]) => facts.has(id) ? peers.filter(p => !(proven.get(id) ?? []).includes(p)) : []))
   const live = farmers.filter(f => answered.has(f.peerId))
   const choice = { exclude: failed, ...(ports.scores !== undefined ? { weight: (p: string) => ports.scores!.weight(p) } : {}) }
   const targets = (request: TargetRequest): Farmer[] => chooseTargets(live, request, choice)
-  const given = new Map<string, number>()
   const put = async (f: Farmer, id: string, bytes: Uint8Array, root?: string): Promise<boolean> => {
+    await options.onPlacing?.({ id, peer: f.peerId }) // journaled before any byte leaves
     try {
       await ports.transport.put(f, id, bytes, { signal, owner })
     } catch {
@@ -122,7 +144,6 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     const [verdict] = await proveCopies(ports, [{ farmer: f, id, size: bytes.length, ...(root !== undefined ? { root } : {}) }], options)
     result.placed.push({ id, peer: f.peerId }) // the owner's `rm` reaches it whatever the proof said
     if (verdict !== 'proven') { failed.add(f.peerId); return false }
-    given.set(f.peerId, (given.get(f.peerId) ?? 0) + 1)
     return true
   }
   /** The first copy of `id` among `peers` that hashes to it. */
@@ -135,52 +156,110 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     return undefined
   }
 
+  /**
+   * The first copy of fragment `id` among `peers` that hashes to it: a GET that hashes right
+   * proves the copy. A farmer in `unproven` that hands over nothing or the wrong bytes failed.
+   */
+  const fetchFrom = async (id: string, peers: string[], length: number, unproven: ReadonlySet<string>): Promise<{ bytes: Uint8Array, peer: string } | undefined> => {
+    for (const peer of peers) {
+      const bytes = await ports.transport.get(refOf(peer), id, { signal }).catch((err: { code?: string }) => err.code === 'NOT_FOUND' || err.code === 'HASH_MISMATCH' ? null : undefined)
+      throwIfAborted(signal)
+      if (bytes instanceof Uint8Array && bytes.length === length && await sha256Hex(bytes) === id) return { bytes, peer }
+      if (bytes !== undefined && unproven.has(peer)) failed.add(peer) // it said it held the copy
+    }
+    return undefined
+  }
+
   const result: RepairResult = { segments: manifest.segments.length, repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0, lost: [], short: [], placed: [] }
-  for (const seg of health) {
-    throwIfAborted(signal)
-    const s = seg.index
+  let finished = 0
+  /** Rebuilds what one segment lacks; 'repaired', 'short', 'lost' or 'whole'. */
+  const repairSegment = async (s: number): Promise<'repaired' | 'short' | 'lost' | 'whole'> => {
     const entry = manifest.segments[s]!
-    const done = (): void => { options.onProgress(s + 1, manifest.segments.length, size) }
-    if (seg.available < k) { result.lost.push(s); done(); continue }
-    if (seg.available === k + m) { done(); continue }
     const len = entry.shardLength
+    // Per fragment: copies already proven (found in the directory), and copies only claimed.
+    const frags = entry.fragments.map((id, i) => {
+      const sure = proven.get(id) ?? []
+      return { id, proven: [...sure], claimed: claimedOf(entry, i).filter(p => !sure.includes(p)) }
+    })
+    const held = (): number => frags.filter(f => f.proven.length + f.claimed.length > 0).length
+    /** Audits the claimed copies of fragments `which`: proven ones count, the others' farmers failed. */
+    const audit = async (which: number[]): Promise<void> => {
+      const copies = which.flatMap(i => frags[i]!.claimed.map(peer => ({ i, peer })))
+      const verdicts = await proveCopies(ports, copies.map(c => ({ farmer: refOf(c.peer), id: frags[c.i]!.id, size: len, ...(entry.roots !== undefined ? { root: entry.roots[c.i]! } : {}) })), options)
+      copies.forEach((c, j) => {
+        if (verdicts[j] === 'proven') frags[c.i]!.proven.push(c.peer)
+        else if (verdicts[j] !== 'unreachable') failed.add(c.peer)
+      })
+      for (const i of which) frags[i]!.claimed = []
+    }
+    if (held() < k) return 'lost'
+    if (held() === k + m) {
+      await audit(frags.map((_, i) => i))
+      if (frags.every(f => f.proven.length > 0)) return 'whole'
+      if (held() < k) return 'lost'
+    }
+    const available = held()
     // Never a second fragment of the segment on a farmer: every listed holder (whatever it
     // answered) and every farmer found with a copy is out. Too few others: nothing to fetch for.
-    const taken = new Set([...entry.holders.flat(), ...seg.fragments.flatMap(f => f.reachable)])
-    const need = k + m - seg.available
-    if (targets({ count: need, bytes: len, purpose: 'fragment', policy, holders: taken }).length < need) { result.short.push(s); done(); continue }
+    const taken = new Set([...entry.holders.flat(), ...frags.flatMap(f => f.proven)])
+    const need = k + m - available
+    if (targets({ count: need, bytes: len, purpose: 'fragment', policy, holders: taken }).length < need) return 'short'
     const shards = new Uint8Array((k + m) * len)
-    const got = seg.fragments.map(() => false)
-    const unusable = seg.fragments.map(f => f.reachable.length === 0) // nobody proved it, or nobody handed it over intact
-    // k fetches at once, data fragments first; one that fails hands over to the next untried.
-    const order = seg.fragments.map((_, i) => i).filter(i => !unusable[i])
+    const got = frags.map(() => false)
+    // k fetches at once, data fragments first, proven copies before claimed ones; one that fails
+    // hands over to the next untried.
+    const order = frags.map((_, i) => i).filter(i => frags[i]!.proven.length + frags[i]!.claimed.length > 0)
     let next = 0
     let count = 0
     await Promise.all(Array.from({ length: k }, async () => {
       while (count < k && next < order.length) {
         const i = order[next++]!
-        const bytes = await fetchGood(seg.fragments[i]!.id, seg.fragments[i]!.reachable, len)
-        if (bytes === undefined) unusable[i] = true
-        else if (count < k) { shards.set(bytes, i * len); got[i] = true; count++ }
+        const f = frags[i]!
+        const copy = await fetchFrom(f.id, [...f.proven, ...f.claimed], len, new Set(f.claimed))
+        if (copy === undefined) { f.proven = []; f.claimed = []; continue } // rebuilt
+        f.proven = [copy.peer] // the GET proved it
+        f.claimed = []
+        if (count < k) { shards.set(copy.bytes, i * len); got[i] = true; count++ }
       }
     }))
-    if (count < k) { result.short.push(s); done(); continue } // proven holders that did not hand over
+    if (count < k) return 'short' // holders that did not hand over
+    // The fragments not fetched that some farmer claims: proven by audit, else rebuilt.
+    await audit(frags.map((_, i) => i).filter(i => !got[i] && frags[i]!.claimed.length > 0))
+    const unusable = frags.map((f, i) => !got[i] && f.proven.length === 0)
     const rebuilt = await ports.coder.reconstruct(k, m, shards, got, signal !== undefined ? { signal } : {})
-    let short = 0
-    for (let i = 0; i < k + m; i++) {
-      if (!unusable[i]) continue
+    // Every lost fragment PUT at once; each farmer is taken (synchronously, before any await) by
+    // one fragment only, so two of the segment's fragments never land on the same farmer.
+    const placed = await Promise.all(frags.map(async (f, i) => {
+      if (!unusable[i]) return true
       const frag = rebuilt.subarray(i * len, (i + 1) * len)
-      if (await sha256Hex(frag) !== seg.fragments[i]!.id) { short++; continue } // never store what is not the fragment
-      let stored = false
-      for (const f of targets({ count: TARGET_TRIES, bytes: len, purpose: 'fragment', policy, fullOnly: i < k, holders: taken })) {
-        taken.add(f.peerId)
-        if (await put(f, seg.fragments[i]!.id, frag, entry.roots?.[i])) { stored = true; break }
+      if (await sha256Hex(frag) !== f.id) return false // never store what is not the fragment
+      for (let tries = 0; tries < TARGET_TRIES; tries++) {
+        const [target] = targets({ count: 1, bytes: len, purpose: 'fragment', policy, fullOnly: i < policy.onFull, holders: taken })
+        if (target === undefined) return false
+        taken.add(target.peerId)
+        if (await put(target, f.id, frag, entry.roots?.[i])) { result.fragmentsStored++; return true }
       }
-      if (stored) result.fragmentsStored++; else short++
-    }
-    if (short === 0) result.repaired++; else result.short.push(s)
-    done()
+      return false
+    }))
+    return placed.every(Boolean) ? 'repaired' : 'short'
   }
+  let nextSegment = 0
+  const segments = manifest.segments.length
+  const inFlight = Math.max(1, Math.min(options.segmentsInFlight ?? REPAIR_SEGMENTS_IN_FLIGHT, segments))
+  let failure = false // one segment's error stops the others taking more
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (nextSegment < segments && !failure) {
+      throwIfAborted(signal)
+      const s = nextSegment++
+      const outcome = await repairSegment(s).catch((err: unknown) => { failure = true; throw err })
+      if (outcome === 'repaired') result.repaired++
+      else if (outcome === 'lost') result.lost.push(s)
+      else if (outcome === 'short') result.short.push(s)
+      options.onProgress(++finished, manifest.segments.length, size)
+    }
+  }))
+  result.lost.sort((a, b) => a - b)
+  result.short.sort((a, b) => a - b)
 
   // The manifest back to its number of copies, each proven by a GET that hashes right.
   const claimedCopies = found.get(cap.manifestId) ?? []
@@ -203,3 +282,16 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
 
 /** Farmers tried, in the order `chooseTargets` gives, for one rebuilt fragment before giving up on it. */
 const TARGET_TRIES = 8
+
+/** Which of its listed fragments each holder says it has (HAS, asked twice if it fails; a hint only). */
+async function claimsOf (ports: ProofPorts, segments: readonly SegmentEntry[], resolve: (peer: string) => FarmerRef,
+  options: AbortOptions): Promise<Map<string, Set<string>>> {
+  const byHolder = new Map<string, string[]>()
+  for (const seg of segments) seg.fragments.forEach((id, i) => { for (const h of seg.holders[i] ?? []) byHolder.set(h, [...byHolder.get(h) ?? [], id]) })
+  const said = new Map<string, Set<string>>()
+  await Promise.all([...byHolder].map(async ([peer, ids]) => {
+    const answer = await askTwice(ports.transport, resolve(peer), ids, options)
+    said.set(peer, new Set(ids.filter((_, i) => answer?.[i] === true)))
+  }))
+  return said
+}

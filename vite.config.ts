@@ -7,7 +7,8 @@ import { configHome, LOCAL_GRID_FILE, RELAY_ADDR_FILE } from './src/cli/relay-ad
 
 /**
  * The app's Content-Security-Policy: everything from this origin only, WebAssembly compiled from
- * bytes (the codec), WebSockets to farmers and relays on any host, blob: URLs for downloads and
+ * bytes (the codec), WebSockets to farmers and relays on any host, HTTP to the keeper the person
+ * names ("Keep safe"), blob: URLs for downloads and
  * previews (the page's own: reading one back is reading what the page already holds), no inline
  * scripts or styles, no plugins, no <base>, no framing. Sent as a header by
  * `vite preview` and `npm start`, and as a <meta> in the built index.html for static hosts that
@@ -18,7 +19,7 @@ export const CSP: Record<string, string> = {
   'default-src': "'self'",
   'script-src': "'self' 'wasm-unsafe-eval'",
   'worker-src': "'self'",
-  'connect-src': "'self' blob: ws: wss:",
+  'connect-src': "'self' blob: ws: wss: http: https:",
   'img-src': "'self' blob: data:",
   'media-src': "'self' blob:",
   'style-src': "'self'",
@@ -57,7 +58,9 @@ function localGrid (): Plugin {
       const file = grid !== undefined && grid !== '' ? join(grid, RELAY_ADDR_FILE) : join(configHome(), LOCAL_GRID_FILE)
       const relay = (await readFile(file, 'utf8')).trim()
       if (relay === '') throw new Error('empty')
-      res.end(JSON.stringify({ relay }))
+      // `npm start`'s keeper, offered to "Keep safe" in My files.
+      const keeper = grid !== undefined && grid !== '' ? (await readFile(join(grid, 'keeper.addr'), 'utf8').catch(() => '')).trim() : ''
+      res.end(JSON.stringify({ relay, ...(/^http:\/\/[\w.:[\]-]+$/.test(keeper) ? { keeper } : {}) }))
     } catch {
       res.statusCode = 404
       res.end(JSON.stringify({ error: 'no local grid running' }))

@@ -1,7 +1,9 @@
 // Proofs-of-storage benchmark, each figure beside its baseline measured in the same run:
 //   trees       ms to build the Merkle tree of a 1 MiB fragment (1024 leaves, 16-wide inner nodes)
-//               with node:crypto and with the pure-JS engine browsers use, split into leaves and
-//               inner nodes; baseline: the fragment's SHA-256 id.
+//               with node:crypto, with the pure-JS engine core/merkle.ts falls back to, split into
+//               leaves and inner nodes, and with the codec module's multi-buffer SHA-256 (SIMD128,
+//               the shard where it lies in wasm memory, as the codec worker does; browsers use
+//               it); baseline: the fragment's SHA-256 id.
 //   challenge   one audit (16 random 1 KiB leaves with their Merkle paths) of a 1 MiB and a 16 MiB
 //               fragment held by a real farmer process: wall ms, bytes on the wire, CPU ms of the
 //               auditor (this process) and of the farmer. Baseline: a GET of the same fragment,
@@ -16,6 +18,8 @@
 //               shared machine whose speed drifts within minutes. Target A/B ≥ 0.95. Beside it, the
 //               CPU seconds of the put (this process and its codec worker, and the 6 farmers): on
 //               a machine whose cores others use too, CPU is the steadier measure of the cost.
+//               A third arm (C) has the codec worker build the roots with the wasm module instead
+//               of node:crypto, the engine browsers use: what Node would get from it.
 // Farmers are real `shardfarm farmer` processes with stores in a temp dir (SHARDFARM_BENCH_DIR).
 // Usage: node bench/audit.ts [--json] [--runs N]
 import { hash, randomBytes } from 'node:crypto'
@@ -33,7 +37,9 @@ import { FarmerClient } from '../src/client/adapters/farmer-client.ts'
 import { installNodeSha256, nodeMerkleSha256 } from '../src/client/adapters/hash.node.ts'
 import { SegmentSealer } from '../src/client/blocks/seal.ts'
 import type { FarmerRef } from '../src/client/ports.ts'
+import { loadCodec } from '../src/codec/loader.ts'
 import { createNodeCodecPool } from '../src/codec/pool.node.ts'
+import { nodeModuleSource } from '../src/codec/source.node.ts'
 import { generateFileId, generateFileKey, importFileKey } from '../src/core/envelope.ts'
 import { sha256Hex } from '../src/core/hash.ts'
 import { buildTree, hashLeaf, LEAF_BYTES, merkleRoot, useMerkleSha256 } from '../src/core/merkle.ts'
@@ -74,11 +80,21 @@ function timeEach (fns: Array<() => unknown>, n: number): number[] {
   return t.map(median)
 }
 
-/** What one 1 MiB fragment's tree costs, per engine, beside its id. */
-function treeCosts (): Record<string, { tree_ms: number, leaves_ms: number, nodes_ms: number, id_ms: number }> {
+/** What one 1 MiB fragment's tree costs, per engine, beside its id (leaves and nodes: null where not apart). */
+async function treeCosts (): Promise<Record<string, { tree_ms: number, leaves_ms: number | null, nodes_ms: number | null, id_ms: number }>> {
   const bytes = new Uint8Array(randomBytes(MiB))
+  const codec = await loadCodec(nodeModuleSource)
+  const set = codec.alloc(1, 1, MiB)
+  set.shard(0).set(bytes)
+  if (set.merkleRoot(0) !== merkleRoot(bytes)) throw new Error('the codec module\'s root differs from merkleRoot')
   const leaves = (): void => { for (let off = 0; off < MiB; off += LEAF_BYTES) hashLeaf(bytes.subarray(off, off + LEAF_BYTES)) }
-  const out: ReturnType<typeof treeCosts> = {}
+  const out: Awaited<ReturnType<typeof treeCosts>> = {}
+  // The module interleaved with node:crypto, its rival in Node, so both see the same machine.
+  useMerkleSha256(nodeMerkleSha256)
+  const [wasmTree, nodeTree, nodeId] = timeEach([() => set.merkleRoot(0), () => buildTree(bytes), () => hash('sha256', bytes, 'buffer')], 200) as [number, number, number]
+  out[`wasm ${codec.variant} (codec module, browsers)`] = { tree_ms: round(wasmTree), leaves_ms: null, nodes_ms: null, id_ms: round(nodeId) }
+  out['  node:crypto, interleaved with it'] = { tree_ms: round(nodeTree), leaves_ms: null, nodes_ms: null, id_ms: round(nodeId) }
+  set.free()
   for (const [name, engine, id, n] of [
     ['node:crypto', nodeMerkleSha256, () => hash('sha256', bytes, 'buffer'), 200],
     ['@noble/hashes (browsers)', nobleSha256, () => nobleSha256(bytes), 30]
@@ -101,10 +117,11 @@ const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'sh
 const children: ShardfarmChild[] = []
 const nodes: Libp2p[] = []
 const pool = createNodeCodecPool()
+const wasmPool = createNodeCodecPool({ merkle: 'wasm' })
 try {
-  const trees = treeCosts()
+  const trees = await treeCosts()
   printTable(['tree of a 1 MiB fragment, engine', 'tree ms', 'leaves ms', 'inner nodes ms', 'id SHA-256 ms (baseline)'],
-    Object.entries(trees).map(([name, c]) => [name, String(c.tree_ms), String(c.leaves_ms), String(c.nodes_ms), String(c.id_ms)]))
+    Object.entries(trees).map(([name, c]) => [name, String(c.tree_ms), String(c.leaves_ms ?? '–'), String(c.nodes_ms ?? '–'), String(c.id_ms)]))
 
   // The audited farmer's fragments go straight into its store before it starts: 8 of each size.
   const frags = new Map<number, Frag[]>()
@@ -208,11 +225,11 @@ try {
   const file = new Uint8Array(randomBytes(PUT_BYTES))
   const policy = POLICIES.live
   const putPids = [process.pid, ...children.slice(1).map(c => c.pid)]
-  const putCpu: Record<'with' | 'without', number[]> = { with: [], without: [] }
-  const putOnce = async (roots: boolean): Promise<number> => {
+  const putCpu: Record<'with' | 'without' | 'wasm', number[]> = { with: [], without: [], wasm: [] }
+  const putOnce = async (roots: boolean, coder = pool): Promise<number> => {
     const layout = segmentLayout(file.length, policy.k)
     const sealer = new SegmentSealer({
-      key: await importFileKey(generateFileKey()), fileId: generateFileId(), layout, policy, coder: pool, cipher: nodeSegmentCipher,
+      key: await importFileKey(generateFileKey()), fileId: generateFileId(), layout, policy, coder, cipher: nodeSegmentCipher,
       source: { size: file.length, read: async (off, len) => file.subarray(off, off + len) }, merkleRoots: roots
     })
     const cpu = cpuMeter(putPids)
@@ -231,17 +248,22 @@ try {
     }
     await sending
     const mbps = wire / 1e6 / ((performance.now() - t0) / 1000)
-    putCpu[roots ? 'with' : 'without'].push(cpu())
+    putCpu[!roots ? 'without' : coder === pool ? 'with' : 'wasm'].push(cpu())
     return mbps
   }
   await putOnce(true) // warm-up
+  await putOnce(true, wasmPool)
   putCpu.with.length = 0
+  putCpu.wasm.length = 0
   const withRoots: number[] = []
   const withoutRoots: number[] = []
+  const wasmRoots: number[] = []
   for (let r = 0; r < runs; r++) {
     withoutRoots.push(await putOnce(false))
     withRoots.push(await putOnce(true))
+    wasmRoots.push(await putOnce(true, wasmPool))
   }
+  const wasmPairRatio = median(wasmRoots.map((x, i) => x / withoutRoots[i]!))
   const putRatio = median(withRoots) / median(withoutRoots)
   const pairRatio = median(withRoots.map((x, i) => x / withoutRoots[i]!))
   const cpuRatio = median(putCpu.without) / median(putCpu.with)
@@ -249,19 +271,23 @@ try {
     ['with Merkle roots', String(round(median(withRoots), 1)), withRoots.map(x => round(x, 1)).join(' ')],
     ['  without (baseline)', String(round(median(withoutRoots), 1)), withoutRoots.map(x => round(x, 1)).join(' ')],
     ['ratio of medians (target ≥ 0.95)', `${round(putRatio)} ${putRatio >= 0.95 ? '✔' : '✘'}`, ''],
-    ['median ratio of pairs', `${round(pairRatio)} ${pairRatio >= 0.95 ? '✔' : '✘'}`, withRoots.map((x, i) => round(x / withoutRoots[i]!)).join(' ')]
+    ['median ratio of pairs', `${round(pairRatio)} ${pairRatio >= 0.95 ? '✔' : '✘'}`, withRoots.map((x, i) => round(x / withoutRoots[i]!)).join(' ')],
+    ['with roots by the wasm module (C)', String(round(median(wasmRoots), 1)), wasmRoots.map(x => round(x, 1)).join(' ')],
+    ['  median ratio of pairs C / B', String(round(wasmPairRatio)), wasmRoots.map((x, i) => round(x / withoutRoots[i]!)).join(' ')]
   ])
   printTable(['put 128 MiB: CPU s, client + 6 farmers', 'median', 'runs'], [
     ['with Merkle roots', String(round(median(putCpu.with))), putCpu.with.map(x => round(x)).join(' ')],
     ['  without (baseline)', String(round(median(putCpu.without))), putCpu.without.map(x => round(x)).join(' ')],
-    ['CPU without / with', String(round(cpuRatio, 3)), '']
+    ['with roots by the wasm module (C)', String(round(median(putCpu.wasm))), putCpu.wasm.map(x => round(x)).join(' ')],
+    ['CPU without / with', String(round(cpuRatio, 3)), ''],
+    ['CPU without / C', String(round(median(putCpu.without) / median(putCpu.wasm), 3)), '']
   ])
 
   const result = {
     trees_1mib: trees,
     challenge,
     throughput_1mib: { audits_per_s: auditRate.perSecond, audits_busy: auditRate.busy, audit_farmer_cpu: auditRate.farmerCpu, gets_per_s_baseline: getRate.perSecond, get_farmer_cpu: getRate.farmerCpu, auditors: AUDITORS, in_flight_each: PER_AUDITOR },
-    put: { with_roots_mbps: round(median(withRoots), 1), without_roots_mbps: round(median(withoutRoots), 1), ratio: round(putRatio, 3), pair_ratio: round(pairRatio, 3), runs_with: withRoots.map(x => round(x, 1)), runs_without: withoutRoots.map(x => round(x, 1)), cpu_s_with: round(median(putCpu.with)), cpu_s_without: round(median(putCpu.without)), cpu_ratio: round(cpuRatio, 3), bytes: PUT_BYTES, policy: 'RS(4,2)', farmers: PUT_FARMERS },
+    put: { with_roots_mbps: round(median(withRoots), 1), without_roots_mbps: round(median(withoutRoots), 1), ratio: round(putRatio, 3), pair_ratio: round(pairRatio, 3), runs_with: withRoots.map(x => round(x, 1)), runs_without: withoutRoots.map(x => round(x, 1)), cpu_s_with: round(median(putCpu.with)), cpu_s_without: round(median(putCpu.without)), cpu_ratio: round(cpuRatio, 3), wasm_roots_mbps: round(median(wasmRoots), 1), wasm_pair_ratio: round(wasmPairRatio, 3), runs_wasm: wasmRoots.map(x => round(x, 1)), cpu_s_wasm: round(median(putCpu.wasm)), bytes: PUT_BYTES, policy: 'RS(4,2)', farmers: PUT_FARMERS },
     runs
   }
   if (args.json) console.log(JSON.stringify(result))
@@ -269,5 +295,6 @@ try {
   await Promise.all(nodes.map(async n => { await n.stop() }))
   await Promise.all(children.map(async c => await stopChild(c)))
   pool.terminate()
+  wasmPool.terminate()
   await rm(root, { recursive: true, force: true })
 }

@@ -10,7 +10,7 @@ test.beforeAll(async () => { g = await startGrid(6) })
 test.afterAll(async () => { await g.grid.destroy() })
 
 const REQUIRED = [
-  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self' blob: ws: wss:", "style-src 'self'",
+  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self' blob: ws: wss: http: https:", "style-src 'self'",
   "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"
 ]
 

@@ -11,8 +11,8 @@ import { choosePolicy, openApp, randomFile, shots, startGrid, uploadFile, useRel
 
 const radio = (page: Page, title: string): ReturnType<Page['getByRole']> => page.getByRole('radio', { name: new RegExp(`^${title}\\b`) })
 
-test('on six farmers: each policy in plain words, archive and mixed marked impossible with why, and a failed upload retried with live', async ({ browser }, info) => {
-  const g = await startGrid(6)
+test('on eighteen farmers: each policy in plain words, archive and mixed marked impossible with why, and a failed upload retried with live', async ({ browser }, info) => {
+  const g = await startGrid(18) // live (6 + 12) fits, archive (64) and mixed (22) do not
   try {
     const ctx = await browser.newContext()
     await useRelay(ctx, g.relay.addr)
@@ -21,14 +21,14 @@ test('on six farmers: each policy in plain words, archive and mixed marked impos
     const group = page.getByRole('group', { name: 'Storage policy' })
     await expect(group).toBeVisible()
     // What each means, read from the radios' own descriptions.
-    await expect(radio(page, 'Live')).toHaveAccessibleDescription(/Survives any 2 of 6 farmers failing/)
-    await expect(radio(page, 'Archive')).toHaveAccessibleDescription(/Survives any 4 of 14 farmers failing; spread over 3 regions/)
-    await expect(radio(page, 'Mixed')).toHaveAccessibleDescription(/Survives any 3 of 7 farmers failing/)
+    await expect(radio(page, 'Live')).toHaveAccessibleDescription(/Survives any 12 of 18 farmers failing/)
+    await expect(radio(page, 'Archive')).toHaveAccessibleDescription(/Survives any 32 of 64 farmers failing; spread over 3 regions/)
+    await expect(radio(page, 'Mixed')).toHaveAccessibleDescription(/Survives any 12 of 18 full farmers failing; browsers lending storage may hold 4 more fragments/)
     // Which this grid can keep now, and why not, before any file is dropped.
     await expect(radio(page, 'Live')).toHaveAccessibleDescription(/This grid can keep it now/, { timeout: 15_000 })
-    await expect(radio(page, 'Archive')).toHaveAccessibleDescription(/Not on this grid now: needs 14 farmers, this grid has 6 that fit/)
-    await expect(radio(page, 'Mixed')).toHaveAccessibleDescription(/Not on this grid now: needs 7 farmers, this grid has 6 that fit/)
-    await shots(page, info, 'policies-six-farmers')
+    await expect(radio(page, 'Archive')).toHaveAccessibleDescription(/Not on this grid now: needs 64 farmers, this grid has 18 that fit/)
+    await expect(radio(page, 'Mixed')).toHaveAccessibleDescription(/Not on this grid now: needs 22 farmers, this grid has 18 that fit/)
+    await shots(page, info, 'policies-eighteen-farmers')
 
     // Dropped anyway with archive: it fails, and the row offers Retry with another policy, and Remove.
     await choosePolicy(page, 'archive')

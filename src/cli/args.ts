@@ -13,10 +13,13 @@ export class UsageError extends ShardfarmError {
   }
 }
 
-type Spec = Record<string, { type: 'string' | 'boolean', short?: string }>
+type Spec = Record<string, { type: 'string' | 'boolean', short?: string, multiple?: boolean }>
+
+/** A flag's parsed value: repeatable (`multiple: true`) string flags give every value in order. */
+type FlagValue<O extends Spec[string]> = O['type'] extends 'string' ? (O['multiple'] extends true ? string[] : string) : boolean
 
 /** Parses `argv` against `spec`; unknown flags and positionals throw `UsageError`. */
-export function parseFlags<S extends Spec> (argv: string[], spec: S): { [K in keyof S]?: S[K]['type'] extends 'string' ? string : boolean } {
+export function parseFlags<S extends Spec> (argv: string[], spec: S): { [K in keyof S]?: FlagValue<S[K]> } {
   try {
     return parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values as never
   } catch (err) {

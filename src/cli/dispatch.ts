@@ -8,6 +8,7 @@ import { installNodeSha256 } from '../client/adapters/hash.node.ts'
 import { exitCodeOf } from '../core/error-catalogue.ts'
 import { exitWhenFlushed } from './lifecycle.ts'
 import { createLogger } from './log.ts'
+import { takeRelayFlags } from './relay-address.ts'
 
 export interface Command { run: (argv: string[]) => Promise<void>, usage: string }
 
@@ -58,6 +59,7 @@ export async function dispatch (commands: CommandTable, argv: string[]): Promise
     return
   }
   try {
+    takeRelayFlags(rest) // `--relay` is repeatable on every command that takes one
     await cmd.run(rest)
   } catch (err) {
     if ((err as Error).name === 'UsageError') {

@@ -1,5 +1,5 @@
 /**
- * `shardfarm farmers --data ROOT --count N [...]`: several full farmers in one process, each its own
+ * `shardfarm farmer --data ROOT --count N [...]`: several full farmers in one process, each its own
  * identity, store folder (`ROOT/farmer-<i>`), libp2p node and port, for a local grid on one small
  * machine. A Node process idles at about 110 MiB whatever it runs (V8, libp2p's modules, the
  * allocator), and a farmer's own share of that is small: one process hosting seven farmers takes
@@ -7,18 +7,18 @@
  * fail together, which is what a single-host grid does anyway; real farmers run one per process
  * (`shardfarm farmer`). Prints one stdout line: the farmers' multiaddrs, space-separated.
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import { startFarmer, type FarmerProcess } from '../farmer/full.node.ts'
 import { parseCount, parseFlags, parseHostPort, parseSize, UsageError } from './args.ts'
 import { GRID_REGIONS, MAX_HOSTED } from './grid.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
+import { farmerRelays } from './relay-address.ts'
 import { createLogger } from './log.ts'
 
-export const FARMERS_USAGE = `shardfarm farmers --data ROOT --count N [options]
+export const FARM_HOST_USAGE = `shardfarm farmer --data ROOT --count N [options]
   --data ROOT             data root; farmer <i> keeps its identity and fragments in ROOT/farmer-<i> (required)
   --count N               farmers to host in this process (required)
   --first I               index of the first farmer, for names and regions (default 0)
-  --relay MULTIADDR       relay whose directory they join (default: none)
+  --relay MULTIADDR       relay whose directory they join; repeatable (default: none)
   --quota SIZE            quota of each farmer (default 10GiB)
   --http-base H:PORT      farmer i serves /health and /metrics on PORT+i (default: off)
   --heartbeat MS          directory heartbeat (default 10000)
@@ -31,7 +31,8 @@ export interface HostInit {
   count: number
   /** @default 0 */
   first?: number
-  relay?: string
+  /** Relays every farmer announces to. @default none */
+  relays?: string[]
   quota?: number
   httpBase?: { host: string, port: number }
   heartbeatMs?: number
@@ -48,7 +49,7 @@ export async function hostFarmers (init: HostInit): Promise<FarmerProcess[]> {
       started.push(await startFarmer({
         dataDir: `${init.root}/farmer-${i}`,
         region: GRID_REGIONS[i % GRID_REGIONS.length]!,
-        ...(init.relay !== undefined ? { relay: init.relay } : {}),
+        ...(init.relays !== undefined && init.relays.length > 0 ? { relays: init.relays } : {}),
         ...(init.quota !== undefined ? { quota: init.quota } : {}),
         ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
         ...(init.httpBase !== undefined ? { http: { host: init.httpBase.host, port: init.httpBase.port + i } } : {}),
@@ -62,24 +63,22 @@ export async function hostFarmers (init: HostInit): Promise<FarmerProcess[]> {
   return started
 }
 
-/** Runs the farmers subcommand. */
-export async function farmersCommand (argv: string[]): Promise<void> {
+/** Runs `shardfarm farmer --count N`. */
+export async function farmHostCommand (argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
-    data: { type: 'string' }, count: { type: 'string' }, first: { type: 'string' }, relay: { type: 'string' },
+    data: { type: 'string' }, count: { type: 'string' }, first: { type: 'string' }, relay: { type: 'string', multiple: true },
     quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' }
   })
   if (f.data === undefined) throw new UsageError('--data ROOT is required')
   if (f.count === undefined) throw new UsageError('--count N is required')
   const count = parseCount('count', f.count, 1)
   if (count > MAX_HOSTED) throw new UsageError(`--count must be at most ${MAX_HOSTED}, got ${count}`)
-  if (f.relay !== undefined) {
-    try { multiaddr(f.relay) } catch { throw new UsageError(`--relay must be a multiaddr, got ${JSON.stringify(f.relay)}`) }
-  }
+  const relays = farmerRelays(f.relay)
   const log = createLogger('farmers')
   const farmers = await hostFarmers({
     root: f.data, count,
     ...(f.first !== undefined ? { first: parseCount('first', f.first, 0) } : {}),
-    ...(f.relay !== undefined ? { relay: f.relay } : {}),
+    ...(relays.length > 0 ? { relays } : {}),
     ...(f.quota !== undefined ? { quota: parseSize('quota', f.quota) } : {}),
     ...(f['http-base'] !== undefined ? { httpBase: parseHostPort('http-base', f['http-base']) } : {}),
     ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {})

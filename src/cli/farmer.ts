@@ -1,9 +1,10 @@
 /**
  * `shardfarm farmer --data DIR [...]`: runs a full farmer until SIGINT/SIGTERM. stdout gets exactly
- * one line, the farmer's multiaddr with `/p2p/<id>`; logs (JSON lines) go to stderr.
+ * one line, the farmer's multiaddr with `/p2p/<id>`; logs (JSON lines) go to stderr. With
+ * `--count N`, hosts N farmers in this process instead (`farm-host.ts`).
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import { startFarmer } from '../farmer/full.node.ts'
+import { farmerRelays } from './relay-address.ts'
 import { parseChoice, parseCount, parseFlags, parseHostPort, parseSize, UsageError, wsListenAddr } from './args.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
@@ -16,20 +17,28 @@ export const FARMER_USAGE = `shardfarm farmer --data DIR [options]
   --region NAME           announced region (default eu-west)
   --tier live|archive     announced tier (default live)
   --listen HOST:PORT      WebSocket listen address (default 127.0.0.1:0)
-  --relay MULTIADDR       relay whose directory to join (default: none)
+  --relay MULTIADDR       relay whose directory to join; repeat it to be listed on several (default: none)
   --http HOST:PORT        health and Prometheus metrics endpoint (default: none)
   --heartbeat MS          directory heartbeat period (default 10000)
   --lease-days N          how long an upload's claim lasts unless renewed (default 30)
   --lease-ms MS           the same in milliseconds (for tests; overrides --lease-days)
   --collect-ms MS         how often expired claims are removed (default 3600000)
   --max-bytes-per-owner SIZE   most bytes one owner key may keep here (default: a quarter of --quota)
-  --max-bytes-per-peer SIZE    most bytes one uploading peer may keep here (default: a quarter of --quota)`
+  --max-bytes-per-peer SIZE    most bytes one uploading peer may keep here (default: a quarter of --quota)
+  --count N               host N farmers in this process, in DIR/farmer-<i>, for a local grid;
+                          then also --first I (index of the first, default 0) and --http-base H:PORT
+                          (farmer i serves /health and /metrics on PORT+i); regions go round robin`
 
 /** Runs the farmer subcommand. */
 export async function farmerCommand (argv: string[]): Promise<void> {
+  if (argv.some(a => a === '--count' || a.startsWith('--count='))) {
+    // Loaded only here: a single farmer does not need the local grid's code.
+    await (await import('./farm-host.ts')).farmHostCommand(argv)
+    return
+  }
   const f = parseFlags(argv, {
     data: { type: 'string' }, quota: { type: 'string' }, region: { type: 'string' }, tier: { type: 'string' },
-    listen: { type: 'string' }, relay: { type: 'string' }, http: { type: 'string' }, heartbeat: { type: 'string' },
+    listen: { type: 'string' }, relay: { type: 'string', multiple: true }, http: { type: 'string' }, heartbeat: { type: 'string' },
     'lease-days': { type: 'string' }, 'lease-ms': { type: 'string' }, 'collect-ms': { type: 'string' },
     'max-bytes-per-owner': { type: 'string' }, 'max-bytes-per-peer': { type: 'string' }
   })
@@ -37,10 +46,7 @@ export async function farmerCommand (argv: string[]): Promise<void> {
     ? parseCount('lease-ms', f['lease-ms'], 1)
     : f['lease-days'] !== undefined ? parseCount('lease-days', f['lease-days'], 1) * DAY_MS : undefined
   if (f.data === undefined) throw new UsageError('--data DIR is required')
-  if (f.relay !== undefined) {
-    try { multiaddr(f.relay) } catch { throw new UsageError(`--relay must be a multiaddr, got ${JSON.stringify(f.relay)}`) }
-    if (!f.relay.includes('/p2p/')) throw new UsageError('--relay must end in /p2p/<relay peer id> (the line `shardfarm relay` prints)')
-  }
+  const relays = farmerRelays(f.relay)
   const log = createLogger('farmer')
   const farmer = await startFarmer({
     dataDir: f.data,
@@ -48,7 +54,7 @@ export async function farmerCommand (argv: string[]): Promise<void> {
     tier: parseChoice('tier', f.tier ?? 'live', ['live', 'archive'] as const),
     ...(f.quota !== undefined ? { quota: parseSize('quota', f.quota) } : {}),
     ...(f.region !== undefined ? { region: f.region } : {}),
-    ...(f.relay !== undefined ? { relay: f.relay } : {}),
+    ...(relays.length > 0 ? { relays } : {}),
     ...(f.http !== undefined ? { http: parseHostPort('http', f.http) } : {}),
     ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {}),
     ...(leaseMs !== undefined ? { leaseMs } : {}),

@@ -10,7 +10,7 @@ import type { CommandTable } from './dispatch.ts'
 const COMMANDS: CommandTable = {
   relay: async () => { const m = await import('./relay.ts'); return { run: m.relayCommand, usage: m.RELAY_USAGE } },
   farmer: async () => { const m = await import('./farmer.ts'); return { run: m.farmerCommand, usage: m.FARMER_USAGE } },
-  farmers: async () => { const m = await import('./farm-host.ts'); return { run: m.farmersCommand, usage: m.FARMERS_USAGE } },
+  farmers: oneShot(async () => { const m = await import('./farmers-list.ts'); return { run: m.farmersCommand, usage: m.FARMERS_USAGE } }),
   grid: async () => { const m = await import('./grid.ts'); return { run: m.gridCommand, usage: m.GRID_USAGE } },
   start: async () => { const m = await import('./start.ts'); return { run: m.startCommand, usage: m.START_USAGE } },
   keeper: async () => { const m = await import('./keeper.ts'); return { run: m.keeperCommand, usage: m.KEEPER_USAGE } },

@@ -1,8 +1,10 @@
 /**
  * `shardfarm relay [--listen 127.0.0.1:PORT] [--data DIR] [--directory-ttl MS] [--vetting-period
- * DURATION] [--shared-subnets]`: runs a relay until SIGINT/SIGTERM. stdout gets exactly one line,
- * the relay's multiaddr with `/p2p/<id>`.
+ * DURATION] [--shared-subnets] [--peer MULTIADDR]…`: runs a relay until SIGINT/SIGTERM, federated
+ * with every `--peer` relay (records shared over gossipsub, `relay/federation.ts`). stdout gets
+ * exactly one line, the relay's multiaddr with `/p2p/<id>`.
  */
+import { multiaddr } from '@multiformats/multiaddr'
 import { startRelay } from '../../relay/main.ts'
 import { parseCount, parseFlags, UsageError, wsListenAddr } from './args.ts'
 import { stopOnSignals, printAddress } from './lifecycle.ts'
@@ -15,7 +17,9 @@ export const RELAY_USAGE = `shardfarm relay [options]
   --vetting-period D      farmers count as new this long after first seen: 24h, 90m, 30s, 0 (default 24h)
   --shared-subnets        tell clients the farmers share a subnet on purpose (a single-host grid)
   --max-reservations N    circuit relay reservations at once (default 1024)
-  --new-farmers-per-minute N  new farmer identities one network (/24, /48) may list a minute (default 64)`
+  --new-farmers-per-minute N  new farmer identities one network (/24, /48) may list a minute (default 64)
+  --new-farmers-per-hour N    and an hour (default 512)
+  --peer MULTIADDR        a relay to federate with (repeatable; kept dialed, with backoff)`
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 /** The longest vetting period accepted: a year. */
@@ -36,16 +40,25 @@ export async function relayCommand (argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     listen: { type: 'string' }, data: { type: 'string' },
     'directory-ttl': { type: 'string' }, 'max-reservations': { type: 'string' },
-    'vetting-period': { type: 'string' }, 'shared-subnets': { type: 'boolean' }, 'new-farmers-per-minute': { type: 'string' }
+    'vetting-period': { type: 'string' }, 'shared-subnets': { type: 'boolean' }, 'new-farmers-per-minute': { type: 'string' },
+    'new-farmers-per-hour': { type: 'string' }, peer: { type: 'string', multiple: true }
   })
+  const peers = f.peer ?? []
+  for (const p of peers) {
+    let ok = false
+    try { ok = multiaddr(p).getComponents().at(-1)?.name === 'p2p' } catch { /* reported below */ }
+    if (!ok) throw new UsageError(`--peer must be a relay multiaddr ending in /p2p/<peer id>, got ${JSON.stringify(p)}`)
+  }
   const log = createLogger('relay')
   const relay = await startRelay({
     dataDir: f.data ?? './.shardfarm/relay',
     listen: [wsListenAddr('listen', f.listen ?? '127.0.0.1:0')],
     directory: {
       ...(f['directory-ttl'] !== undefined ? { ttlMs: parseCount('directory-ttl', f['directory-ttl'], 100) } : {}),
-      ...(f['new-farmers-per-minute'] !== undefined ? { subnetNewPeers: { max: parseCount('new-farmers-per-minute', f['new-farmers-per-minute'], 1), windowMs: 60_000 } } : {})
+      ...(f['new-farmers-per-minute'] !== undefined ? { subnetNewPeers: { max: parseCount('new-farmers-per-minute', f['new-farmers-per-minute'], 1), windowMs: 60_000 } } : {}),
+      ...(f['new-farmers-per-hour'] !== undefined ? { subnetNewPeersPerHour: parseCount('new-farmers-per-hour', f['new-farmers-per-hour'], 1) } : {})
     },
+    peers,
     ...(f['max-reservations'] !== undefined ? { maxReservations: parseCount('max-reservations', f['max-reservations'], 1) } : {}),
     ...(f['vetting-period'] !== undefined ? { vettingPeriodMs: parseDuration('vetting-period', f['vetting-period']) } : {}),
     sharedSubnets: f['shared-subnets'] === true,
@@ -54,7 +67,7 @@ export async function relayCommand (argv: string[]): Promise<void> {
   stopOnSignals(relay.stop, log)
   log.info('relay listening', {
     addr: relay.addr, peerId: relay.libp2p.peerId.toString(), ttlMs: relay.directory.ttlMs,
-    vettingPeriodMs: relay.admissions.vettingPeriodMs, sharedSubnets: f['shared-subnets'] === true
+    vettingPeriodMs: relay.admissions.vettingPeriodMs, sharedSubnets: f['shared-subnets'] === true, peers
   })
   printAddress(relay.addr)
 }

@@ -1,12 +1,13 @@
 /**
- * `shardfarm start` (what `npm start` runs): builds the app, starts a local grid (a relay and N
- * full farmers, several to a child process) and serves the app on 127.0.0.1, then prints where to go.
+ * `shardfarm start` (what `npm start` runs): builds the app, starts a local grid (two federated
+ * relays and N full farmers, several to a child process) and serves the app on 127.0.0.1, then
+ * prints where to go.
  * Nothing to configure: the app asks the server for the grid (`/grid.json`, read from
  * `DATA/relay.addr`), and the file commands find it in the person's config folder, where the grid
  * records it (`local-grid.addr`, see `relay-address.ts`). Ctrl-C stops everything.
  */
 import { createWriteStream } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseCount, parseFlags, parseHostPort } from './args.ts'
@@ -15,12 +16,17 @@ import { createLogger } from './log.ts'
 import { spawnShardfarm, stopChild } from './spawn.ts'
 
 /**
- * The local grid's default size: enough for every policy the app offers (archive is 10 + 4 over 3
- * regions), hosted 7 to a process so that it idles in about 0.4 GiB and comes up in seconds on a
- * 2-core machine (docs/performance.md).
+ * The local grid's default size: every policy the app offers (archive is 32 + 32 over 3 regions)
+ * with 16 farmers to spare, so one slow or lost farmer does not fail an archive put; hosted 16 to
+ * a process (five processes), it idles in about 0.8 GiB and comes up in about 25 s on a busy
+ * 2-core machine (README, "Storage presets").
  */
-export const START_FARMERS = 14
-export const START_PER_PROCESS = 7
+export const START_FARMERS = 80
+export const START_PER_PROCESS = 16
+/** Relays of the local grid: two, federated, so that the grid runs as a federation does. */
+export const START_RELAYS = 2
+/** Where `npm start` writes its keeper's HTTP address, in the grid's data folder (read by `/grid.json`). */
+export const KEEPER_ADDR_FILE = 'keeper.addr'
 
 export const START_USAGE = `shardfarm start [options]
   --farmers N         full farmers in the local grid (default ${START_FARMERS}: every policy the app offers)
@@ -46,10 +52,13 @@ export async function startCommand (argv: string[]): Promise<void> {
   // The grid's JSON logs go to a file, so the terminal shows only what a person needs.
   await mkdir(data, { recursive: true })
   const logFile = createWriteStream(join(data, 'grid.log'), { flags: 'a' })
-  const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--per-process', String(perProcess), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--per-process', String(perProcess), '--relays', String(START_RELAYS), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  // The grid prints every relay's address on its line; the first is the one farmers announce to.
+  const relays = grid.addr.split(' ')
   process.env.SHARDFARM_GRID = data // where vite.config.ts's /grid.json reads the relay address
   // A keeper beside the grid keeps the files put from this machine (and any given with `keep`) from the start.
-  const keeper = await spawnShardfarm(['keeper', '--relay', grid.addr, '--interval', '60', '--grace', '300'], { name: 'keeper', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  const keeper = await spawnShardfarm(['keeper', '--relay', relays[0]!, '--interval', '60', '--grace', '300', '--http', '127.0.0.1:0'], { name: 'keeper', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  await writeFile(join(data, KEEPER_ADDR_FILE), keeper.addr + '\n') // `/grid.json` offers it to the app's "Keep safe"
   const server = await vite.preview({ root: ROOT, preview: { host, port, strictPort: true }, logLevel: 'warn' })
   stopOnSignals(async () => {
     await new Promise<void>(resolve => { server.httpServer.close(() => { resolve() }) })
@@ -58,7 +67,8 @@ export async function startCommand (argv: string[]): Promise<void> {
   }, log)
   const url = `http://${host}:${port}/`
   process.stdout.write(`\nShardfarm is running.\n\n  Open ${url} and drop a file in.\n\n` +
-    `  Local grid: 1 relay + ${farmers} farmers, data in ${data}/ (logs: ${join(data, 'grid.log')})\n  Relay:      ${grid.addr}\n` +
-    `  Keeper:     audits and repairs the files put from this machine every minute (docs/keeper.md)\n` +
+    `  Local grid: ${relays.length} federated relays + ${farmers} farmers, data in ${data}/ (logs: ${join(data, 'grid.log')})\n` +
+    relays.map((r, i) => `  Relay ${i + 1}:    ${r}\n`).join('') +
+    `  Keeper:     ${keeper.addr}, audits and repairs the files put from this machine every minute (docs/keeper.md)\n` +
     '  From a shell: npm run shardfarm -- put FILE   (then: npm run shardfarm -- get LINK -o copy)\n\n  Ctrl-C stops it all.\n')
 }

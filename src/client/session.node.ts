@@ -7,6 +7,7 @@
  * `session.browser.ts`.
  */
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
@@ -18,7 +19,8 @@ import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import { FsKeyValueStore } from '../stores/kv/fs.ts'
 import { AuditClient } from './adapters/audit-client.ts'
 import { nodeSegmentCipher } from './adapters/cipher.node.ts'
-import { Libp2pTransport, RelayDirectory } from './adapters/libp2p-ports.ts'
+import { Libp2pTransport } from './adapters/libp2p-ports.ts'
+import { MAX_RELAYS, RelaySetDirectory } from './adapters/relay-set.ts'
 import { KvJobStore, type JobStore } from './job-store.ts'
 import type { ClientPorts } from './ports.ts'
 import { ScoreBook } from './score-book.ts'
@@ -90,7 +92,7 @@ export function nodeJobStore (home = clientHome()): JobStore {
 export interface NodeClient extends ClientPorts {
   libp2p: Libp2p
   transport: Libp2pTransport
-  directory: RelayDirectory
+  directory: RelaySetDirectory
   coder: CodecPool
   cipher: SegmentCipher
   auditor: AuditClient
@@ -98,19 +100,75 @@ export interface NodeClient extends ClientPorts {
   close: () => Promise<void>
 }
 
-/** Starts a client that finds farmers through the relay at `relay`. */
-export async function openNodeClient (relay: string): Promise<NodeClient> {
+/**
+ * Starts a client that finds farmers through `relays` (asked in order, hedged; see
+ * `RelaySetDirectory`), followed by the relays it learned before for the same list (cached in
+ * `home`, where it adds those that directory answers name).
+ */
+export async function openNodeClient (relays: string | readonly string[], init: { home?: string } = {}): Promise<NodeClient> {
+  const given = typeof relays === 'string' ? [relays] : [...relays]
+  const home = init.home ?? clientHome()
   const libp2p = await createNodeLibp2p({ identify: false })
   const coder = createNodeCodecPool()
+  let saving = Promise.resolve()
+  const directory = new RelaySetDirectory(libp2p, given, {
+    onLearned: (learned) => { saving = saving.then(async () => { await saveLearnedRelays(home, given, learned) }).catch(() => {}) }
+  })
+  directory.learn(await learnedRelays(home, given))
   return {
     libp2p,
     coder,
     cipher: nodeSegmentCipher,
     transport: new Libp2pTransport(libp2p),
-    directory: new RelayDirectory(libp2p, relay),
+    directory,
     auditor: new AuditClient(libp2p),
     // This machine's own audits of farmers, kept with its jobs and its index.
-    scores: await ScoreBook.open(nodeKeyValueStore()),
-    close: async () => { coder.terminate(); await libp2p.stop() }
+    scores: await ScoreBook.open(nodeKeyValueStore(home)),
+    close: async () => { coder.terminate(); await libp2p.stop(); await saving }
   }
 }
+
+/** In the data folder: relays learned from directory answers, per grid (see `saveLearnedRelays`). */
+export const LEARNED_RELAYS_FILE = 'relays.json'
+
+/** Grids whose learned relays the cache keeps; the oldest goes first. */
+const MAX_CACHED_GRIDS = 8
+
+type RelayCache = Array<{ grid: string, relays: string[] }>
+
+/** The cache key of a list of given relays: the same relays in any order are one grid. */
+const gridKey = (given: readonly string[]): string => [...given].sort().join(' ')
+
+async function readCache (home: string): Promise<RelayCache> {
+  try {
+    const raw = JSON.parse((await readFile(join(home, LEARNED_RELAYS_FILE), 'utf8')).slice(0, 1024 * 1024)) as unknown
+    if (!Array.isArray(raw)) return []
+    return raw.flatMap((e: { grid?: unknown, relays?: unknown }) => typeof e?.grid === 'string' && Array.isArray(e.relays)
+      ? [{ grid: e.grid, relays: e.relays.filter((r): r is string => typeof r === 'string' && r.length <= 512).slice(0, MAX_RELAYS) }]
+      : []).slice(-MAX_CACHED_GRIDS)
+  } catch {
+    return []
+  }
+}
+
+/** Relays learned before for the grid of `given` (the cache in `home`); [] when none or unreadable. */
+export async function learnedRelays (home: string, given: readonly string[]): Promise<string[]> {
+  const key = gridKey(given)
+  return (await readCache(home)).find(e => e.grid === key)?.relays ?? []
+}
+
+/**
+ * Adds `learned` to the cache of relays for the grid of `given`, in `home` (0600): at most
+ * MAX_RELAYS per grid (the newest kept) and MAX_CACHED_GRIDS grids. Keyed by the given
+ * list, so relays learned from one grid are never asked for another's farmers.
+ */
+export async function saveLearnedRelays (home: string, given: readonly string[], learned: readonly string[]): Promise<void> {
+  const key = gridKey(given)
+  const cache = await readCache(home)
+  const held = cache.find(e => e.grid === key)?.relays ?? []
+  const relays = [...new Set([...held, ...learned])].filter(r => !given.includes(r)).slice(-MAX_RELAYS)
+  const next = [...cache.filter(e => e.grid !== key), { grid: key, relays }].slice(-MAX_CACHED_GRIDS)
+  await mkdir(home, { recursive: true, mode: 0o700 })
+  await writeFile(join(home, LEARNED_RELAYS_FILE), JSON.stringify(next) + '\n', { mode: 0o600 })
+}
+

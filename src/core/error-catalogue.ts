@@ -131,7 +131,7 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
   CORRUPT_FRAGMENT: { exit: FAILURE, names: ['CorruptFragmentError'] },
   STORE_CLOSED: { exit: FAILURE, names: ['StoreClosedError'] },
   TOO_LARGE: { exit: FAILURE, names: ['TooLargeError'] },
-  FORBIDDEN: { exit: FAILURE, names: ['ForbiddenError'] },
+  FORBIDDEN: { exit: FAILURE, names: ['ForbiddenError', 'DelegationError'] },
   TIMEOUT: { exit: FAILURE, names: ['TimeoutError'] },
   BUSY: { exit: FAILURE, names: ['FarmerBusyError'] },
   INTERNAL: { exit: FAILURE, names: ['FarmerInternalError'] },

@@ -91,7 +91,7 @@ export function manifestCopies (policy: Pick<StoragePolicy, 'm'>): number {
 
 /**
  * Whether `policy` lets farmer `f` hold fragments of a file at all: its region, its tier, and its
- * kind (light farmers only with `mixed`, and then only parity; see `place`).
+ * kind (light farmers only with `mixed`, and then only beyond its `onFull` positions; see `place`).
  */
 export function admits (policy: Required<StoragePolicy>, f: FarmerInfo): boolean {
   return (policy.regions.length === 0 || policy.regions.includes(f.region)) && policy.tiers.includes(f.tier) &&
@@ -106,7 +106,7 @@ export function isVetted (f: Pick<FarmerInfo, 'vettedAt'>, now: number): boolean
 /**
  * Chooses k + m distinct farmers for each segment, at random among the eligible ones (weighted by
  * `weight`), under the rules of the module note, the policy's regions and tiers, and (for mixed
- * policies) k full farmers per segment with light farmers on parity positions only.
+ * policies) `onFull` full farmers per segment, light farmers only on the positions beyond them.
  *
  * Throws `PlacementError` naming the unmet rule: too few eligible (or vetted) farmers, too few
  * regions, too few full farmers, or too few subnets without `sharedSubnets`.
@@ -133,9 +133,9 @@ export function place (policy: Required<StoragePolicy>, farmers: FarmerInfo[], o
       (regions.size > 0 ? ` (${[...regions].sort().join(', ')})` : ''), { neededRegions: policy.minRegions, regions: regions.size })
   }
   const full = vetted.filter(f => f.kind === 'full').length + Math.min(1, fresh.filter(f => f.kind === 'full').length)
-  if (full < policy.k) {
-    throw new PlacementError(`policy "${policy.name}" keeps ${policy.k} fragments of every segment on full farmers, ` +
-      `the grid has ${full} eligible full farmers`, { neededFull: policy.k, full })
+  if (full < policy.onFull) {
+    throw new PlacementError(`policy "${policy.name}" keeps ${policy.onFull} fragments of every segment on full farmers, ` +
+      `the grid has ${full} eligible full farmers`, { neededFull: policy.onFull, full })
   }
   const subnets = new Set(vetted.map(subnetKey))
   const spans = subnets.size + (fresh.some(f => !subnets.has(subnetKey(f))) ? 1 : 0)
@@ -148,7 +148,7 @@ export function place (policy: Required<StoragePolicy>, farmers: FarmerInfo[], o
 
   const random = options.random ?? Math.random
   const weight = weightOf(options)
-  const rules: Rules = { now, strict, light: policy.kinds === 'mixed' ? { k: policy.k, n } : undefined }
+  const rules: Rules = { now, strict, light: policy.kinds === 'mixed' ? { k: policy.onFull, n } : undefined }
   const segments: string[][] = []
   const spares: string[][] = []
   for (let s = 0; s < options.segments; s++) {
@@ -161,9 +161,9 @@ export function place (policy: Required<StoragePolicy>, farmers: FarmerInfo[], o
     const got = new Set(chosen.map(f => f.region)).size
     if (got < policy.minRegions) {
       throw new PlacementError(`policy "${policy.name}" needs ${policy.minRegions} regions per segment, ` +
-        `only ${got} can be combined with ${policy.k} full farmers`, { neededRegions: policy.minRegions, regions: got })
+        `only ${got} can be combined with ${policy.onFull} full farmers`, { neededRegions: policy.minRegions, regions: got })
     }
-    // Data positions (0..k-1) go to full farmers first.
+    // Positions 0..onFull-1 (the data ones first) go to full farmers.
     chosen.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'full' ? -1 : 1))
     segments.push(chosen.map(f => f.peerId))
     spares.push(sparesOf(order, chosen, rules, MAX_SPARES_PER_FRAGMENT * n))
@@ -185,7 +185,7 @@ export interface TargetRequest {
   purpose: 'fragment' | 'manifest'
   /** When set, only farmers this policy admits. @default any farmer */
   policy?: Required<StoragePolicy>
-  /** Only full farmers (a data position under a mixed policy). @default false */
+  /** Only full farmers (a position below `onFull` under a mixed policy). @default false */
   fullOnly?: boolean
   /** Peer ids already holding a fragment of the segment (or a copy): never chosen, and their subnets and vetting count. */
   holders?: Iterable<string>
@@ -229,7 +229,7 @@ interface Rules {
   now: number
   /** One fragment per subnet (else spread evenly). */
   strict: boolean
-  /** Mixed policies: k full farmers of n per segment. */
+  /** Mixed policies: `onFull` (k here) full farmers of n per segment. */
   light: { k: number, n: number } | undefined
 }
 
@@ -288,7 +288,7 @@ function subnetKey (f: FarmerInfo): string {
 }
 
 /**
- * One segment: one farmer from each of `minRegions` regions, then k full farmers in all, then the
+ * One segment: one farmer from each of `minRegions` regions, then `onFull` full farmers in all, then the
  * rest, each time the first farmer of `order` that the rules allow.
  */
 function pickSegment (order: FarmerInfo[], policy: Required<StoragePolicy>, rules: Rules): FarmerInfo[] {
@@ -298,8 +298,8 @@ function pickSegment (order: FarmerInfo[], policy: Required<StoragePolicy>, rule
   const uses = new Map<string, number>()
   const regions = new Set<string>()
   let freshTaken = false
-  const fullNeeded = (): number => Math.max(0, policy.k - chosen.filter(f => f.kind === 'full').length)
-  // A light farmer may take a slot only if k full farmers still fit after it.
+  const fullNeeded = (): number => Math.max(0, policy.onFull - chosen.filter(f => f.kind === 'full').length)
+  // A light farmer may take a slot only if `onFull` full farmers still fit after it.
   const roomFor = (f: FarmerInfo): boolean => f.kind === 'full' || chosen.length + 1 + fullNeeded() <= n
   const take = (filter: (f: FarmerInfo) => boolean): boolean => {
     const [f, least] = firstLeastUsed(order, uses, x => !inSegment.has(x) && (isVetted(x, rules.now) || !freshTaken) && filter(x))

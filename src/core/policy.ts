@@ -23,21 +23,48 @@ export interface StoragePolicy {
   /** Tiers allowed. @default both */
   tiers?: Tier[]
   /**
-   * `full`: only full farmers. `mixed`: light farmers may hold fragments too, but at least k of
-   * every segment stay on full farmers, so light farmers only ever add redundancy. @default 'full'
+   * `full`: only full farmers. `mixed`: light farmers may hold fragments too, but at least
+   * `onFull` of every segment stay on full farmers, so light farmers only ever add redundancy.
+   * @default 'full'
    */
   kinds?: 'full' | 'mixed'
+  /**
+   * The keeper repairs a segment when the fragments that still count fall to this many
+   * (k ≤ repairAt < k + m): lazily, at the durability model's threshold, not on every loss.
+   * @default defaultThreshold(k, m): once half of the parity, rounded up, is gone
+   */
+  repairAt?: number
+  /**
+   * Fragments of every segment that stay on full farmers (k ≤ onFull ≤ k + m); light farmers hold
+   * only the positions beyond it. Only a `mixed` policy may leave any to light farmers.
+   * @default k + m for `full`; k for `mixed` (what manifests written before this field meant)
+   */
+  onFull?: number
 }
 
-/** The named presets. */
+/** The default repair threshold: once half of the parity (rounded up) is gone, at most k + m − 1. */
+export function defaultThreshold (k: number, m: number): number {
+  return Math.min(k + m - 1, Math.max(k, k + m - Math.ceil(m / 2)))
+}
+
+/**
+ * The named presets, chosen with the durability model (docs/durability.md; figures per GiB-year
+ * at full-farmer MTTF 12 months, audits daily, a day's grace and a day's repair delay, 1 MiB
+ * shards): `npm run sim:durability -- --policies 6+12@16,32+32@56,6+12+4@16 --analytic-only`.
+ * Files stored under earlier presets keep theirs: the policy is in the manifest.
+ */
 export const POLICIES: Readonly<Record<'live' | 'archive' | 'mixed', StoragePolicy>> = {
-  // 4 + 2: 1.5× overhead, 6 farmers, each read needs only 4 answers: low latency.
-  live: { name: 'live', k: 4, m: 2, tiers: ['live'], minRegions: 1, kinds: 'full' },
-  // 10 + 4: 1.4× overhead, survives any 4 farmers lost, spread over 3 regions for governance.
-  archive: { name: 'archive', k: 10, m: 4, minRegions: 3, kinds: 'full' },
-  // 4 + 3 where browsers lending storage may hold parity: k stay on full farmers, so light farmers
-  // going away (closed tabs) never costs more than the extra redundancy they added.
-  mixed: { name: 'mixed', k: 4, m: 3, minRegions: 1, kinds: 'mixed' }
+  // 6 + 12, repair at 16: 8.5 nines at 3.0×, 18 farmers; a read needs any 6 answers, so the
+  // slowest two thirds of the holders never hold it up.
+  live: { name: 'live', k: 6, m: 12, repairAt: 16, tiers: ['live'], minRegions: 1, kinds: 'full' },
+  // 32 + 32, repair at 56: 11.2 nines at 2.0×, 64 farmers over 3 regions. 40 + 40 at 67 gives 11.3
+  // with 80 farmers; 32 + 32 already clears 11 and keeps the grid, a read's fan-in and a segment's
+  // memory (64 MiB of fragments) smaller. Below k = 23 no 2× code reaches 11 nines here.
+  archive: { name: 'archive', k: 32, m: 32, repairAt: 56, minRegions: 3, kinds: 'full' },
+  // `live` complete on full farmers (6 + 12, 8.5 nines from them alone) plus 4 fragments on
+  // browsers lending storage: light copies add reach for reads and never replace a full one.
+  // 3.0× on full farmers, 3.67× in all; 18 full farmers and 4 more farmers of either kind.
+  mixed: { name: 'mixed', k: 6, m: 16, onFull: 18, repairAt: 16, minRegions: 1, kinds: 'mixed' }
 }
 
 export class InvalidPolicyError extends ShardfarmError {
@@ -80,5 +107,10 @@ export function normalizePolicy (input: unknown): Required<StoragePolicy> {
   const kinds = p.kinds ?? 'full'
   if (kinds !== 'full' && kinds !== 'mixed') throw new InvalidPolicyError(`kinds must be "full" or "mixed"`)
   const name = typeof p.name === 'string' && p.name.length > 0 ? p.name.slice(0, 64) : 'custom'
-  return { name, k, m, regions, minRegions, tiers: tiers as Tier[], kinds }
+  const repairAt = p.repairAt === undefined ? defaultThreshold(k, m) : int(p.repairAt, 'repairAt', k)
+  if (repairAt >= k + m) throw new InvalidPolicyError(`repairAt (${repairAt}) must be below the ${k + m} fragments of a segment`)
+  const onFull = p.onFull === undefined ? (kinds === 'mixed' ? k : k + m) : int(p.onFull, 'onFull', k)
+  if (onFull > k + m) throw new InvalidPolicyError(`onFull (${onFull}) exceeds the ${k + m} fragments of a segment`)
+  if (kinds === 'full' && onFull !== k + m) throw new InvalidPolicyError(`onFull (${onFull}) leaves fragments to light farmers, which only a "mixed" policy allows`)
+  return { name, k, m, regions, minRegions, tiers: tiers as Tier[], kinds, repairAt, onFull }
 }

@@ -15,7 +15,7 @@ import { createNodeLibp2p } from '../net/libp2p.node.ts'
 import type { FarmerKind, Tier } from '../net/protocols/directory.ts'
 import { FsFragmentStore } from '../stores/fs.ts'
 import type { Logger } from '../core/logger.ts'
-import { Announcer } from './announce.ts'
+import { AnnouncerSet } from './announce.ts'
 import { AuditService } from './audit-service.ts'
 import { FarmerService } from './service.ts'
 
@@ -33,6 +33,8 @@ export interface FarmerProcessInit {
   listen?: string[]
   /** Relay multiaddr whose directory to join. @default none: the farmer is reachable only by address */
   relay?: string
+  /** Relays whose directories to join, all of them (with `relay`, it comes first). @default none */
+  relays?: string[]
   /** Heartbeat period in ms (the relay's TTL may shorten it). @default HEARTBEAT_MS (10 s) */
   heartbeatMs?: number
   /** `{ host, port }` of the HTTP health/metrics endpoint. @default none */
@@ -55,7 +57,8 @@ export interface FarmerProcess {
   service: FarmerService
   /** Answers audits (`/shardfarm/audit/1.0.0`) from the same store. */
   audits: AuditService
-  announcer: Announcer | undefined
+  /** The heartbeats to every relay, when there is one. */
+  announcer: AnnouncerSet | undefined
   /** First listen multiaddr with `/p2p/<id>`. */
   addr: string
   /** `http://host:port` of the health/metrics endpoint, when enabled. */
@@ -90,24 +93,25 @@ export async function startFarmer (init: FarmerProcessInit): Promise<FarmerProce
     onInternalError: (err) => { log.warn('farmer internal error', { err }) }
   })
   await service.start()
-  const audits = new AuditService({ libp2p, store }, { onInternalError: (err) => { log.warn('audit failed', { err }) } })
+  const audits = new AuditService({ libp2p, store, metrics: service.metrics }, { onInternalError: (err) => { log.warn('audit failed', { err }) } })
   await audits.start()
   const addr = libp2p.getMultiaddrs()[0]?.toString()
   if (addr === undefined) throw new Error('farmer has no listen address')
 
-  let announcer: Announcer | undefined
-  if (init.relay !== undefined) {
-    let wasOk: boolean | undefined
-    announcer = new Announcer({ libp2p, privateKey, stat: async () => await store.stat() }, {
-      relay: init.relay, region, tier, kind: KIND, version,
+  let announcer: AnnouncerSet | undefined
+  const relays = [...new Set([...(init.relay !== undefined ? [init.relay] : []), ...(init.relays ?? [])])]
+  if (relays.length > 0) {
+    const wasOk = new Map<string, boolean>()
+    announcer = new AnnouncerSet({ libp2p, privateKey, stat: async () => await store.stat() }, {
+      relays, region, tier, kind: KIND, version,
       ...(init.heartbeatMs !== undefined ? { intervalMs: init.heartbeatMs } : {}),
-      onResult: (r) => {
+      onResult: (relay, r) => {
         // Log transitions only: a heartbeat every few seconds would drown the log.
-        if (r.ok !== wasOk) {
-          if (r.ok) log.info('listed in directory', { relay: init.relay, ttlMs: r.ttlMs })
-          else log.warn('directory announce failed (retrying)', { relay: init.relay, err: r.err })
+        if (r.ok !== wasOk.get(relay)) {
+          if (r.ok) log.info('listed in directory', { relay, ttlMs: r.ttlMs })
+          else log.warn('directory announce failed (retrying)', { relay, err: r.err })
         }
-        wasOk = r.ok
+        wasOk.set(relay, r.ok)
       }
     })
     await announcer.start()

@@ -13,9 +13,10 @@
  * farmer holds the bytes (`proof`), so no uploader takes "already held" on trust; DELETE removes
  * only the signer's claim; RENEW extends one owner's claims on a batch of ids.
  */
-import { CorruptFragmentError, FragmentNotFoundError, QuotaExceededError } from '../core/fragment-store.ts'
+import { CorruptFragmentError, FragmentNotFoundError, HashMismatchError, QuotaExceededError } from '../core/fragment-store.ts'
 import type { FragmentClaim, FragmentReadStream, FragmentStore } from '../core/fragment-store.ts'
 import { sha256Hex } from '../core/hash.ts'
+import { checkDelegation, delegatedPutMessage, delegatedRenewMessage, verifyWith } from '../core/delegation.ts'
 import { fromBase64, verifyDelete, verifyRenew } from '../core/owner-key.ts'
 import { POSSESSION_PROOF_DOMAIN } from '../net/protocols/fragment-constants.ts'
 import { FarmerError } from '../net/protocols/fragment-errors.ts'
@@ -101,6 +102,8 @@ export class FarmerOperations {
   readonly #getGlobal: Budget
   readonly #getPeer: KeyedBudget
   readonly #getConnection: KeyedBudget
+  /** The commit of the last PUT of each id still committing, settled, for the next one to wait on. */
+  readonly #commits = new Map<string, Promise<void>>()
 
   constructor (ctx: OperationsContext) {
     this.#ctx = ctx
@@ -128,6 +131,7 @@ export class FarmerOperations {
   async #put (req: Extract<RequestHeader, { op: 'PUT' }>, io: RequestIo): Promise<Reply> {
     const { store } = this.#ctx
     io.watch.idle()
+    if (req.delegation !== undefined) await this.#checkDelegatedPut(req)
     const claim: FragmentClaim = { owner: req.owner, peer: io.owner.peer, expiresAt: Date.now() + this.#ctx.leaseMs }
     // Answer before the body moves when it would be wasted: held already (content addressing makes
     // this a success, proven from our copy), or refused for space. The store re-checks the quota
@@ -179,7 +183,18 @@ export class FarmerOperations {
       io.watch.expect(1)
       await this.#expectEnd(io, req.size >= this.#ctx.maxFragmentBytes)
       io.watch.idle()
-      await store.put(req.id, bytes, { claims: [claim] }, { signal: io.signal })
+      await this.#oneAtATime(req.id, async () => {
+        // Another PUT of this id may have stored it since this one found it absent. The store would
+        // merge this claim into the held ones, replacing the owner's own if it has one there, so the
+        // claim counted above may be no new bytes at all: add it as to a held id, counting what changes.
+        if ((await store.has([req.id], { signal: io.signal }))[0] === true) {
+          const actual = await sha256Hex(bytes)
+          if (actual !== req.id) throw new HashMismatchError(req.id, actual)
+          if (await this.#addClaim(req.id, claim, req.size, [claim], io.signal) !== undefined) return
+        }
+        // Only PUTs create fragments and they commit one at a time per id: this one is the first.
+        await store.put(req.id, bytes, { claims: [claim] }, { signal: io.signal })
+      })
       kept = true
       this.#ctx.metrics.observeStore(await store.stat())
       return { header: { ok: true, stored: true }, consumed: true }
@@ -197,7 +212,6 @@ export class FarmerOperations {
    * Undefined when our copy turned out corrupt or went meanwhile: the PUT then takes the body.
    */
   async #claimHeld (req: Extract<RequestHeader, { op: 'PUT' }>, claim: FragmentClaim, io: RequestIo): Promise<Reply | undefined> {
-    const { store, usage } = this.#ctx
     let proof: string
     let size: number // as held, not as declared: a claim counts the bytes it keeps
     try {
@@ -206,24 +220,59 @@ export class FarmerOperations {
       if (err instanceof CorruptFragmentError || err instanceof FragmentNotFoundError) return undefined
       throw err
     }
-    let applied: [number, readonly FragmentClaim[], FragmentClaim[]] | undefined
+    if (await this.#addClaim(req.id, claim, size, [], io.signal) === undefined) return undefined
+    return { header: { ok: true, stored: false, proof }, consumed: false }
+  }
+
+  /**
+   * Adds or extends `claim` on the held `id` and counts the change the store makes, in the same
+   * atomic step. `counted` are claims already counted for this id (a PUT's reservation), which the
+   * change replaces; with none, the change is first checked against the owner's and peer's limits.
+   * Resolves to the claims kept, or undefined when `id` is not held (nothing counted).
+   */
+  async #addClaim (id: string, claim: FragmentClaim, size: number, counted: readonly FragmentClaim[],
+    signal: AbortSignal): Promise<FragmentClaim[] | undefined> {
+    const { store, usage } = this.#ctx
+    let applied: [readonly FragmentClaim[], FragmentClaim[]] | undefined
+    const undo = (): void => {
+      if (applied === undefined) return
+      usage.apply(size, applied[1], applied[0])
+      usage.apply(size, [], counted)
+      applied = undefined
+    }
     try {
-      const kept = await store.updateClaims(req.id, claims => {
+      const kept = await store.updateClaims(id, claims => {
         // Never shortens the caller's lease: a renewal may already run past this PUT's.
         const mine = claims.find(c => c.owner === claim.owner)
         const next = mine !== undefined && mine.expiresAt > claim.expiresAt ? { ...claim, expiresAt: mine.expiresAt } : claim
         const after = [...claims.filter(c => c.owner !== claim.owner), next]
-        usage.check(size, claims, after)
+        if (counted.length === 0) usage.check(size, claims, after)
         usage.apply(size, claims, after)
-        applied = [size, claims, after]
+        usage.apply(size, counted, [])
+        applied = [claims, after]
         return after
-      }, { signal: io.signal })
-      if (kept === undefined) return undefined
+      }, { signal })
+      if (kept === undefined) undo()
+      return kept
     } catch (err) {
-      if (applied !== undefined) usage.apply(applied[0], applied[2], applied[1])
+      undo()
       throw err
     }
-    return { header: { ok: true, stored: false, proof }, consumed: false }
+  }
+
+  /**
+   * Runs `commit` once every earlier commit of `id` has settled. The map holds one entry per id
+   * being committed, so it is bounded by the PUTs in flight.
+   */
+  async #oneAtATime (id: string, commit: () => Promise<void>): Promise<void> {
+    const run = (this.#commits.get(id) ?? Promise.resolve()).then(commit)
+    const settled = run.catch(() => {})
+    this.#commits.set(id, settled)
+    try {
+      await run
+    } finally {
+      if (this.#commits.get(id) === settled) this.#commits.delete(id)
+    }
   }
 
   /**
@@ -350,7 +399,11 @@ export class FarmerOperations {
     io.watch.idle()
     const now = this.#checkClock(req.ts)
     const signed = { farmer: this.#ctx.peerId, ts: req.ts, nonce: req.nonce, body: await sha256Hex(body) }
-    if (!await verifyRenew(req.owner, signed, req.sig)) throw forbidden('Signature does not verify with the owner key')
+    if (req.delegation !== undefined) {
+      // The owner's claims, renewed by its delegate: the owner signed the delegation, the delegate this request.
+      const d = await checkDelegation(req.delegation, { owner: req.owner, now })
+      if (!await verifyWith(d.delegate, delegatedRenewMessage(signed), req.sig)) throw forbidden('Signature does not verify with the delegate key')
+    } else if (!await verifyRenew(req.owner, signed, req.sig)) throw forbidden('Signature does not verify with the owner key')
     this.#claimNonce(req.nonce, req.ts, now)
     const expiresAt = now + this.#ctx.leaseMs
     const { store } = this.#ctx
@@ -374,6 +427,18 @@ export class FarmerOperations {
       bits.push(...await Promise.all(ids.slice(i, i + RENEW_WRITES_AT_ONCE).map(renewOne)))
     }
     return { header: { ok: true, renewed: bits.map(b => (b ? '1' : '0')).join(''), expiresAt }, consumed: true }
+  }
+
+  /**
+   * A PUT made by an owner's delegate (a keeper): the owner signed the delegation, the delegate this
+   * PUT, for this farmer and recently. Its nonce is not remembered: a replay needs the fragment's
+   * bytes and only sets the claim the delegation allows anyway.
+   */
+  async #checkDelegatedPut (req: Extract<RequestHeader, { op: 'PUT' }>): Promise<void> {
+    const now = this.#checkClock(req.ts ?? 0)
+    const d = await checkDelegation(req.delegation, { owner: req.owner, now })
+    const signed = delegatedPutMessage({ id: req.id, farmer: this.#ctx.peerId, ts: req.ts ?? 0, nonce: req.nonce })
+    if (!await verifyWith(d.delegate, signed, req.sig ?? '')) throw forbidden('Signature does not verify with the delegate key')
   }
 
   /** Refuses a signed request stamped too far from this clock; returns the time now. */

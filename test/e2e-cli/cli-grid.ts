@@ -20,11 +20,12 @@ import { CLAIMS_SUFFIX, HEADER_SIZE } from '../../src/stores/fs-format.ts'
 import { loadOrCreateIdentity, STATE_DIR } from '../../src/stores/identity.node.ts'
 import { FsKeyValueStore } from '../../src/stores/kv/fs.ts'
 import { Grid, peerOf, waitForDirectory } from '../grid/helpers.ts'
+import { withTestPolicy } from '../support/test-policy.ts'
 import type { RelayOptions, TestChild } from '../grid/helpers.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/shardfarm.js', import.meta.url))
 export const MiB = 1024 * 1024
-/** Plaintext of one full segment under the live policy (k = 4, 1 MiB shards, 16-byte GCM tag). */
+/** Plaintext of one full segment under the test policy (k = 4, 1 MiB shards, 16-byte GCM tag). */
 export const LIVE_SEGMENT = 4 * MiB - 16
 
 /** One farmer process with what the tests need to find it again. */
@@ -214,9 +215,9 @@ export class CliGrid {
     return join(f.dir, 'fragments', id.slice(0, 2), id)
   }
 
-  /** Runs `shardfarm ...args` to its end. */
+  /** Runs `shardfarm ...args` to its end; a `put` naming no policy gets the test policy (`test-policy.ts`). */
   async cli (args: string[], options: CliOptions = {}): Promise<CliResult> {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [BIN, ...withTestPolicy(args)], {
       cwd: this.work,
       stdio: ['ignore', 'pipe', 'pipe'],
       // The sources, whatever state dist-cli/ is in on this machine; bundle.test.ts opts in to a bundle.

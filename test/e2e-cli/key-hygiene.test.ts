@@ -11,6 +11,7 @@ import { OwnerIndex } from '../../src/client/owner-index.ts'
 import { nodeKeyValueStore } from '../../src/client/session.node.ts'
 import { parseCapability } from '../../src/core/capability.ts'
 import { BIN, CliGrid, type CliResult } from './cli-grid.ts'
+import { withTestPolicy } from '../support/test-policy.ts'
 
 const g = new CliGrid()
 beforeAll(async () => { await g.start(6) })
@@ -26,7 +27,7 @@ async function fresh (name: string): Promise<string> {
  * an XDG data and config folder and a HOME of the test's own (never the person running it).
  */
 async function run (cwd: string, args: string[], env: Record<string, string>): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [BIN, ...withTestPolicy(args)], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SHARDFARM_HOME: '', SHARDFARM_CONFIG: '', SHARDFARM_RELAY: '', SHARDFARM_GRID: '', SHARDFARM_FROM_SOURCE: '1', ...env }

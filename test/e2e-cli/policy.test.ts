@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CliGrid, LIVE_SEGMENT, linkHolders, writeRandomFile } from './cli-grid.ts'
+import { TEST_POLICY_FILE } from '../support/test-policy.ts'
 
 const g = new CliGrid()
 beforeAll(async () => { await g.start(6) })
@@ -14,17 +15,19 @@ afterAll(async () => { await g.destroy() })
 interface StatJson { policy: { name: string }, segments: Array<{ status: string, fragments: Array<{ holders: string[] }> }> }
 
 describe('policies', () => {
-  it('archive (10 + 4 over 3 regions) on 6 farmers is refused with the reason, exit 5; the same file then goes up as live', async () => {
+  it('a policy wider than the grid (10 + 4 over 3 regions on 6 farmers) is refused with the reason, exit 5; the same file then goes up under another', async () => {
+    const wide = join(g.work, 'wide.json')
+    await writeFile(wide, JSON.stringify({ name: 'wide', k: 10, m: 4, minRegions: 3 }))
     const src = join(g.work, 'archive.bin')
     await writeRandomFile(src, 10_000)
-    const r = await g.cli(['put', src, '--policy', 'archive'])
+    const r = await g.cli(['put', src, '--policy', wide])
     expect(r.code).toBe(5)
-    expect(r.stderr).toMatch(/Cannot place the file: policy "archive" needs 14 farmers \(10 \+ 4\), the grid has 6 eligible/)
+    expect(r.stderr).toMatch(/Cannot place the file: policy "wide" needs 14 farmers \(10 \+ 4\), the grid has 6 eligible/)
     expect(r.out).toBe('')
 
-    // The refused attempt must not pin the file to the archive policy through its journal.
-    const live = await g.put(src)
-    expect(live.policy).toBe('live')
+    // The refused attempt must not pin the file to the wide policy through its journal.
+    const small = await g.put(src, ['--policy', TEST_POLICY_FILE])
+    expect(small.policy).toBe('t')
   })
 
   it('a policy naming a region no farmer is in is refused with the reason, exit 5', async () => {
@@ -62,7 +65,7 @@ describe('rm and ls', () => {
     const src = join(g.work, 'to-remove.bin')
     await writeRandomFile(src, 2 * LIVE_SEGMENT + 1)
     const before = await g.storedCount()
-    const put = await g.put(src)
+    const put = await g.put(src, ['--policy', TEST_POLICY_FILE]) // 4 + 2: six fragments a segment
     const stored = await g.storedCount()
     const copies = linkHolders(put.link).length
     expect(stored - before).toBe(put.segments * 6 + copies)

@@ -1,10 +1,11 @@
 // `shardfarm put` then `shardfarm get` across a fresh local grid (relay + 6 farmer processes), with
 // the CLI as a real child process: the sizes where segmenting has edges (empty, one byte, exactly
-// one live segment, one byte over) and a 200 MiB file, each byte-identical after the round trip.
+// one segment of the test policy's k = 4, one byte over) and a 200 MiB file, each byte-identical after the round trip.
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CliGrid, LIVE_SEGMENT, MiB, sha256, sha256File, writeRandomFile } from './cli-grid.ts'
+import { TEST_POLICY_FILE } from '../support/test-policy.ts'
 import { parseCapability } from '../../src/core/capability.ts'
 import { OwnerIndex } from '../../src/client/owner-index.ts'
 import { nodeKeyValueStore } from '../../src/client/session.node.ts'
@@ -21,9 +22,9 @@ describe('put then get over a fresh grid', () => {
     it(`${what} (${size} bytes) comes back byte-identical`, async () => {
       const src = join(g.work, `in-${size}.bin`)
       const digest = await writeRandomFile(src, size)
-      const put = await g.put(src)
+      const put = await g.put(src, ['--policy', TEST_POLICY_FILE])
       expect(put.link).toMatch(/^shardfarm:r2:/)
-      expect(put).toMatchObject({ size, policy: 'live', segments: Math.max(1, Math.ceil(size / LIVE_SEGMENT)) })
+      expect(put).toMatchObject({ size, policy: 't', segments: Math.max(1, Math.ceil(size / LIVE_SEGMENT)) })
 
       const out = join(g.work, `out-${size}.bin`)
       const got = await g.cli(['get', put.link, '-o', out])

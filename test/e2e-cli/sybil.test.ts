@@ -17,6 +17,7 @@ import { parseCapability } from '../../src/core/capability.ts'
 import { GRID_REGIONS } from '../../src/cli/grid.ts'
 import { CliGrid, LIVE_SEGMENT, sha256File, writeRandomFile } from './cli-grid.ts'
 import type { BlackHole } from './cli-grid.ts'
+import { TEST_POLICY_FILE } from '../support/test-policy.ts'
 
 const g = new CliGrid()
 beforeAll(async () => { await g.start(6, { vettingSeconds: 600, knownForSeconds: 3600 }) }, 120_000)
@@ -49,7 +50,7 @@ describe('six farmers that keep nothing and claim everything', () => {
     const put = await pool(files, 3, async f => {
       const path = join(g.work, f.name)
       const digest = await writeRandomFile(path, f.size)
-      const { link, segments } = await g.put(path, ['--policy', 'live'])
+      const { link, segments } = await g.put(path, ['--policy', TEST_POLICY_FILE])
       return { ...f, digest, link, segments }
     })
     expect(put.filter(p => p.segments > 1)).toHaveLength(2)

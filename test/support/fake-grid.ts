@@ -13,6 +13,7 @@ import { KvJobStore, type JobStore } from '../../src/client/job-store.ts'
 import { UploadJob, type UploadJobInit, type UploadResult, type UploadRunOptions } from '../../src/client/ops/upload.ts'
 import { Download, type DownloadOptions } from '../../src/client/ops/download.ts'
 import type { ByteSource, ClientPorts, ErasureCoder, Farmer, FarmerRef, FragmentTransport } from '../../src/client/ports.ts'
+import { TEST_POLICY } from './test-policy.ts'
 
 /** The uploader peer id the fake farmers record on claims. */
 const FAKE_CLIENT = '12D3KooWFakeClient'
@@ -99,7 +100,7 @@ export type PutOptions = Partial<Omit<UploadJobInit, 'size'>> & UploadRunOptions
 /** Uploads `src` through a job (in `store`, under `sourceKey` as its id when given) and returns the result. */
 export async function putFile (ports: ClientPorts, src: ByteSource, opts: PutOptions = {}): Promise<UploadResult> {
   const { store = memoryJobs(), signal, concurrency, ...init } = opts
-  const job = await UploadJob.open(store, { ...init, ...(init.sourceKey !== undefined ? { id: jobIdOf(init.sourceKey) } : {}), size: src.size })
+  const job = await UploadJob.open(store, { policy: TEST_POLICY, ...init, ...(init.sourceKey !== undefined ? { id: jobIdOf(init.sourceKey) } : {}), size: src.size })
   return await job.run(ports, src, { ...(signal !== undefined ? { signal } : {}), ...(concurrency !== undefined ? { concurrency } : {}) })
 }
 

@@ -16,7 +16,7 @@ export interface PolicyChoice {
   name: OfferedPolicy
   /** "Live", "Archive", "Mixed". */
   title: string
-  /** "4 + 2". */
+  /** "6 + 12"; a mixed policy adds its light positions: "6 + 12 + 4". */
   shape: string
   /** What it means, in plain words: how many failures it survives and where fragments go. */
   meaning: string
@@ -31,15 +31,24 @@ const PROBE_FRAGMENT = 1024 * 1024
 
 const TITLES: Record<OfferedPolicy, string> = { live: 'Live', archive: 'Archive', mixed: 'Mixed' }
 
-/** What `name` means, from its numbers (so the words cannot drift from the policy). */
+/**
+ * What `name` means, from its numbers (so the words cannot drift from the policy): the failures
+ * its full farmers survive on their own, since copies in browsers only ever add to them.
+ */
 export function meaningOf (name: OfferedPolicy): string {
   const p = normalizePolicy(POLICIES[name])
-  const n = p.k + p.m
-  const parts = [`Survives any ${p.m} of ${n} farmers failing`]
+  const light = p.kinds === 'mixed' ? p.k + p.m - p.onFull : 0
+  const parts = [`Survives any ${p.onFull - p.k} of ${p.onFull} ${light > 0 ? 'full farmers' : 'farmers'} failing`]
   if (p.minRegions > 1) parts.push(`spread over ${p.minRegions} regions`)
-  if (p.kinds === 'mixed') parts.push(`browsers lending storage may hold the ${p.m} spare fragments`)
+  if (light > 0) parts.push(`browsers lending storage may hold ${light} more fragment${light === 1 ? '' : 's'}`)
   else if (p.tiers.length === 1 && p.tiers[0] === 'live') parts.push('fast to read back')
   return parts.join('; ')
+}
+
+/** "k + m", or "k + m + l" for a policy with l positions beyond its full farmers. */
+function shapeOf (p: ReturnType<typeof normalizePolicy>): string {
+  const light = p.kinds === 'mixed' ? p.k + p.m - p.onFull : 0
+  return light > 0 ? `${p.k} + ${p.onFull - p.k} + ${light}` : `${p.k} + ${p.m}`
 }
 
 /** Turns a placement failure's details into a sentence a person can act on. */
@@ -61,7 +70,7 @@ function reasonOf (err: unknown): string {
 export function policyChoices (farmers: FarmerInfo[], sharedSubnets = false, now = Date.now()): PolicyChoice[] {
   return OFFERED.map(name => {
     const p = normalizePolicy(POLICIES[name])
-    const choice: PolicyChoice = { name, title: TITLES[name], shape: `${p.k} + ${p.m}`, meaning: meaningOf(name), possible: true }
+    const choice: PolicyChoice = { name, title: TITLES[name], shape: shapeOf(p), meaning: meaningOf(name), possible: true }
     if (farmers.length === 0) return { ...choice, possible: false, reason: 'no farmers in reach yet' }
     try {
       place(p, farmers, { fragmentSize: PROBE_FRAGMENT, segments: 1, now, random: () => 0.5, ...(sharedSubnets ? { sharedSubnets } : {}) })

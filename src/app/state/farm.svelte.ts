@@ -70,7 +70,7 @@ export class Farm {
     try {
       if (!await session.connect()) throw session.status === 'no-grid' ? new NoGridError() : new OfflineError()
       const farmer = this.#farmer = await LightFarmer.start({
-        relay: session.relay, privateKey: await loadFarmerKey(), database: FARM_DB, quota: this.quota, region: this.region, version: VERSION,
+        relay: session.relay, relays: session.directory?.relays ?? session.relays, privateKey: await loadFarmerKey(), database: FARM_DB, quota: this.quota, region: this.region, version: VERSION,
         onEvicted: () => { this.evicted = true; this.error = handleError(new StoreEvictedError(FARM_DB)) },
         onListed: ok => { this.listed = ok }
       })

@@ -2,10 +2,11 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { CodecPool } from '../../codec/pool.ts'
-import type { Libp2pTransport, RelayDirectory } from '../../client/adapters/libp2p-ports.ts'
+import type { Libp2pTransport } from '../../client/adapters/libp2p-ports.ts'
+import type { RelaySetDirectory } from '../../client/adapters/relay-set.ts'
 import type { ClientPorts, Farmer } from '../../client/ports.ts'
 import type { ScoreBook } from '../../client/score-book.ts'
-import { browserPorts, browserScores, createBrowserCoder, findRelay, relayDirectory, saveRelay, startBrowserGrid, type BrowserGrid } from '../../client/session.browser.ts'
+import { browserPorts, browserScores, createBrowserCoder, findRelays, relayDirectory, saveRelay, startBrowserGrid, type BrowserGrid } from '../../client/session.browser.ts'
 import { appStore } from '../lib/app-store.ts'
 import { NoGridError, OfflineError } from '../../net/errors.ts'
 
@@ -23,27 +24,37 @@ export const LIVENESS_INTERVAL_MS = 2000
 export const LIVENESS_DEADLINE_MS = 3000
 
 /** The ports of a connected page. */
-export type SessionPorts = ClientPorts & { transport: Libp2pTransport, directory: RelayDirectory, coder: CodecPool }
+export type SessionPorts = ClientPorts & { transport: Libp2pTransport, directory: RelaySetDirectory, coder: CodecPool }
+
+/** User Timing marks around the first directory query of a connection (`performance.measure` between them). */
+export const DIRECTORY_MARKS = { asked: 'shardfarm:directory-asked', answered: 'shardfarm:directory-answered' } as const
+
+/** Relays a liveness ping tries at once: the grid is there while any of them answers. */
+const PING_RELAYS = 3
 
 /**
- * The page's connection to the grid, as state: its status, relay, the farmers the directory lists
+ * The page's connection to the grid, as state: its status, relays, the farmers the directory lists
  * and the throughput graph. The client itself is assembled in `client/session.browser.ts`. Finds
- * the relay from (in order) the `relay` setting, then `/grid.json` (the local grid that `npm start`
- * runs). A liveness ping to the relay (`LIVENESS_INTERVAL_MS`, `LIVENESS_DEADLINE_MS`) notices a
+ * the relays from (in order) the `relay` setting (one or more), then `/grid.json` (the local grid
+ * that `npm start` runs); the directory asks one and, after a few hundred ms without an answer, the
+ * next as well. A liveness ping to the relays (any one answering will do) (`LIVENESS_INTERVAL_MS`, `LIVENESS_DEADLINE_MS`) notices a
  * lost grid within seconds, even a silent one; the browser's `offline` event only asks for an
  * early ping (a grid on this machine is reachable with no network at all). Listeners of
  * `onStatus` hear every change, so uploads in flight can move to the outbox at once.
  */
 export class Session {
   status = $state<SessionStatus>('idle')
+  /** The first relay given (the one shown). */
   relay = $state<string>('')
+  /** Every relay given, in order. */
+  relays = $state<string[]>([])
   farmers = $state<Farmer[]>([])
   /** Bytes/s sent and received, last 60 samples (one per second), for the Network view's graph. */
   throughput = $state<Array<{ t: number, up: number, down: number }>>([])
   #grid: BrowserGrid | undefined
   /** This page's audit scores of farmers (IndexedDB), loaded on the first connection. */
   #scores: ScoreBook | undefined
-  directory: RelayDirectory | undefined
+  directory: RelaySetDirectory | undefined
   readonly coder: CodecPool
   #ready: Promise<void> | undefined
   #timer: ReturnType<typeof setInterval> | undefined
@@ -85,7 +96,9 @@ export class Session {
     try {
       const ping = (libp2p.services as { ping?: Ping }).ping
       if (ping === undefined) return this.status === 'online'
-      await ping.ping(multiaddr(this.relay), { signal: AbortSignal.timeout(LIVENESS_DEADLINE_MS) })
+      const signal = AbortSignal.timeout(LIVENESS_DEADLINE_MS)
+      const relays = (this.directory?.relays ?? this.relays).slice(0, PING_RELAYS)
+      await Promise.any(relays.map(async r => await ping.ping(multiaddr(r), { signal })))
       if (this.status === 'offline') {
         // Back: fetch the farmer list before saying so, so that an upload started now finds it.
         await this.refreshFarmers().catch(() => {})
@@ -119,7 +132,8 @@ export class Session {
   async #connect (): Promise<void> {
     this.#set('connecting')
     try {
-      this.relay = await findRelay()
+      this.relays = await findRelays()
+      this.relay = this.relays[0]!
     } catch {
       // No relay address at all: with the network down that is "offline", else there is no grid.
       this.#set(globalThis.navigator?.onLine === false ? 'offline' : 'no-grid')
@@ -129,8 +143,10 @@ export class Session {
       this.#grid ??= await startBrowserGrid()
       this.#scores ??= await browserScores(await appStore()).catch(() => undefined)
       this.#sampler ??= setInterval(() => { this.#sample() }, 1000)
-      this.directory = relayDirectory(this.#grid, this.relay)
+      this.directory = relayDirectory(this.#grid, this.relays)
+      performance.mark(DIRECTORY_MARKS.asked)
       await this.refreshFarmers()
+      performance.mark(DIRECTORY_MARKS.answered)
       this.#set('online')
       // The farmer list changes slowly; whether the grid is there at all is the ping's to say.
       this.#timer ??= setInterval(() => { if (this.status === 'online') void this.refreshFarmers().catch(() => {}) }, 5000)
@@ -180,7 +196,7 @@ export class Session {
     await this.#grid?.libp2p.stop()
   }
 
-  /** Remembers a relay address chosen by the person (empty: back to the local grid). */
+  /** Remembers the relay addresses chosen by the person, one or more (empty: back to the local grid). */
   setRelay (addr: string): void {
     saveRelay(addr)
     this.#set('idle')

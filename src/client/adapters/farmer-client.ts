@@ -11,6 +11,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { AbortError, ShardfarmError, type AbortOptions } from '../../core/errors.ts'
 import { assertFragmentId, EmptyFragmentError } from '../../core/fragment-store.ts'
 import { sha256Hex } from '../../core/hash.ts'
+import { delegatedPutMessage, delegatedRenewMessage, isDelegatedKey, signAsDelegate } from '../../core/delegation.ts'
 import { fromBase64, newNonce, signDelete, signRenew } from '../../core/owner-key.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import {
@@ -65,7 +66,11 @@ export interface GetOptions extends CallOptions {
 
 /** Options of `put`. */
 export interface PutOptions extends CallOptions {
-  /** The owner whose claim the fragment gets (its signature may later delete or renew it); only its public key is sent. */
+  /**
+   * The owner whose claim the fragment gets (its signature may later delete or renew it); only its
+   * public key is sent. A `DelegatedKey` (`core/delegation.ts`) sends its delegation and signs the
+   * PUT with the delegate's key, and the claim is still the owner's.
+   */
   owner: Pick<OwnerKey, 'publicKey'>
 }
 
@@ -113,7 +118,16 @@ export class FarmerClient {
       throw new FarmerError('TOO_LARGE', 'Fragment exceeds the size limit', { size: bytes.byteLength, limit: this.#maxFragmentBytes, remote: false })
     }
     const nonce = newNonce()
-    const req: RequestHeader = { op: 'PUT', id, size: bytes.byteLength, owner: options.owner.publicKey, nonce }
+    let req: RequestHeader = { op: 'PUT', id, size: bytes.byteLength, owner: options.owner.publicKey, nonce }
+    if (isDelegatedKey(options.owner)) {
+      const farmerId = peerIdOf(farmer)
+      if (farmerId === undefined) {
+        throw new FarmerError('BAD_REQUEST', 'A delegated PUT needs the farmer\'s peer id: use a multiaddr ending in /p2p/<id>', { remote: false })
+      }
+      const ts = Date.now()
+      const sig = await signAsDelegate(options.owner, delegatedPutMessage({ id, farmer: farmerId, ts, nonce }))
+      req = { ...req, delegation: options.owner.delegation, ts, sig }
+    }
     const res = await this.#call(farmer, { op: 'PUT', req, body: bytes }, options, true)
     if (!res.stored) {
       if (res.proof === undefined) throw new PossessionProofError(id, targetKey(farmer), 'missing')
@@ -168,6 +182,7 @@ export class FarmerClient {
    * Extends `owner`'s claims on `ids` at `farmer` by one lease, in signed batches of up to 1024 ids
    * (each signature names this farmer, a fresh nonce and the batch's SHA-256). A batch is retried
    * once on a transport failure with a new signature, since the farmer may have used the first.
+   * A `DelegatedKey` renews the owner's claims as its delegate.
    */
   async renew (farmer: FarmerTarget, ids: readonly string[], owner: OwnerKey, options: CallOptions = {}): Promise<RenewResult> {
     ids.forEach(id => { assertFragmentId(id) })
@@ -184,8 +199,12 @@ export class FarmerClient {
       let res
       for (let attempt = 0; ; attempt++) {
         const claim = { farmer: peer, ts: Date.now(), nonce: newNonce(), body: digest }
-        const sig = await signRenew(owner, claim)
-        const req: RequestHeader = { op: 'RENEW', owner: owner.publicKey, count: batch.length, ts: claim.ts, nonce: claim.nonce, sig }
+        // A delegated key signs as the owner's delegate, and the farmer checks the delegation sent beside it.
+        const sig = isDelegatedKey(owner) ? await signAsDelegate(owner, delegatedRenewMessage(claim)) : await signRenew(owner, claim)
+        const req: RequestHeader = {
+          op: 'RENEW', owner: owner.publicKey, count: batch.length, ts: claim.ts, nonce: claim.nonce, sig,
+          ...(isDelegatedKey(owner) ? { delegation: owner.delegation } : {})
+        }
         try {
           res = await this.#call(farmer, { op: 'RENEW', req, body }, options, false)
           break

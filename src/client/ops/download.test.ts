@@ -14,7 +14,7 @@ afterAll(() => pool.terminate())
 const makeGrid = (n: number, regions?: string[]): FakeGrid => FakeGrid.make(n, pool, regions)
 
 describe('download', () => {
-  const segPlain = 4 * SHARD - 16 // live policy: k = 4
+  const segPlain = 4 * SHARD - 16 // test policy: k = 4
 
   it('survives any m farmers lost; m + 1 holders of a segment lost gives an error naming the segment', async () => {
     const grid = makeGrid(6)

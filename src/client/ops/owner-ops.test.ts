@@ -19,7 +19,7 @@ afterAll(() => pool.terminate())
 const makeGrid = (n: number, regions?: string[]): FakeGrid => FakeGrid.make(n, pool, regions)
 
 describe('stat, repair and delete', () => {
-  const segPlain = 4 * SHARD - 16 // live policy: k = 4
+  const segPlain = 4 * SHARD - 16 // test policy: k = 4
 
   it('the owner sees health per segment, and after a delete the file is gone for everyone', async () => {
     const grid = makeGrid(6)

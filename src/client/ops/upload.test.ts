@@ -11,6 +11,7 @@ import { fileHealth } from './stat.ts'
 import { KvJobStore, type JobStore } from '../job-store.ts'
 import { MemoryKeyValueStore } from '../../stores/kv/memory.ts'
 import { jobIdOf, memoryJobs } from '../../../test/support/fake-grid.ts'
+import { TEST_POLICY } from '../../../test/support/test-policy.ts'
 import type { ByteSource, ErasureCoder, FragmentTransport } from '../ports.ts'
 
 const SHARD = 4096
@@ -20,7 +21,7 @@ afterAll(() => pool.terminate())
 const makeGrid = (n: number, regions?: string[]): FakeGrid => FakeGrid.make(n, pool, regions)
 
 describe('upload job: streaming put', () => {
-  const segPlain = 4 * SHARD - 16 // live policy: k = 4
+  const segPlain = 4 * SHARD - 16 // test policy: k = 4
 
   /** The segments a job recorded as sent, by index: their digest and manifest entry. */
   const sentOf = async (store: JobStore, sourceKey: string): Promise<Record<number, { digest: string, entry: { fragments: string[], holders: string[][] } }>> =>
@@ -29,7 +30,7 @@ describe('upload job: streaming put', () => {
   /** Runs an upload job in `store` and stops it (AbortError) once `segments` segments are stored. */
   const interruptedUpload = async (grid: FakeGrid, bytes: Uint8Array, store: JobStore, sourceKey: string, segments: number): Promise<void> => {
     const ctl = new AbortController()
-    const job = await UploadJob.open(store, { id: jobIdOf(sourceKey), sourceKey, size: bytes.length, shardSize: SHARD })
+    const job = await UploadJob.open(store, { id: jobIdOf(sourceKey), sourceKey, size: bytes.length, shardSize: SHARD, policy: TEST_POLICY })
     job.addEventListener('progress', e => { if ((e as CustomEvent<UploadProgress>).detail.stored >= segments * segPlain) ctl.abort() })
     await expect(job.run(grid.ports(), source(bytes), { signal: ctl.signal, concurrency: 1 })).rejects.toMatchObject({ name: 'AbortError' })
     expect((await store.getJob(jobIdOf(sourceKey)))?.state).toBe('cancelled')
@@ -298,12 +299,12 @@ describe('upload job: streaming put', () => {
   })
 
   it('refuses a policy the grid cannot satisfy, with the reason', async () => {
-    await expect(putFile(makeGrid(6).ports(), source(randomBytes(10)), { shardSize: SHARD, policy: 'archive' })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
+    await expect(putFile(makeGrid(6).ports(), source(randomBytes(10)), { shardSize: SHARD, policy: { name: 'wide', k: 10, m: 4 } })).rejects.toThrow(/needs 14 farmers \(10 \+ 4\), the grid has 6/)
   })
 })
 
 describe('upload job: offline outbox', () => {
-  const segPlain = 4 * SHARD - 16 // live policy: k = 4
+  const segPlain = 4 * SHARD - 16 // test policy: k = 4
 
   /** An outbox in memory, and how many fragments it keeps. */
   const memoryOutbox = (): { outbox: JobStore, kept: () => Promise<number> } => {
@@ -313,7 +314,7 @@ describe('upload job: offline outbox', () => {
 
   /** Seals `bytes` into `outbox` with no grid at all. */
   const sealOffline = async (outbox: JobStore, bytes: Uint8Array, name: string): Promise<UploadJob> => {
-    const job = await UploadJob.open(outbox, { size: bytes.length, shardSize: SHARD, name })
+    const job = await UploadJob.open(outbox, { size: bytes.length, shardSize: SHARD, name, policy: TEST_POLICY })
     await job.seal({ coder: pool }, source(bytes))
     return job
   }

@@ -22,7 +22,7 @@ import { recheckStored } from '../blocks/fragment-health.ts'
 import { publishManifest } from '../blocks/publish.ts'
 import { removeStrayManifests } from '../blocks/stray-manifests.ts'
 import { SegmentSealer } from '../blocks/seal.ts'
-import { walkSegments, type SegmentPass } from '../blocks/segment-walk.ts'
+import { segmentsInFlight, walkSegments, type SegmentPass } from '../blocks/segment-walk.ts'
 import type { JobState, JobStore, SegmentRecord, UploadJobRecord } from '../job-store.ts'
 import type { ByteSource, ClientPorts, Farmer, GridPorts } from '../ports.ts'
 
@@ -45,7 +45,8 @@ export interface UploadJobInit {
 export interface UploadRunOptions extends AbortOptions {
   /**
    * Segments in flight at once. One of them at a time is being prepared (about (2k + m) × shard
-   * size); the others hold only their k + m fragments. @default 2
+   * size); the others hold only their k + m fragments. Never more than `IN_FLIGHT_BYTES` of
+   * fragments hold (one segment at least): an `archive` segment is 64 MiB of them. @default 2
    */
   concurrency?: number
 }
@@ -256,7 +257,7 @@ export class UploadJob extends EventTarget {
   /** A pass that sends each segment not yet on farmers (or that lost fragments since) and records its holders. */
   #sendingPass (disperser: Disperser, restore: Map<number, string[][]>, from: Pick<SegmentPass, 'fragmentsOf'>, options: UploadRunOptions): SegmentPass {
     return {
-      concurrency: Math.max(1, options.concurrency ?? 2),
+      concurrency: segmentsInFlight(options.concurrency ?? 2, (this.record.policy.k + this.record.policy.m) * this.record.shardSize),
       fragmentsOf: from.fragmentsOf,
       // A segment recorded without Merkle roots (before version 2 manifests) is sealed again for them.
       done: (s, recorded) => recorded.holders !== undefined && recorded.roots !== undefined && !restore.has(s),

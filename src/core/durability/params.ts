@@ -1,5 +1,7 @@
 import { ShardfarmError } from '../errors.ts'
-import { POLICIES } from '../policy.ts'
+import { defaultThreshold, normalizePolicy, POLICIES, type StoragePolicy } from '../policy.ts'
+
+export { defaultThreshold }
 
 /** Hours in a (Julian) year: the model keeps time in hours. */
 export const HOURS_PER_YEAR = 8766
@@ -114,19 +116,24 @@ export function normalizeParams (p: Partial<ModelParams> = {}): ModelParams {
   return out
 }
 
-/** The default threshold: repair once half of the parity (rounded up) is gone, at most k + m − 1. */
-export function defaultThreshold (k: number, m: number): number {
-  return Math.min(k + m - 1, Math.max(k, k + m - Math.ceil(m / 2)))
+/**
+ * The model's view of a storage policy: its `onFull` fragments on full farmers (k of them data, the
+ * rest the model's parity m), the positions beyond on light farmers (where placement may put them),
+ * and the keeper's `repairAt` as the threshold.
+ */
+export function modelOf (policy: StoragePolicy): ModelPolicy {
+  const p = normalizePolicy(policy)
+  const onFull = p.kinds === 'mixed' ? p.onFull : p.k + p.m
+  const m = onFull - p.k
+  const threshold = m === 0 ? p.k : Math.min(p.repairAt, onFull - 1)
+  return { name: p.name, k: p.k, m, light: p.k + p.m - onFull, threshold }
 }
 
-/**
- * The model's view of today's presets. `mixed` keeps exactly k fragments on full farmers and lets
- * light farmers hold its 3 parity fragments, which is what placement may do with it.
- */
+/** The model's view of the presets in `POLICIES`, which it follows. */
 export const PRESET_MODELS: Readonly<Record<'live' | 'archive' | 'mixed', ModelPolicy>> = {
-  live: { name: 'live', k: POLICIES.live.k, m: POLICIES.live.m, light: 0, threshold: defaultThreshold(POLICIES.live.k, POLICIES.live.m) },
-  archive: { name: 'archive', k: POLICIES.archive.k, m: POLICIES.archive.m, light: 0, threshold: defaultThreshold(POLICIES.archive.k, POLICIES.archive.m) },
-  mixed: { name: 'mixed', k: POLICIES.mixed.k, m: 0, light: POLICIES.mixed.m, threshold: POLICIES.mixed.k }
+  live: modelOf(POLICIES.live),
+  archive: modelOf(POLICIES.archive),
+  mixed: modelOf(POLICIES.mixed)
 }
 
 const SPEC = /^(\d{1,3})\+(\d{1,3})(?:\+(\d{1,3}))?(?:@(\d{1,3}))?$/

@@ -5,6 +5,7 @@
  * portable; it is safe here because its size is capped before parsing and every field is checked.
  * Unknown fields are ignored so that a 1.x peer may add optional ones.
  */
+import { DelegationError, parseDelegation, type Delegation } from '../../core/delegation.ts'
 import { isFragmentId, isOwnerKey } from '../../core/fragment-store.ts'
 import { toHex } from '../../core/hash.ts'
 import { FarmerError } from './fragment-errors.ts'
@@ -16,14 +17,16 @@ import type { Op } from './fragment-constants.ts'
 /** A request header, one per stream. */
 export type RequestHeader =
   /** `owner` claims the fragment; `nonce` (base64 of 16 bytes) salts the possession proof of a held id. */
-  | { op: 'PUT', id: string, size: number, owner: string, nonce: string }
+  /** With `delegation`, `owner` is the delegation's owner and `sig` the delegate's over `delegatedPutMessage` at `ts`. */
+  | { op: 'PUT', id: string, size: number, owner: string, nonce: string, delegation?: Delegation, ts?: number, sig?: string }
   | { op: 'GET', id: string }
   | { op: 'HAS', count: number }
   /** Removes `owner`'s claim; `sig` is that owner's signature (`deleteMessage`). */
   | { op: 'DELETE', id: string, owner: string, ts: number, nonce: string, sig: string }
   | { op: 'STAT' }
   /** Renews `owner`'s claims on the `count` raw ids of the body; `sig` covers their SHA-256 (`renewMessage`). */
-  | { op: 'RENEW', owner: string, count: number, ts: number, nonce: string, sig: string }
+  /** With `delegation`, `sig` is the delegate's (`delegatedRenewMessage`) and `owner` the delegation's owner. */
+  | { op: 'RENEW', owner: string, count: number, ts: number, nonce: string, sig: string, delegation?: Delegation }
 
 /** What a farmer reports about itself (`STAT`). Sizes are bytes of fragment payload. */
 export interface FarmerStat {
@@ -125,6 +128,16 @@ function ownerKey (v: unknown): string {
   return v
 }
 
+/** A delegation's shape (its signatures are the farmer's to check); a malformed one is `FORBIDDEN`. */
+function delegation (v: unknown): Delegation {
+  try {
+    return parseDelegation(v)
+  } catch (err) {
+    if (err instanceof DelegationError) throw new FarmerError('FORBIDDEN', err.message, { reason: 'delegation-malformed' })
+    throw err
+  }
+}
+
 function base64 (v: unknown, field: string, bytes: number): string {
   const chars = Math.ceil(bytes / 3) * 4
   if (typeof v !== 'string' || v.length !== chars || !BASE64.test(v)) throw bad(`${field} must be base64 of ${bytes} bytes`)
@@ -141,7 +154,10 @@ export function parseRequest (obj: Record<string, unknown>, limits: FrameLimits 
         throw new FarmerError('FORBIDDEN', 'PUT must name an owner key: a farmer stores only fragments someone claims',
           { reason: 'no-owner' })
       }
-      return { op: 'PUT', id, size: n, owner: ownerKey(obj.owner), nonce: base64(obj.nonce, 'nonce', 16) }
+      const put = { op: 'PUT' as const, id, size: n, owner: ownerKey(obj.owner), nonce: base64(obj.nonce, 'nonce', 16) }
+      if (obj.delegation === undefined) return put
+      if (!Number.isSafeInteger(obj.ts) || (obj.ts as number) < 0) throw bad('ts must be milliseconds since the epoch')
+      return { ...put, delegation: delegation(obj.delegation), ts: obj.ts as number, sig: base64(obj.sig, 'sig', 64) }
     }
     case 'GET': return { op: 'GET', id: fragmentId(obj.id) }
     case 'HAS': return { op: 'HAS', count: size(obj.count, limits.maxHasIds ?? MAX_HAS_IDS, 'count') }
@@ -161,7 +177,8 @@ export function parseRequest (obj: Record<string, unknown>, limits: FrameLimits 
       const owner = ownerKey(obj.owner)
       const count = size(obj.count, limits.maxHasIds ?? MAX_HAS_IDS, 'count')
       if (!Number.isSafeInteger(obj.ts) || (obj.ts as number) < 0) throw bad('ts must be milliseconds since the epoch')
-      return { op: 'RENEW', owner, count, ts: obj.ts as number, nonce: base64(obj.nonce, 'nonce', 16), sig: base64(obj.sig, 'sig', 64) }
+      const renew = { op: 'RENEW' as const, owner, count, ts: obj.ts as number, nonce: base64(obj.nonce, 'nonce', 16), sig: base64(obj.sig, 'sig', 64) }
+      return obj.delegation === undefined ? renew : { ...renew, delegation: delegation(obj.delegation) }
     }
     default: throw bad('unknown op')
   }

@@ -7,7 +7,7 @@
  * config folder (`local-grid.addr`, see `relay-address.ts`) and for the app's server in
  * `DATA/relay.addr`; runs until Ctrl-C, then stops every child cleanly and removes both.
  * Children die with this process even when it is SIGKILLed (IPC channel, see `spawn.ts`).
- * `--per-process K` hosts K farmers per child (`shardfarm farmers`, `farm-host.ts`), so that a grid
+ * `--per-process K` hosts K farmers per child (`shardfarm farmer --count K`, `farm-host.ts`), so that a grid
  * big enough for every policy fits a small machine.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises'
@@ -19,10 +19,13 @@ import { forgetLocalGrid, RELAY_ADDR_FILE, saveLocalGrid } from './relay-address
 import { spawnShardfarm, stopChild } from './spawn.ts'
 import type { ShardfarmChild } from './spawn.ts'
 
-/** Most farmers one `shardfarm farmers` process hosts (see `farm-host.ts`). */
+/** Most farmers one `shardfarm farmer --count K` process hosts (see `farm-host.ts`). */
 export const MAX_HOSTED = 16
 /** Most relays one grid runs. */
 export const MAX_GRID_RELAYS = 8
+
+/** New farmers a local grid's relays admit from its one network per minute and per hour: no cap in practice. */
+const LOCAL_GRID_ADMISSIONS = 1_000_000
 
 /** Regions the grid's farmers are spread over, round robin, so region policies have something to pick. */
 export const GRID_REGIONS = ['eu-west', 'eu-central', 'us-east'] as const
@@ -32,7 +35,7 @@ export const GRID_USAGE = `shardfarm grid [options]
                           the presets need live 18, mixed 22 (18 full), archive 64 over 3 regions
                           (80 leaves spares; \`shardfarm start\` runs 80, 16 per process)
   --relays R              federated relays to start (default 1; relay-<i>/ for i > 0)
-  --per-process K         farmers hosted by one process (default 1: each its own; see \`shardfarm farmers\`)
+  --per-process K         farmers hosted by one process (default 1: each its own; see \`shardfarm farmer --count\`)
   --data DIR              data root; relay/ and farmer-<i>/ inside (default ./.shardfarm)
   --relay-listen H:PORT   relay WebSocket address (default 127.0.0.1:0)
   --quota SIZE            quota of each farmer (default 10GiB)
@@ -75,21 +78,25 @@ export async function gridCommand (argv: string[]): Promise<void> {
   }
 
   try {
-    // Every farmer here runs on this host: new farmers are vetted at once, and clients are told the
-    // farmers share a subnet on purpose (else placement would refuse them all one subnet).
+    // Every farmer here runs on this host: new farmers are vetted at once, clients are told the
+    // farmers share a subnet on purpose (else placement would refuse them all one subnet), and the
+    // per-network admission caps, there against one network bringing in a crowd, are lifted (the
+    // crowd here is the grid itself).
     // Relay i joins relays 0..i-1; the first listens where --relay-listen says, the others anywhere.
     for (let i = 0; i < relayCount; i++) {
       const peers = relays.flatMap(r => ['--peer', r.addr])
       const c = await spawnShardfarm(['relay', '--data', join(root, i === 0 ? 'relay' : `relay-${i}`),
-        '--listen', i === 0 ? (f['relay-listen'] ?? '127.0.0.1:0') : '127.0.0.1:0', '--vetting-period', '0', '--shared-subnets', ...peers], { name: `relay-${i}` })
+        '--listen', i === 0 ? (f['relay-listen'] ?? '127.0.0.1:0') : '127.0.0.1:0', '--vetting-period', '0', '--shared-subnets',
+        '--new-farmers-per-minute', String(LOCAL_GRID_ADMISSIONS), '--new-farmers-per-hour', String(LOCAL_GRID_ADMISSIONS), ...peers], { name: `relay-${i}` })
       children.push(c)
       relays.push(c)
       watch(c, `relay-${i}`)
     }
     const relay = relays[0]!
+    const relayFlags = relays.flatMap(r => ['--relay', r.addr]) // each farmer announces to every relay
     const farmers = perProcess === 1
       ? await Promise.all(Array.from({ length: n }, async (_, i) => {
-        const args = ['farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr]
+        const args = ['farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, ...relayFlags]
         if (f.quota !== undefined) args.push('--quota', f.quota)
         if (f.heartbeat !== undefined) args.push('--heartbeat', f.heartbeat)
         if (httpBase !== undefined) args.push('--http', `${httpBase.host}:${httpBase.port + i}`)
@@ -101,7 +108,7 @@ export async function gridCommand (argv: string[]): Promise<void> {
       : (await Promise.all(Array.from({ length: Math.ceil(n / perProcess) }, async (_, h) => {
           // Host h runs farmers first..first+count-1, with the same folders, regions and ports as one per process.
           const first = h * perProcess
-          const args = ['farmer', '--data', root, '--count', String(Math.min(perProcess, n - first)), '--first', String(first), '--relay', relay.addr]
+          const args = ['farmer', '--data', root, '--count', String(Math.min(perProcess, n - first)), '--first', String(first), ...relayFlags]
           if (f.quota !== undefined) args.push('--quota', f.quota)
           if (f.heartbeat !== undefined) args.push('--heartbeat', f.heartbeat)
           if (httpBase !== undefined) args.push('--http-base', `${httpBase.host}:${httpBase.port}`)

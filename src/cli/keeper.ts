@@ -22,7 +22,7 @@ import { createLogger } from './log.ts'
 import { resolveRelay } from './relay-address.ts'
 import { terminalSafe } from './safe-name.ts'
 
-export const KEEPER_USAGE = `shardfarm keeper [--relay ADDR] [--data DIR] [--http HOST:PORT] [--interval S] [--grace S]
+export const KEEPER_USAGE = `shardfarm keeper [--relay ADDR]… [--data DIR] [--http HOST:PORT] [--interval S] [--grace S]
                  [--audits-per-hour N] [--repair-mbps N] [--lease-days N]
     keeps files healthy on its own: the files put from this machine, and the links given with
     \`shardfarm keep\`. Every --interval seconds (600) it audits a sample of their copies (least

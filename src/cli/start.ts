@@ -53,11 +53,11 @@ export async function startCommand (argv: string[]): Promise<void> {
   await mkdir(data, { recursive: true })
   const logFile = createWriteStream(join(data, 'grid.log'), { flags: 'a' })
   const grid = await spawnShardfarm(['grid', '--farmers', String(farmers), '--per-process', String(perProcess), '--relays', String(START_RELAYS), '--data', data], { name: 'grid', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
-  // The grid prints every relay's address on its line; the first is the one farmers announce to.
+  // The grid prints every relay's address on its line; farmers announce to each.
   const relays = grid.addr.split(' ')
   process.env.SHARDFARM_GRID = data // where vite.config.ts's /grid.json reads the relay address
   // A keeper beside the grid keeps the files put from this machine (and any given with `keep`) from the start.
-  const keeper = await spawnShardfarm(['keeper', '--relay', relays[0]!, '--interval', '60', '--grace', '300', '--http', '127.0.0.1:0'], { name: 'keeper', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
+  const keeper = await spawnShardfarm(['keeper', ...relays.flatMap(r => ['--relay', r]), '--interval', '60', '--grace', '300', '--http', '127.0.0.1:0'], { name: 'keeper', stderr: 'pipe', onStderr: line => { logFile.write(line + '\n') } })
   await writeFile(join(data, KEEPER_ADDR_FILE), keeper.addr + '\n') // `/grid.json` offers it to the app's "Keep safe"
   const server = await vite.preview({ root: ROOT, preview: { host, port, strictPort: true }, logLevel: 'warn' })
   stopOnSignals(async () => {

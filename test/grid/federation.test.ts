@@ -16,6 +16,7 @@ import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
 import { signAdmission } from '../../src/net/protocols/directory-admission.ts'
 import { announceToDirectory, queryDirectoryPage, signFarmerRecord } from '../../src/net/protocols/directory.ts'
 import type { DirectoryPage } from '../../src/net/protocols/directory.ts'
+import { RelayDirectory } from '../../src/client/adapters/libp2p-ports.ts'
 import { startRelay } from '../../relay/main.ts'
 import type { Relay } from '../../relay/main.ts'
 import { DIRECTORY_TOPIC, signRelayRecord } from '../../relay/gossip-records.ts'
@@ -88,6 +89,11 @@ describe('relays federated over gossipsub', () => {
       for (const l of p.farmers) expect(l.admission).toMatch(/^[0-9a-f]{128}$/)
       expect(p.relays?.map(x => x.peerId).sort()).toEqual(relays.map(x => x.libp2p.peerId.toString()).sort())
     }
+    // A client asking relay 2 takes the admissions relays 0 and 1 signed (they are in relay 2's answer):
+    // every farmer comes with its network and vetting time, as if it had announced to relay 2.
+    const listed = await new RelayDirectory(client, relays[2]!.addr).list()
+    expect(listed.map(f => f.peerId).sort()).toEqual(all)
+    for (const f of listed) expect(f).toMatchObject({ subnet: expect.any(String), vettedAt: expect.any(Number) })
   }, 60_000)
 
   it('a relay restarted with no state lists the same farmers within 2 s, by sync', async () => {
@@ -145,6 +151,12 @@ describe('relays federated over gossipsub', () => {
       await publish({ t: 'farmer', signed: good, admission: await admit(id1), by: hostile.peerId.toString() })
       await untilAll(relays, p => p.farmers.some(l => l.peerId === id1), 2_000)
       for (const r of relays) expect(ids(await page(r))).not.toContain(id0)
+      // Its admission is the hostile node's, a signer no relay lists: a client takes the record but
+      // not the admission, so the farmer counts as new (no network, never vetted).
+      const seen = (await new RelayDirectory(client, relays[1]!.addr).list()).find(f => f.peerId === id1)
+      expect(seen).toBeDefined()
+      expect(seen?.vettedAt).toBeUndefined()
+      expect(seen?.subnet).toBeUndefined()
     })
 
     it('drops a record with an old seq on every relay', async () => {

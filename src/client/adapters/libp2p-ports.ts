@@ -3,7 +3,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { checkListing, MAX_QUERY_LIMIT, queryDirectoryPage } from '../../net/protocols/directory.ts'
 import type { DirectoryFilter, DirectoryPage, FarmerListing } from '../../net/protocols/directory.ts'
-import { verifyAdmission } from '../../net/protocols/directory-admission.ts'
+import { verifyFederatedAdmission } from '../../net/protocols/directory-admission.ts'
 import { FarmerClient, type FarmerClientInit, type GetOptions } from './farmer-client.ts'
 import type { CallOptions, Farmer, FarmerDirectory, FarmerRef, FragmentTransport } from '../ports.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
@@ -138,12 +138,14 @@ export class RelayDirectory implements FarmerDirectory {
     for (let pages = 0; pages < MAX_PAGES; pages++) {
       const page = await this.#page({ limit: Math.max(1, Math.min(MAX_QUERY_LIMIT, max - seen.size)), ...(after !== undefined ? { after } : {}) }, options)
       shared &&= page.sharedSubnets
-      for (const a of relayAddrsOf(page)) if (learned.size < MAX_LEARNED_RELAYS) learned.add(a)
+      const pageRelays = relayAddrsOf(page)
+      for (const a of pageRelays) if (learned.size < MAX_LEARNED_RELAYS) learned.add(a)
+      const federation = pageRelays.map(a => a.slice(a.lastIndexOf('/p2p/') + 5))
       for (const raw of page.farmers) {
         const l = checkListing(raw)
         if (l === undefined || seen.has(l.peerId) || seen.size >= max) continue
         details.set(l.peerId, { seq: l.seq, ...(typeof l.firstSeen === 'number' ? { firstSeen: l.firstSeen } : {}) })
-        seen.set(l.peerId, { peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free, ...await this.#admitted(l) })
+        seen.set(l.peerId, { peerId: l.peerId, addrs: l.addrs, region: l.region, tier: l.tier, kind: l.kind, free: l.free, ...await this.#admitted(l, federation) })
       }
       // A relay that says `more` but does not move forward would keep us here forever.
       if (!page.more || seen.size >= max || page.next === undefined || (after !== undefined && page.next <= after)) break
@@ -157,14 +159,19 @@ export class RelayDirectory implements FarmerDirectory {
     return shared ? farmers.map(f => ({ ...f, sharedSubnets: true })) : farmers
   }
 
-  /** `subnet` and `vettedAt` of a listing whose admission the relay signed; nothing otherwise. */
-  async #admitted (l: FarmerListing): Promise<Pick<Farmer, 'subnet' | 'vettedAt'>> {
-    const { firstSeen, subnet, vettedAt, admission } = l
+  /**
+   * `subnet` and `vettedAt` of a listing whose admission the answering relay signed, or a relay of
+   * its federation (`federation`: the peer ids its page listed) did; nothing otherwise.
+   */
+  async #admitted (l: FarmerListing, federation: readonly string[]): Promise<Pick<Farmer, 'subnet' | 'vettedAt'>> {
+    const { firstSeen, subnet, vettedAt, admission, admittedBy } = l
     if (this.#relayId === undefined || firstSeen === undefined || subnet === undefined || vettedAt === undefined || admission === undefined) return {}
-    const text = `${l.peerId} ${firstSeen} ${subnet} ${vettedAt} ${admission}`
+    const signer = admittedBy ?? this.#relayId
+    if (signer !== this.#relayId && !federation.includes(signer)) return {} // a signer nobody vouched for in this answer
+    const text = `${l.peerId} ${firstSeen} ${subnet} ${vettedAt} ${admission} ${signer}`
     let ok = this.#checked.get(text)
     if (ok === undefined) {
-      ok = await verifyAdmission(this.#relayId, l.peerId, { firstSeen, subnet, vettedAt, admission })
+      ok = await verifyFederatedAdmission(this.#relayId, federation, l.peerId, { firstSeen, subnet, vettedAt, admission }, admittedBy)
       if (this.#checked.size >= MAX_CHECKED_ADMISSIONS) this.#checked.clear()
       this.#checked.set(text, ok)
     }

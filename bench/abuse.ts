@@ -1,4 +1,4 @@
-// Abuse benchmark: an honest client's put and get of a 4 MiB file, each by a freshly started client, (live policy, 4 + 2) over a real
+// Abuse benchmark: an honest client's put and get of a 4 MiB file, each by a freshly started client, (4 + 2, the test policy) over a real
 // grid (a relay and 6 farmer processes on loopback), first alone and then while each attack runs,
 // in the same run. Target: at most 2× slower under attack, never refused.
 //   idle sockets   50 WebSockets to the relay and to every farmer that never start the handshake
@@ -34,6 +34,7 @@ import { announceToDirectory, queryDirectory, signFarmerRecord } from '../src/ne
 import { FRAGMENT_PROTOCOL, MAX_FRAGMENT_BYTES } from '../src/net/protocols/fragment-constants.ts'
 import { encodeFrame } from '../src/net/protocols/frames.ts'
 import { MemoryKeyValueStore } from '../src/stores/kv/memory.ts'
+import { TEST_POLICY } from '../test/support/test-policy.ts'
 import { median, printTable } from './util.ts'
 
 /** The owner key benchmark puts claim with (only its public half travels). */
@@ -149,7 +150,7 @@ function honestClient (relay: string): { round: () => Promise<{ putMs: number, g
       try {
         c = await openNodeClient(relay)
         const t0 = performance.now()
-        const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: bytes.length, policy: 'live', name: 'honest.bin' })
+        const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: bytes.length, policy: TEST_POLICY, name: 'honest.bin' })
         const up = await job.run(c, source, { signal: AbortSignal.timeout(60_000) })
         await c.close()
         c = await openNodeClient(relay)

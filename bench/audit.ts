@@ -44,7 +44,7 @@ import { generateFileId, generateFileKey, importFileKey } from '../src/core/enve
 import { sha256Hex } from '../src/core/hash.ts'
 import { buildTree, hashLeaf, LEAF_BYTES, merkleRoot, useMerkleSha256 } from '../src/core/merkle.ts'
 import { generateOwnerKey } from '../src/core/owner-key.ts'
-import { POLICIES } from '../src/core/policy.ts'
+import { TEST_POLICY } from '../test/support/test-policy.ts'
 import { segmentLayout } from '../src/core/segments.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { FsFragmentStore } from '../src/stores/fs.ts'
@@ -223,7 +223,7 @@ try {
   const putRefs = children.slice(1).map(c => multiaddr(c.addr))
   const putter = new FarmerClient({ libp2p: main }, { timeoutMs: 120_000 })
   const file = new Uint8Array(randomBytes(PUT_BYTES))
-  const policy = POLICIES.live
+  const policy = TEST_POLICY
   const putPids = [process.pid, ...children.slice(1).map(c => c.pid)]
   const putCpu: Record<'with' | 'without' | 'wasm', number[]> = { with: [], without: [], wasm: [] }
   const putOnce = async (roots: boolean, coder = pool): Promise<number> => {

@@ -1,5 +1,5 @@
 // Browser benchmark: upload and download of a generated file from headless Chromium to a local
-// grid of 14 full farmers with the archive policy (RS(10,4) over three regions), beside the raw
+// grid of 14 full farmers with the bench policy (RS(10,4) over three regions, archive as it was to 0.2.0), beside the raw
 // aggregate throughput of the same page, over the same libp2p transport, to the same farmers.
 //   raw        pre-made 1 MiB fragments PUT to all 14 farmers at once (`--streams` in flight per
 //              farmer), MB/s of fragment bytes (10^6 bytes/s); raw GET fetches them back
@@ -243,7 +243,7 @@ try {
     download_hedge: 1,
     raw_streams_per_farmer: opts.streams,
     farmers: FARMERS,
-    policy: 'archive (RS(10,4), 3 regions)',
+    policy: 'bench-10+4 (RS(10,4), 3 regions)',
     codec: `${setup.variant} x ${setup.codecWorkers} worker(s)`,
     cpu: { raw: raws.at(-1)!.cpu, upload: ups.at(-1)!.cpu, download: downs.at(-1)!.cpu },
     load_avg_1m: { start: round(load0[0]!, 2), end: round(load1[0]!, 2) },

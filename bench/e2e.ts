@@ -1,5 +1,5 @@
 // End-to-end benchmark: `shardfarm put` and `shardfarm get` of generated files over a local grid of
-// 14 farmer processes with the archive policy, RS(10,4) over three regions, the CLI a real child
+// 14 farmer processes with the bench policy (archive as it was to 0.2.0), RS(10,4) over three regions, the CLI a real child
 // process. Beside them, in the same run and to the same farmers, the baseline: plain PUTs of
 // pre-made 1 MiB fragments from this process (FarmerClient: no codec, no crypto, no files).
 //   raw        fragment bytes/s of those PUTs, all 14 farmers at once, 4 in flight each; measured
@@ -27,7 +27,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,6 +41,7 @@ import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { FarmerClient } from '../src/client/adapters/farmer-client.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { queryDirectory } from '../src/net/protocols/directory.ts'
+import { BENCH_POLICY } from '../test/support/test-policy.ts'
 import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
 
 /** The owner key benchmark puts claim with (only its public half travels). */
@@ -69,6 +70,8 @@ const pin = (pid: number, cpu: number): void => { execFileSync('taskset', ['-a',
 if (opts.split) pin(process.pid, 0)
 
 const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'shardfarm-e2e-'))
+const policyFile = join(root, 'policy.json') // 10 + 4 over three regions, as the figures' history used
+await writeFile(policyFile, JSON.stringify(BENCH_POLICY))
 const children: ShardfarmChild[] = []
 const libp2p = await createNodeLibp2p()
 try {
@@ -123,7 +126,7 @@ try {
       log(`${tag}: put (sync took ${settleDisk().toFixed(1)} s)`)
       // A fresh client home each run: the same file must be sent again, not resumed from a journal.
       const runEnv = { ...env, SHARDFARM_HOME: join(root, `client-${label}-${run}`) }
-      const put = await timeCli(['put', src, '--json', '--policy', 'archive'], runEnv, farmerPids)
+      const put = await timeCli(['put', src, '--json', '--policy', policyFile], runEnv, farmerPids)
       const { link, sentBytes } = JSON.parse(put.stdout) as { link: string, sentBytes: number }
       log(`${tag}: get (sync took ${settleDisk().toFixed(1)} s)`)
       const get = await timeCli(['get', link, '-o', out], runEnv, farmerPids)
@@ -173,7 +176,7 @@ try {
     warmup_raw_mbps: round(warm.mbps),
     cli,
     farmers: FARMERS,
-    policy: 'archive (10 + 4, 3 regions)',
+    policy: 'bench-10+4 (3 regions)',
     cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter(l => l.startsWith('processor')).length,
     split: opts.split
   }

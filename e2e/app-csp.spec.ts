@@ -6,7 +6,7 @@ import { test, expect, type BrowserContext, type Page } from '@playwright/test'
 import { downloadLink, openApp, pngFile, randomFile, sha256, startGrid, uploadFile, useRelay, wavFile, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
-test.beforeAll(async () => { g = await startGrid(6) })
+test.beforeAll(async () => { g = await startGrid(18, { perProcess: 9 }) }) // live (6 + 12) needs 18
 test.afterAll(async () => { await g.grid.destroy() })
 
 const REQUIRED = [
@@ -61,7 +61,7 @@ test('the app is served with a strict CSP and an upload, share-link download and
   await pageA.getByRole('button', { name: 'Show the QR code of the link to csp.png' }).click()
   await expect(pageA.getByTestId('qr')).toBeVisible()
   await pageA.goto('/#/network')
-  await expect(pageA.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
+  await expect(pageA.getByTestId('farmer-row')).toHaveCount(18, { timeout: 15_000 })
   await pageA.goto('/#/files')
   await expect(pageA.getByTestId('my-file')).toHaveCount(3)
 

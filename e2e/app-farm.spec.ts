@@ -2,7 +2,9 @@ import { test, expect } from '@playwright/test'
 import { downloadLink, openApp, randomFile, sha256, shot, startGrid, uploadFile, useRelay, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
-test.beforeAll(async () => { g = await startGrid(6) })
+// mixed is 6 + 12 on full farmers plus 4 more anywhere: 21 full farmers and page C fill its 22 places,
+// the first 16 in one process, so that killing it leaves 5 full farmers and C: exactly k = 6.
+test.beforeAll(async () => { g = await startGrid(21, { perProcess: 16 }) })
 test.afterAll(async () => { await g.grid.destroy() })
 
 test('a browser offering storage holds fragments and serves them over WebRTC when full farmers are gone', async ({ browser }, info) => {
@@ -34,7 +36,7 @@ test('a browser offering storage holds fragments and serves them over WebRTC whe
   // The browser's answer to the persistent-storage request is shown, whichever it is.
   await expect(farmPage.getByTestId('farm-persisted')).toHaveAttribute('data-persisted', /^(true|false)$/)
 
-  // Page A sees it in the directory, and uploads with the mixed policy (4 + 3: six full farmers and C).
+  // Page A sees it in the directory, and uploads with the mixed policy (6 + 12 + 4: 21 full farmers and C).
   const a = await browser.newContext()
   await useRelay(a, g.relay.addr)
   const pageA = await a.newPage()
@@ -48,15 +50,15 @@ test('a browser offering storage holds fragments and serves them over WebRTC whe
   await shot(farmPage, info, 'farm')
 
   expect(Number(await farmPage.getByTestId('farm-served').textContent())).toBe(0)
-  // Three full farmers (m = 3) go away for good.
-  for (const f of g.farmers.slice(0, 3)) process.kill(f.pid, 'SIGKILL')
+  // Sixteen full farmers (one process) go away for good.
+  process.kill(g.farmers[0]!.pid, 'SIGKILL')
 
   const b = await browser.newContext()
   await useRelay(b, g.relay.addr)
   const pageB = await b.newPage()
   const bytes = await downloadLink(pageB, link)
   expect(sha256(bytes)).toBe(sha256(file.buffer))
-  // Only four fragments of each segment are left, one of them in C, so C must have served B. A
+  // Only six fragments of the segment are left (k), one of them in C, so C must have served B. A
   // browser cannot listen on WebSockets: the only way from B to C is the WebRTC connection that
   // the relay signalled.
   await expect.poll(async () => Number(await farmPage.getByTestId('farm-served').textContent()), { timeout: 10_000 }).toBeGreaterThan(0)

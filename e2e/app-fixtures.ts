@@ -9,15 +9,31 @@ import { Grid, type TestChild } from '../test/grid/helpers.ts'
 
 export const REGIONS = ['eu-west', 'eu-central', 'us-east']
 
-export interface TestGrid { grid: Grid, relay: TestChild, farmers: TestChild[] }
+export interface TestGrid {
+  grid: Grid
+  relay: TestChild
+  /** One entry per farmer; farmers hosted by one process share its `pid` (killing it stops them all). */
+  farmers: TestChild[]
+}
 
-/** A relay with a short directory TTL, and `n` full farmers spread over three regions. */
-export async function startGrid (n: number): Promise<TestGrid> {
+/**
+ * A relay with a short directory TTL, and `n` full farmers spread over three regions. Each farmer
+ * is its own process unless `perProcess` is given: then they are hosted that many to a process
+ * (`shardfarm farmer --count`), which starts the presets' 18-farmer grids in a few seconds.
+ */
+export async function startGrid (n: number, options: { perProcess?: number } = {}): Promise<TestGrid> {
   const grid = new Grid()
   await grid.init()
   const relay = await grid.relay(6000)
-  const farmers = await Promise.all(Array.from({ length: n }, async (_, i) =>
-    await grid.farmer(`farmer-${i}`, relay.addr, ['--region', REGIONS[i % REGIONS.length]!])))
+  const per = options.perProcess ?? 1
+  if (per === 1) {
+    const farmers = await Promise.all(Array.from({ length: n }, async (_, i) =>
+      await grid.farmer(`farmer-${i}`, relay.addr, ['--region', REGIONS[i % REGIONS.length]!])))
+    return { grid, relay, farmers }
+  }
+  const hosts = await Promise.all(Array.from({ length: Math.ceil(n / per) }, async (_, h) =>
+    await grid.start(`farmers-${h}`, ['farmer', '--data', grid.root, '--count', String(Math.min(per, n - h * per)), '--first', String(h * per), '--relay', relay.addr])))
+  const farmers = hosts.flatMap(host => host.addr.split(' ').map(addr => Object.assign(Object.create(host) as TestChild, { addr })))
   return { grid, relay, farmers }
 }
 

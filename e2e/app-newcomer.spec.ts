@@ -10,7 +10,7 @@ import { formatCapability } from '../src/core/capability.ts'
 import { openApp, PHONE, randomFile, readPicked, sha256, shots, sideScroll, startGrid, uploadFile, useRelay, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
-test.beforeAll(async () => { g = await startGrid(6) })
+test.beforeAll(async () => { g = await startGrid(18, { perProcess: 9 }) }) // live (6 + 12) needs 18
 test.afterAll(async () => { await g.grid.destroy() })
 
 const shareUrl = (page: Page, link: string): string => `${new URL(page.url()).origin}/#${link}`
@@ -124,12 +124,12 @@ test('keyboard and phone width: Enter opens the file chooser; no view scrolls si
   for (const view of ['/#/upload', '/#/files', '/#/farm', '/#/network', `/${new URL(link).hash}`]) {
     await page.goto(view)
     await expect(page.locator('main h1')).toBeVisible()
-    if (view === '/#/network') await expect(page.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
+    if (view === '/#/network') await expect(page.getByTestId('farmer-row')).toHaveCount(18, { timeout: 15_000 })
     expect(await sideScroll(page), `${view} scrolls sideways at phone width`).toBe(0)
   }
   // Peer ids keep to one line in the farmer list.
   await page.goto('/#/network')
-  await expect(page.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
+  await expect(page.getByTestId('farmer-row')).toHaveCount(18, { timeout: 15_000 })
   for (const id of await page.locator('[data-testid=farmer-row] td:first-child .mono').all()) {
     expect(await id.evaluate(el => el.getClientRects().length)).toBe(1)
   }
@@ -142,7 +142,7 @@ async function shot4 (page: Page, info: Parameters<typeof shots>[1]): Promise<vo
   for (const view of ['upload', 'files', 'farm', 'network']) {
     await page.goto(`/#/${view}`)
     await expect(page.locator('main h1')).toBeVisible()
-    if (view === 'network') await expect(page.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
+    if (view === 'network') await expect(page.getByTestId('farmer-row')).toHaveCount(18, { timeout: 15_000 })
     await shots(page, info, `view-${view}`)
   }
 }

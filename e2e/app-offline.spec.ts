@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test'
 import { downloadLink, openApp, randomFile, sha256, shot, startGrid, useRelay, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
-test.beforeAll(async () => { g = await startGrid(6) })
+test.beforeAll(async () => { g = await startGrid(18, { perProcess: 9 }) }) // live (6 + 12) needs 18
 test.afterAll(async () => { await g.grid.destroy() })
 
 test('offline: an upload is sealed into the outbox, survives a reload, and drains when the grid is back', async ({ browser }, info) => {

@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test'
 import { downloadLink, openApp, randomFile, sha256, shot, startGrid, uploadFile, useRelay, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
-test.beforeAll(async () => { g = await startGrid(8) })
+test.beforeAll(async () => { g = await startGrid(20) }) // live (6 + 12) and two farmers to repair onto
 test.afterAll(async () => { await g.grid.destroy() })
 
 test('the owner repairs a file after two farmers leave, and its link still opens after two more go', async ({ browser }, info) => {
@@ -10,11 +10,11 @@ test('the owner repairs a file after two farmers leave, and its link still opens
   await useRelay(a, g.relay.addr)
   const pageA = await a.newPage()
   await openApp(pageA)
-  const file = randomFile('mended.bin', 10 * 1024 * 1024) // 3 segments of live 4 + 2, over 8 farmers
+  const file = randomFile('mended.bin', 10 * 1024 * 1024) // 2 segments of live 6 + 12, over 20 farmers
   const link = await uploadFile(pageA, file)
   // The manifest holders a link names come last, comma-separated.
   const holders = link.split(':').at(-1)!.split(',')
-  expect(holders).toHaveLength(5) // max(5, m + 1) copies
+  expect(holders).toHaveLength(13) // max(5, m + 1) copies
   const farmerOf = (peer: string) => g.farmers.find(f => f.addr.endsWith(`/p2p/${peer}`))!
   const gone = new Set<number>()
   const leave = (pid: number): void => { process.kill(pid, 'SIGKILL'); gone.add(pid) }
@@ -36,8 +36,8 @@ test('the owner repairs a file after two farmers leave, and its link still opens
   await expect(pageA.getByRole('button', { name: 'Repair mended.bin' })).toHaveCount(0)
   await shot(pageA, info, 'files-repaired')
 
-  // Two more leave, a manifest holder the link names among them. A farmer holds at most one fragment
-  // of a segment, so each keeps 4 = k; the link (unchanged) finds the new copies via the directory.
+  // Two more leave, a manifest holder the link names among them; the link (unchanged) still opens,
+  // its segments read from the fragments left and the repaired ones.
   leave(farmerOf(holders[2]!).pid)
   leave(g.farmers.find(f => !gone.has(f.pid))!.pid)
   const b = await browser.newContext()

@@ -4,7 +4,7 @@ import { readQr } from '../test/support/read-qr.ts'
 import { downloadLink, openApp, pngFile, randomFile, sha256, shot, startGrid, uploadFile, useRelay, wavFile, type TestGrid } from './app-fixtures.ts'
 
 let g: TestGrid
-test.beforeAll(async () => { g = await startGrid(6) })
+test.beforeAll(async () => { g = await startGrid(18, { perProcess: 9 }) }) // live (6 + 12) needs 18
 test.afterAll(async () => { await g.grid.destroy() })
 
 test('a 20 MiB upload in page A downloads byte-identical from its share link in page B', async ({ browser }, info) => {
@@ -16,11 +16,11 @@ test('a 20 MiB upload in page A downloads byte-identical from its share link in 
   const file = randomFile('twenty.bin', 20 * 1024 * 1024)
   const link = await uploadFile(pageA, file)
   expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#shardfarm:r2:/)
-  // Where the fragments went: every one of the 6 segments × (4 + 2) fragments, over the grid's three regions.
+  // Where the fragments went: every one of the 4 segments × (6 + 12) fragments, over the grid's three regions.
   const rows = pageA.getByTestId('placement').locator('li')
   await expect(rows).toHaveCount(3)
   const counts = (await rows.allInnerTexts()).map(t => Number(/(\d+) fragments on/.exec(t)?.[1]))
-  expect(counts.reduce((a, b) => a + b, 0)).toBe(6 * (4 + 2))
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(4 * (6 + 12))
   await shot(pageA, info, 'upload-done')
   // Beside the share link, the verify link: the same file and manifest, a key that reads neither.
   const uploaded = pageA.getByTestId('upload').filter({ hasText: 'twenty.bin' })
@@ -37,10 +37,10 @@ test('a 20 MiB upload in page A downloads byte-identical from its share link in 
   await pageA.reload()
   const renewal = pageA.getByTestId('renewal')
   await expect(renewal).toBeVisible({ timeout: 30_000 })
-  expect(Number(await renewal.getAttribute('data-renewed'))).toBeGreaterThanOrEqual(6 * (4 + 2))
+  expect(Number(await renewal.getAttribute('data-renewed'))).toBeGreaterThanOrEqual(4 * (6 + 12))
   await shot(pageA, info, 'files')
   await pageA.goto('/#/network')
-  await expect(pageA.getByTestId('farmer-row')).toHaveCount(6, { timeout: 15_000 })
+  await expect(pageA.getByTestId('farmer-row')).toHaveCount(18, { timeout: 15_000 })
   await shot(pageA, info, 'network')
 
   const b = await browser.newContext() // a different person: nothing shared but the link
@@ -51,12 +51,12 @@ test('a 20 MiB upload in page A downloads byte-identical from its share link in 
   expect(bytes.length).toBe(file.buffer.length)
   expect(sha256(bytes)).toBe(sha256(file.buffer))
 
-  // The owner checks the file's health (every fragment of its 6 segments answers), then deletes it.
+  // The owner checks the file's health (every fragment of its 4 segments answers), then deletes it.
   await pageA.goto('/#/files')
   await pageA.getByRole('button', { name: 'Check health' }).click()
   const health = pageA.getByTestId('health')
   await expect(health).toHaveAttribute('data-status', 'healthy', { timeout: 30_000 })
-  await expect(health.locator('.dot.on')).toHaveCount(6 * (4 + 2))
+  await expect(health.locator('.dot.on')).toHaveCount(4 * (6 + 12))
   await shot(pageA, info, 'files-health')
   await pageA.getByRole('button', { name: 'Delete twenty.bin from the grid' }).click()
   await pageA.getByRole('button', { name: 'Really delete twenty.bin from the grid' }).click()

@@ -6,7 +6,7 @@ import { openApp, randomFile, sha256, shots, startGrid, useRelay, type TestGrid 
 
 let g: TestGrid
 let paused = false
-test.beforeAll(async () => { g = await startGrid(6) })
+test.beforeAll(async () => { g = await startGrid(18, { perProcess: 9 }) }) // live (6 + 12) needs 18
 test.afterAll(async () => {
   if (paused) process.kill(g.relay.pid, 'SIGCONT')
   await g.grid.destroy()

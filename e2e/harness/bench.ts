@@ -15,6 +15,7 @@ import { createBrowserCodecPool } from '../../src/codec/pool.browser.ts'
 import type { CodecPool } from '../../src/codec/pool.ts'
 import { sha256Hex } from '../../src/core/hash.ts'
 import { normalizePolicy } from '../../src/core/policy.ts'
+import { BENCH_POLICY } from '../../test/support/test-policy.ts'
 import { segmentLayout, segmentRange } from '../../src/core/segments.ts'
 
 /** The owner key benchmark puts claim with (only its public half travels). */
@@ -194,12 +195,12 @@ async function raw (opts: { bytes: number, streams: number, seed: number, connec
 
 export interface UploadFigures { size: number, seconds: number, mbps: number, sent_bytes: number, wire_mbps: number, segments: number, concurrency: number | 'default' }
 
-/** Uploads a generated file of `size` bytes with the archive policy; keeps its capability for `download`. */
+/** Uploads a generated file of `size` bytes with the bench policy (10 + 4 over three regions); keeps its capability for `download`. */
 async function upload (opts: { size: number, seed: number, concurrency?: number }): Promise<UploadFigures> {
   const s = state()
   const source = new GeneratedSource(opts.size, opts.seed)
   // Expected per-segment digests for the download's check, computed before the clock starts.
-  const policy = normalizePolicy('archive')
+  const policy = normalizePolicy(BENCH_POLICY)
   const layout = segmentLayout(opts.size, policy.k)
   const digests = new Map<number, { length: number, digest: string }>()
   for (let i = 0; i < layout.count; i++) {
@@ -207,7 +208,7 @@ async function upload (opts: { size: number, seed: number, concurrency?: number 
     digests.set(r.offset, { length: r.length, digest: await sha256Hex(source.readSync(r.offset, r.length)) })
   }
   const t0 = performance.now()
-  const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: source.size, policy: 'archive', name: 'bench.bin' })
+  const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: source.size, policy: BENCH_POLICY, name: 'bench.bin' })
   const res = await job.run({ transport: s.transport, directory: s.directory, coder: s.pool }, source,
     opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {})
   const seconds = (performance.now() - t0) / 1000

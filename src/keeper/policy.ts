@@ -1,15 +1,17 @@
 /**
  * When the keeper repairs: lazily, at the durability model's threshold, not on every outage. Pure.
  *
- * A segment is repaired when the copies that still count fall to `repairThreshold(k, m)`, the
- * threshold the durability model assumes (`defaultThreshold`, docs/durability.md): once half of the
- * parity, rounded up, is gone, i.e. at k + m − ceil(m / 2) (`live` 4 + 2 and `mixed` 4 + 3 at 5,
- * `archive` 10 + 4 at 12). With m ≥ 3 the first loss of a segment never starts a repair (repairing on
- * any loss, as Tahoe and zstor do, thrashes when farmers come and go) and the segment is repaired
- * while one more loss still leaves it readable. With `live`'s m = 2 no threshold above k waits for a
- * second loss: the keeper keeps the margin and repairs at k + 1, and what keeps farmer restarts and
- * short outages from causing repairs there is the grace period (a copy counts until its farmer has
- * been silent for `--grace`, or failed an audit).
+ * A segment is repaired when the copies that still count fall to its policy's `repairAt` (the
+ * presets state theirs: `live` and `mixed` 6 + 12 at 16, `archive` 32 + 32 at 56; see
+ * docs/durability.md). A policy without one, as every manifest written before 0.3.0, repairs at
+ * `repairThreshold(k, m)` (`defaultThreshold`): once half of the parity, rounded up, is gone, i.e.
+ * at k + m − ceil(m / 2) (the earlier `live` 4 + 2 and `mixed` 4 + 3 at 5, `archive` 10 + 4 at 12).
+ * With m ≥ 3 the first loss of a segment never starts a repair (repairing on any loss, as Tahoe and
+ * zstor do, thrashes when farmers come and go) and the segment is repaired while one more loss still
+ * leaves it readable. With m = 2 no threshold above k waits for a second loss: the keeper keeps the
+ * margin and repairs at k + 1, and what keeps farmer restarts and short outages from causing repairs
+ * there is the grace period (a copy counts until its farmer has been silent for `--grace`, or failed
+ * an audit).
  */
 import { defaultThreshold } from '../core/durability/params.ts'
 

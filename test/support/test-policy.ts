@@ -17,3 +17,9 @@ export const TEST_POLICY_FILE = fileURLToPath(new URL('./test-policy.json', impo
 export function withTestPolicy (args: readonly string[]): string[] {
   return args[0] === 'put' && !args.includes('--policy') ? [...args, '--policy', TEST_POLICY_FILE] : [...args]
 }
+
+/**
+ * The benchmarks' wide policy: `archive` as it was up to 0.2.0 (10 + 4 over three regions), kept so
+ * that throughput figures stay comparable with their history and fit a 14-farmer bench grid.
+ */
+export const BENCH_POLICY: Readonly<StoragePolicy> = { name: 'bench-10+4', k: 10, m: 4, minRegions: 3 }

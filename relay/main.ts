@@ -31,6 +31,10 @@ export interface RelayInit {
   dataDir: string
   /** Listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0/ws'] */
   listen?: string[]
+  /** Serve `wss` with this certificate and key (PEM); see `NodeLibp2pInit.tls`. */
+  tls?: { cert: string, key: string }
+  /** Addresses to announce instead of the listened ones. */
+  announce?: string[]
   /**
    * Directory TTL, bounds and announce budgets. @default MemoryDirectoryStore defaults (30 s TTL,
    * 10 000 entries, 4 announces then 1/s per farmer, 64 new farmers per network a minute)
@@ -73,6 +77,8 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
   const libp2p = await createNodeLibp2p({
     privateKey,
     listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0/ws'],
+    ...(init.tls !== undefined ? { tls: init.tls } : {}),
+    ...(init.announce !== undefined ? { announce: init.announce } : {}),
     // Every browser holding a reservation keeps a connection, so room for all of them and the
     // farmers; per-IP caps as everywhere (see connection-limits.ts), and at most 256 reservations
     // held by the peers of one IP, so one host with many peer ids cannot take all 1024.

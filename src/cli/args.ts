@@ -3,7 +3,9 @@
  * (strict, so a typo is an error and not a silently ignored flag); these turn its strings into
  * checked values with messages that name the flag.
  */
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ShardfarmError } from '../core/errors.ts'
 
 /** A bad command line. The CLI prints the message and exits with status 2. */
@@ -57,10 +59,42 @@ export function parseHostPort (flag: string, s: string): { host: string, port: n
   return { host: m[1] === 'localhost' ? '127.0.0.1' : m[1]!, port }
 }
 
-/** The WebSocket listen multiaddr for `--listen HOST:PORT`. */
-export function wsListenAddr (flag: string, s: string): string {
+/** The WebSocket listen multiaddr for `--listen HOST:PORT`; over TLS (`wss`) when `tls` is given. */
+export function wsListenAddr (flag: string, s: string, tls?: unknown): string {
   const { host, port } = parseHostPort(flag, s)
-  return `/ip4/${host}/tcp/${port}/ws`
+  return `/ip4/${host}/tcp/${port}/${tls === undefined ? 'ws' : 'tls/ws'}`
+}
+
+/**
+ * `--tls-cert PATH --tls-key PATH` (PEM files), read: both or neither. A file that cannot be read,
+ * or is not PEM, is a `UsageError` naming it, before anything listens.
+ */
+export async function readTlsFlags (cert: string | undefined, key: string | undefined): Promise<{ cert: string, key: string } | undefined> {
+  if (cert === undefined && key === undefined) return undefined
+  if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together: a certificate and its private key, both PEM files')
+  const read = async (flag: string, path: string): Promise<string> => {
+    let text: string
+    try { text = await readFile(path, 'utf8') } catch (err) { throw new UsageError(`--${flag}: cannot read ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`) }
+    if (!text.includes('-----BEGIN ')) throw new UsageError(`--${flag}: ${JSON.stringify(path)} is not a PEM file`)
+    return text
+  }
+  return { cert: await read('tls-cert', cert), key: await read('tls-key', key) }
+}
+
+/**
+ * `--announce MULTIADDR` values: WebSocket addresses (`/ws`, `/wss` or `/tls/ws`) over TCP, without
+ * `/p2p/` (the node adds its own id), that clients should dial instead of the listen address.
+ */
+export function announceFlags (given: readonly string[] | undefined): string[] {
+  return (given ?? []).map(a => {
+    let names: string[] = []
+    try { names = multiaddr(a).getComponents().map(c => c.name) } catch { /* reported below */ }
+    const last = names.at(-1)
+    if (!names.includes('tcp') || (last !== 'ws' && last !== 'wss') || names.includes('p2p')) {
+      throw new UsageError(`--announce must be a WebSocket multiaddr such as /dns4/farm.example.org/tcp/443/tls/ws (no /p2p/), got ${JSON.stringify(a)}`)
+    }
+    return a
+  })
 }
 
 /** One of `choices`, or a `UsageError` naming them. */

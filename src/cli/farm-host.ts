@@ -8,7 +8,7 @@
  * (`shardfarm farmer`). Prints one stdout line: the farmers' multiaddrs, space-separated.
  */
 import { startFarmer, type FarmerProcess } from '../farmer/full.node.ts'
-import { parseCount, parseFlags, parseHostPort, parseSize, UsageError } from './args.ts'
+import { parseCount, parseFlags, parseHostPort, parseSize, readTlsFlags, UsageError } from './args.ts'
 import { GRID_REGIONS, MAX_HOSTED } from './grid.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { farmerRelays } from './relay-address.ts'
@@ -36,6 +36,8 @@ export interface HostInit {
   quota?: number
   httpBase?: { host: string, port: number }
   heartbeatMs?: number
+  /** Serve wss with this certificate and key (PEM), every farmer the same. @default plain ws */
+  tls?: { cert: string, key: string }
 }
 
 /** Starts `count` farmers in this process; on a failure stops those already started and throws. */
@@ -52,6 +54,7 @@ export async function hostFarmers (init: HostInit): Promise<FarmerProcess[]> {
         ...(init.relays !== undefined && init.relays.length > 0 ? { relays: init.relays } : {}),
         ...(init.quota !== undefined ? { quota: init.quota } : {}),
         ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
+        ...(init.tls !== undefined ? { tls: init.tls, listen: ['/ip4/127.0.0.1/tcp/0/tls/ws'] } : {}),
         ...(init.httpBase !== undefined ? { http: { host: init.httpBase.host, port: init.httpBase.port + i } } : {}),
         log: createLogger('farmer', { farmer: i })
       }))
@@ -67,8 +70,10 @@ export async function hostFarmers (init: HostInit): Promise<FarmerProcess[]> {
 export async function farmHostCommand (argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     data: { type: 'string' }, count: { type: 'string' }, first: { type: 'string' }, relay: { type: 'string', multiple: true },
-    quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' }
+    quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }
   })
+  const tls = await readTlsFlags(f['tls-cert'], f['tls-key'])
   if (f.data === undefined) throw new UsageError('--data ROOT is required')
   if (f.count === undefined) throw new UsageError('--count N is required')
   const count = parseCount('count', f.count, 1)
@@ -81,7 +86,8 @@ export async function farmHostCommand (argv: string[]): Promise<void> {
     ...(relays.length > 0 ? { relays } : {}),
     ...(f.quota !== undefined ? { quota: parseSize('quota', f.quota) } : {}),
     ...(f['http-base'] !== undefined ? { httpBase: parseHostPort('http-base', f['http-base']) } : {}),
-    ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {})
+    ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {}),
+    ...(tls !== undefined ? { tls } : {})
   })
   stopOnSignals(async () => { await Promise.all(farmers.map(async x => { await x.stop() })) }, log)
   log.info('farmers listening', { count, addrs: farmers.map(x => x.addr) })

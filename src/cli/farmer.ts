@@ -5,7 +5,7 @@
  */
 import { startFarmer } from '../farmer/full.node.ts'
 import { farmerRelays } from './relay-address.ts'
-import { parseChoice, parseCount, parseFlags, parseHostPort, parseSize, UsageError, wsListenAddr } from './args.ts'
+import { announceFlags, parseChoice, parseCount, parseFlags, parseHostPort, parseSize, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
@@ -17,6 +17,9 @@ export const FARMER_USAGE = `shardfarm farmer --data DIR [options]
   --region NAME           announced region (default eu-west)
   --tier live|archive     announced tier (default live)
   --listen HOST:PORT      WebSocket listen address (default 127.0.0.1:0)
+  --tls-cert PATH --tls-key PATH   serve wss (TLS) with this certificate and key (PEM files)
+  --announce MULTIADDR    address to give out instead of the listen one, e.g.
+                          /dns4/farm.example.org/tcp/443/tls/ws; repeatable
   --relay MULTIADDR       relay whose directory to join; repeat it to be listed on several (default: none)
   --http HOST:PORT        health and Prometheus metrics endpoint (default: none)
   --heartbeat MS          directory heartbeat period (default 10000)
@@ -40,17 +43,22 @@ export async function farmerCommand (argv: string[]): Promise<void> {
     data: { type: 'string' }, quota: { type: 'string' }, region: { type: 'string' }, tier: { type: 'string' },
     listen: { type: 'string' }, relay: { type: 'string', multiple: true }, http: { type: 'string' }, heartbeat: { type: 'string' },
     'lease-days': { type: 'string' }, 'lease-ms': { type: 'string' }, 'collect-ms': { type: 'string' },
-    'max-bytes-per-owner': { type: 'string' }, 'max-bytes-per-peer': { type: 'string' }
+    'max-bytes-per-owner': { type: 'string' }, 'max-bytes-per-peer': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, announce: { type: 'string', multiple: true }
   })
   const leaseMs = f['lease-ms'] !== undefined
     ? parseCount('lease-ms', f['lease-ms'], 1)
     : f['lease-days'] !== undefined ? parseCount('lease-days', f['lease-days'], 1) * DAY_MS : undefined
   if (f.data === undefined) throw new UsageError('--data DIR is required')
   const relays = farmerRelays(f.relay)
+  const tls = await readTlsFlags(f['tls-cert'], f['tls-key'])
+  const announce = announceFlags(f.announce)
   const log = createLogger('farmer')
   const farmer = await startFarmer({
     dataDir: f.data,
-    listen: [wsListenAddr('listen', f.listen ?? '127.0.0.1:0')],
+    listen: [wsListenAddr('listen', f.listen ?? '127.0.0.1:0', tls)],
+    ...(tls !== undefined ? { tls } : {}),
+    ...(announce.length > 0 ? { announce } : {}),
     tier: parseChoice('tier', f.tier ?? 'live', ['live', 'archive'] as const),
     ...(f.quota !== undefined ? { quota: parseSize('quota', f.quota) } : {}),
     ...(f.region !== undefined ? { region: f.region } : {}),

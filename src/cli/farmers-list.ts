@@ -29,6 +29,8 @@ export interface FarmerRow {
   firstSeen?: number
   /** The relays that list it. */
   relays: string[]
+  /** Where it is dialed, as the directory gives it. */
+  addrs: string[]
 }
 
 /** Runs the farmers subcommand. */
@@ -49,7 +51,8 @@ export async function farmersCommand (argv: string[]): Promise<void> {
         rows.set(x.peerId, {
           peerId: x.peerId, region: x.region, tier: x.tier, kind: x.kind, free: x.free,
           ...(dir.firstSeen.has(x.peerId) ? { firstSeen: dir.firstSeen.get(x.peerId)! } : {}),
-          relays: dir.listedBy.get(x.peerId) ?? [a.relay]
+          relays: dir.listedBy.get(x.peerId) ?? [a.relay],
+          addrs: x.addrs
         })
       }
     }

@@ -1,17 +1,19 @@
 /**
  * `shardfarm relay [--listen 127.0.0.1:PORT] [--data DIR] [--directory-ttl MS] [--vetting-period
- * DURATION] [--shared-subnets] [--peer MULTIADDR]…`: runs a relay until SIGINT/SIGTERM, federated
+ * DURATION] [--shared-subnets] [--peer MULTIADDR]… [--tls-cert PATH --tls-key PATH] [--announce MULTIADDR]…`: runs a relay until SIGINT/SIGTERM, federated
  * with every `--peer` relay (records shared over gossipsub, `relay/federation.ts`). stdout gets
  * exactly one line, the relay's multiaddr with `/p2p/<id>`.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { startRelay } from '../../relay/main.ts'
-import { parseCount, parseFlags, UsageError, wsListenAddr } from './args.ts'
+import { announceFlags, parseCount, parseFlags, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
 import { stopOnSignals, printAddress } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
 export const RELAY_USAGE = `shardfarm relay [options]
   --listen HOST:PORT      WebSocket listen address (default 127.0.0.1:0, any free port)
+  --tls-cert PATH --tls-key PATH   serve wss (TLS) with this certificate and key (PEM files)
+  --announce MULTIADDR    address to give out instead of the listen one (repeatable)
   --data DIR              identity and state directory (default ./.shardfarm/relay)
   --directory-ttl MS      forget farmers silent this long (default 30000)
   --vetting-period D      farmers count as new this long after first seen: 24h, 90m, 30s, 0 (default 24h)
@@ -41,8 +43,11 @@ export async function relayCommand (argv: string[]): Promise<void> {
     listen: { type: 'string' }, data: { type: 'string' },
     'directory-ttl': { type: 'string' }, 'max-reservations': { type: 'string' },
     'vetting-period': { type: 'string' }, 'shared-subnets': { type: 'boolean' }, 'new-farmers-per-minute': { type: 'string' },
-    'new-farmers-per-hour': { type: 'string' }, peer: { type: 'string', multiple: true }
+    'new-farmers-per-hour': { type: 'string' }, peer: { type: 'string', multiple: true },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, announce: { type: 'string', multiple: true }
   })
+  const tls = await readTlsFlags(f['tls-cert'], f['tls-key'])
+  const announce = announceFlags(f.announce)
   const peers = f.peer ?? []
   for (const p of peers) {
     let ok = false
@@ -52,7 +57,9 @@ export async function relayCommand (argv: string[]): Promise<void> {
   const log = createLogger('relay')
   const relay = await startRelay({
     dataDir: f.data ?? './.shardfarm/relay',
-    listen: [wsListenAddr('listen', f.listen ?? '127.0.0.1:0')],
+    listen: [wsListenAddr('listen', f.listen ?? '127.0.0.1:0', tls)],
+    ...(tls !== undefined ? { tls } : {}),
+    ...(announce.length > 0 ? { announce } : {}),
     directory: {
       ...(f['directory-ttl'] !== undefined ? { ttlMs: parseCount('directory-ttl', f['directory-ttl'], 100) } : {}),
       ...(f['new-farmers-per-minute'] !== undefined ? { subnetNewPeers: { max: parseCount('new-farmers-per-minute', f['new-farmers-per-minute'], 1), windowMs: 60_000 } } : {}),

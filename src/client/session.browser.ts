@@ -9,6 +9,7 @@ import type { CodecPool } from '../codec/pool.ts'
 import type { KeyValueStore } from '../core/key-value-store.ts'
 import { NoGridError } from '../net/errors.ts'
 import { createBrowserLibp2p } from '../net/libp2p.browser.ts'
+import { isSecureAddr, pageIsSecure } from '../net/secure-addr.ts'
 import { AuditClient } from './adapters/audit-client.ts'
 import { Libp2pTransport } from './adapters/libp2p-ports.ts'
 import { MAX_RELAYS, RelaySetDirectory } from './adapters/relay-set.ts'
@@ -65,11 +66,13 @@ export async function startBrowserGrid (): Promise<BrowserGrid> {
 /**
  * The directory of the grid whose relays are `relays` (asked in order, hedged; see
  * `RelaySetDirectory`), asked through `grid`'s node, followed by the relays learned before for
- * the same list; relays that its answers name are cached for next time.
+ * the same list; relays that its answers name are cached for next time. On a `secure` page (served
+ * over HTTPS) only `wss` relays and farmer addresses count; `InsecureGridError` when no relay has one.
  */
-export function relayDirectory (grid: BrowserGrid, relays: string | readonly string[]): RelaySetDirectory {
+export function relayDirectory (grid: BrowserGrid, relays: string | readonly string[], secure = pageIsSecure()): RelaySetDirectory {
   const given = typeof relays === 'string' ? parseRelayList(relays) : [...relays]
-  const directory = new RelaySetDirectory(grid.libp2p, given, { onLearned: (learned) => { saveLearnedRelays(given, learned) } })
+  // A page served over HTTPS may open only wss: the rest is left out (`InsecureGridError` when that is every relay).
+  const directory = new RelaySetDirectory(grid.libp2p, given, { onLearned: (learned) => { saveLearnedRelays(given, learned) }, ...(secure ? { addrFilter: isSecureAddr } : {}) })
   directory.learn(learnedRelays(given))
   return directory
 }

@@ -110,6 +110,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
     exit: FAILURE, names: ['NoGridError'],
     sentence: 'No grid found. Start one with `npm start`, or set the relay address in Network.'
   },
+  INSECURE_GRID: {
+    exit: FAILURE, names: ['InsecureGridError'],
+    sentence: 'This page is served over HTTPS, and a secure page can open only wss:// addresses; this grid\'s relays offer only ws://.',
+    hint: 'Open the app over http:// from the same machine as the grid, or run the relays and farmers with --tls-cert and --tls-key.'
+  },
   NO_RELAY_RESERVATION: {
     exit: FAILURE, names: ['NoRelayReservationError'],
     hint: 'Check that the relay is running and reachable, then offer storage again.'

@@ -31,6 +31,10 @@ export interface FarmerProcessInit {
   tier?: Tier
   /** @default ['/ip4/127.0.0.1/tcp/0/ws'] */
   listen?: string[]
+  /** Serve `wss` with this certificate and key (PEM); see `NodeLibp2pInit.tls`. */
+  tls?: { cert: string, key: string }
+  /** Addresses to announce instead of the listened ones. */
+  announce?: string[]
   /** Relay multiaddr whose directory to join. @default none: the farmer is reachable only by address */
   relay?: string
   /** Relays whose directories to join, all of them (with `relay`, it comes first). @default none */
@@ -83,7 +87,7 @@ export async function startFarmer (init: FarmerProcessInit): Promise<FarmerProce
   const tier = init.tier ?? 'live'
   const privateKey = await loadOrCreateIdentity(init.dataDir)
   const store = await FsFragmentStore.open(init.dataDir, init.quota === undefined ? {} : { quota: init.quota })
-  const libp2p = await createNodeLibp2p({ privateKey, listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const libp2p = await createNodeLibp2p({ privateKey, listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0/ws'], ...(init.tls !== undefined ? { tls: init.tls } : {}), ...(init.announce !== undefined ? { announce: init.announce } : {}) })
   const service = new FarmerService({ libp2p, store }, {
     region, tier, kind: KIND, version,
     ...(init.leaseMs !== undefined ? { leaseMs: init.leaseMs } : {}),

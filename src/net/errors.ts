@@ -19,6 +19,16 @@ export class NoGridError extends ShardfarmError {
 }
 
 /**
+ * The page is served over HTTPS and none of the grid's relays has an address it may open (`wss`):
+ * a secure page cannot open `ws://`. Not offline: waiting does not help, the grid must serve TLS.
+ */
+export class InsecureGridError extends ShardfarmError {
+  constructor (message = 'A page served over HTTPS can open only wss:// relays, and this grid offers only ws://') {
+    super('InsecureGridError', 'INSECURE_GRID', message)
+  }
+}
+
+/**
  * A light farmer got no `/p2p-circuit/webrtc` address from its relay in time, so no one could dial
  * it: it must not announce itself.
  */

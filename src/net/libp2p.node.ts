@@ -70,6 +70,16 @@ export interface NodeLibp2pInit {
    * `connection-limits.ts`). @default CONNECTION_LIMITS
    */
   connectionLimits?: Partial<ConnectionLimits>
+  /**
+   * Serve WebSockets over TLS (`wss`) with this certificate and key (PEM): listen addresses then
+   * end in `/tls/ws` (`wssListenAddr`). Browsers on an HTTPS page can dial nothing else.
+   */
+  tls?: { cert: string, key: string }
+  /**
+   * Addresses to give out instead of the listened ones (e.g. `/dns4/farm.example.org/tcp/443/tls/ws`
+   * behind a port forward, or a name the certificate is for). @default the listen addresses
+   */
+  announce?: string[]
   /** Extra services merged over identify and ping (e.g. the circuit relay server). */
   services?: Record<string, (components: any) => unknown> // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -102,8 +112,8 @@ export async function createNodeLibp2p (init: NodeLibp2pInit = {}): Promise<Libp
   const node = await createLibp2p({
     start: false,
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
-    addresses: { listen: init.listen ?? [] },
-    transports: [limiter.guardTransport(webSockets(WEBSOCKETS))],
+    addresses: { listen: init.listen ?? [], ...(init.announce !== undefined && init.announce.length > 0 ? { announce: init.announce } : {}) },
+    transports: [limiter.guardTransport(webSockets({ ...WEBSOCKETS, ...(init.tls !== undefined ? { https: { cert: init.tls.cert, key: init.tls.key } } : {}) }))],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: limiter.gater,

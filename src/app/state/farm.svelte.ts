@@ -1,5 +1,5 @@
 import { LightFarmer } from '../../farmer/light.browser.ts'
-import { NoGridError, OfflineError } from '../../net/errors.ts'
+import { InsecureGridError, NoGridError, OfflineError } from '../../net/errors.ts'
 import { StoreEvictedError } from '../../stores/idb-schema.ts'
 import { loadFarmerKey } from '../lib/farmer-key.ts'
 import { handleError, type HumanError } from '../lib/handle-error.ts'
@@ -68,7 +68,7 @@ export class Farm {
     this.on = true
     this.#save()
     try {
-      if (!await session.connect()) throw session.status === 'no-grid' ? new NoGridError() : new OfflineError()
+      if (!await session.connect()) throw session.status === 'no-grid' ? new NoGridError() : session.status === 'insecure' ? new InsecureGridError() : new OfflineError()
       const farmer = this.#farmer = await LightFarmer.start({
         relay: session.relay, relays: session.directory?.relays ?? session.relays, privateKey: await loadFarmerKey(), database: FARM_DB, quota: this.quota, region: this.region, version: VERSION,
         onEvicted: () => { this.evicted = true; this.error = handleError(new StoreEvictedError(FARM_DB)) },

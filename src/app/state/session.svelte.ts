@@ -8,9 +8,9 @@ import type { ClientPorts, Farmer } from '../../client/ports.ts'
 import type { ScoreBook } from '../../client/score-book.ts'
 import { browserPorts, browserScores, createBrowserCoder, findRelays, relayDirectory, saveRelay, startBrowserGrid, type BrowserGrid } from '../../client/session.browser.ts'
 import { appStore } from '../lib/app-store.ts'
-import { NoGridError, OfflineError } from '../../net/errors.ts'
+import { InsecureGridError, NoGridError, OfflineError } from '../../net/errors.ts'
 
-export type SessionStatus = 'idle' | 'connecting' | 'online' | 'offline' | 'no-grid'
+export type SessionStatus = 'idle' | 'connecting' | 'online' | 'offline' | 'no-grid' | 'insecure'
 
 /** How often the page checks that the relay still answers. */
 export const LIVENESS_INTERVAL_MS = 2000
@@ -143,7 +143,14 @@ export class Session {
       this.#grid ??= await startBrowserGrid()
       this.#scores ??= await browserScores(await appStore()).catch(() => undefined)
       this.#sampler ??= setInterval(() => { this.#sample() }, 1000)
-      this.directory = relayDirectory(this.#grid, this.relays)
+      try {
+        this.directory = relayDirectory(this.#grid, this.relays)
+      } catch (err) {
+        // Served over HTTPS with only ws:// relays: no amount of waiting reaches them.
+        if ((err as Error).name !== 'InsecureGridError') throw err
+        this.#set('insecure')
+        return
+      }
       performance.mark(DIRECTORY_MARKS.asked)
       await this.refreshFarmers()
       performance.mark(DIRECTORY_MARKS.answered)
@@ -212,7 +219,7 @@ export class Session {
 
   /** Connects if need be and returns the ports; throws the offline (or no-grid) error when that fails. */
   async connectedPorts (): Promise<SessionPorts> {
-    if (!await this.connect()) throw this.status === 'no-grid' ? new NoGridError() : new OfflineError()
+    if (!await this.connect()) throw this.status === 'no-grid' ? new NoGridError() : this.status === 'insecure' ? new InsecureGridError() : new OfflineError()
     return this.ports()
   }
 

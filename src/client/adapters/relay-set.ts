@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { CallOptions, Farmer, FarmerDirectory } from '../ports.ts'
+import { InsecureGridError } from '../../net/errors.ts'
 import { RelayDirectory, type RelayDirectoryInit } from './libp2p-ports.ts'
 
 /** How long the first relay asked has to answer before a second one is asked too. */
@@ -20,6 +21,12 @@ export interface RelaySetInit extends RelayDirectoryInit {
   mergeWaitMs?: number
   /** Told of relays that directory answers named and this set did not know yet (to cache them). @default ignore */
   onLearned?: (relays: string[]) => void
+  /**
+   * Only addresses this client can dial (a page served over HTTPS: `isSecureAddr`): relays that fail
+   * it are never asked, farmers' addresses that fail it are dropped, and a farmer left with none is
+   * not listed. @default every address
+   */
+  addrFilter?: (addr: string) => boolean
 }
 
 /** One relay's answer, as `listEach` gives it. */
@@ -58,7 +65,8 @@ export class RelaySetDirectory implements FarmerDirectory {
     if (relays.length === 0) throw new TypeError('RelaySetDirectory needs at least one relay')
     this.#libp2p = libp2p
     this.#init = init
-    const given = [...new Set(relays)].slice(0, MAX_RELAYS)
+    const given = [...new Set(relays)].filter(r => init.addrFilter?.(r) ?? true).slice(0, MAX_RELAYS)
+    if (given.length === 0) throw new InsecureGridError()
     this.#given = given.map(r => new RelayDirectory(libp2p, r, this.#dirInit(given.length)))
   }
 
@@ -72,7 +80,7 @@ export class RelaySetDirectory implements FarmerDirectory {
     const known = new Set(this.relays)
     const added: string[] = []
     for (const r of relays) {
-      if (known.has(r) || known.size >= MAX_RELAYS) continue
+      if (known.has(r) || known.size >= MAX_RELAYS || this.#init.addrFilter?.(r) === false) continue
       try { this.#learned.push(new RelayDirectory(this.#libp2p, r, this.#dirInit(known.size + 1))) } catch { continue }
       known.add(r)
       added.push(r)
@@ -83,7 +91,7 @@ export class RelaySetDirectory implements FarmerDirectory {
   async list (options: CallOptions = {}): Promise<Farmer[]> {
     try {
       const answers = await this.#ask(options)
-      const farmers = this.#merge(answers)
+      const farmers = this.#dialable(this.#merge(answers))
       this.#last = farmers
       this.stale = false
       this.lastError = undefined
@@ -187,6 +195,13 @@ export class RelaySetDirectory implements FarmerDirectory {
       const second = order[1]
       if (second !== undefined) void Promise.resolve().then(async () => await this.#libp2p.dial(multiaddr(second.relay), { signal })).catch(() => {})
     })
+  }
+
+  /** `farmers` with only the addresses `addrFilter` lets through, and without those left with none. */
+  #dialable (farmers: Farmer[]): Farmer[] {
+    const ok = this.#init.addrFilter
+    if (ok === undefined) return farmers
+    return farmers.flatMap(f => { const addrs = f.addrs.filter(ok); return addrs.length > 0 ? [{ ...f, addrs }] : [] })
   }
 
   /** One entry per peer id, the newest record winning; `listedBy` and `firstSeen` say which relays listed whom. */

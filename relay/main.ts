@@ -52,6 +52,11 @@ export interface RelayInit {
   peers?: string[]
   /** How often the relay republishes its signed record of itself, in ms. @default RELAY_RECORD_EVERY_MS */
   relayRecordEveryMs?: number
+  /**
+   * List a full farmer only once the relay has dialed it back at an address of its record
+   * (`DirectoryServiceInit.dialBack`). Off only in tests whose records name made-up addresses. @default true
+   */
+  dialBack?: boolean
   /** Where to log. */
   log: Logger
 }
@@ -115,8 +120,8 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
   // libp2p keeps a record (addresses, protocols, keys) of every peer that ever connected, for hours,
   // and evicts one only when it is read. A relay meets a fresh identity with every CLI command and
   // page: under churn that grew its memory without bound (136 → 191 MiB in a 10-minute soak). It
-  // dials nobody back, and the directory keeps its own farmer records, so a peer is forgotten as
-  // soon as its last connection closes.
+  // dials farmers back only to check their addresses, and the
+  // directory keeps its own farmer records, so a peer is forgotten as soon as its last connection closes.
   const forget = ({ detail: peer }: CustomEvent<PeerId>): void => { void libp2p.peerStore.delete(peer).catch(() => {}) }
   libp2p.addEventListener('peer:disconnect', forget)
   const directory = new MemoryDirectoryStore(init.directory)
@@ -134,6 +139,7 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
   const service = new DirectoryService({ libp2p, registry: directory, admissions, federation }, {
     ...init.directoryService,
     sharedSubnets: init.sharedSubnets === true,
+    dialBack: init.dialBack ?? true,
     onError: (err, peer) => { init.log.debug('directory request refused', { peer, err }) }
   })
   await service.start()

@@ -89,7 +89,12 @@ describe('manifest', () => {
     const fileId = Uint8Array.from({ length: 16 }, (_, i) => 0xf0 + i)
     const key = await importFileKey(Uint8Array.from({ length: 32 }, (_, i) => i))
     const sealed = fromHex(GOLDEN_FORMAT1)
-    expect(sealed.length).toBe(encodeManifest(sample(fileId)).length + TAG_BYTES)
+    // Written before policies had `repairAt` and `onFull` (the encoder now writes them, normalised):
+    // the sealed bytes are that text and a tag, nothing else. Opened, they get their defaults.
+    const { repairAt, onFull, ...written } = sample(fileId).policy
+    expect([repairAt, onFull]).toEqual([2, 3])
+    const text = canonicalJson({ ...sample(fileId), version: 1, policy: written })
+    expect(sealed.length).toBe(new TextEncoder().encode(text).length + TAG_BYTES)
     expect(await openManifest(key, fileId, sealed)).toEqual(sample(fileId))
     await expect(openManifest(key, generateFileId(), sealed)).rejects.toMatchObject({ name: 'AuthenticationError' })
     const t = sealed.slice(); t[100]! ^= 1

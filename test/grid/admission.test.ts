@@ -2,6 +2,8 @@
 // builds it (startRelay) and farmers announcing over real libp2p on 127.0.0.1: when it first saw
 // them (kept across a restart), their subnet and vetting, signed with the relay's key; and a
 // client that believes only admissions that check against the relay it asked.
+// Its relays do not dial farmers back (`dialBack: false`): records here name made-up addresses;
+// test/grid/dial-back.test.ts covers the dial-back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -53,7 +55,7 @@ afterAll(async () => {
 describe('relay admissions', () => {
   it('lists when and where each farmer was first seen, signed by the relay, and keeps firstSeen across a restart', async () => {
     const dataDir = join(root, 'relay')
-    let relay = await startRelay({ dataDir, log: quiet, vettingPeriodMs: VETTING })
+    let relay = await startRelay({ dataDir, log: quiet, vettingPeriodMs: VETTING, dialBack: false })
     let first: FarmerListing[]
     try {
       const before = Date.now()
@@ -83,7 +85,7 @@ describe('relay admissions', () => {
     }
 
     // Restarted on the same data directory, with another vetting period and for a single-host grid.
-    relay = await startRelay({ dataDir, log: quiet, vettingPeriodMs: 1_000, sharedSubnets: true })
+    relay = await startRelay({ dataDir, log: quiet, vettingPeriodMs: 1_000, sharedSubnets: true, dialBack: false })
     try {
       await announceAll(relay)
       const again = await listings(relay)

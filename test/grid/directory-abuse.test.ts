@@ -5,6 +5,8 @@
 // Here: 500 records as large as valid records get are paged under 1 MiB an answer and all listed;
 // malformed records are refused; a flood of fresh identities from one network is cut off while an
 // honest farmer's heartbeat still lands; and a client keeps its last good list when the relay fails.
+// Its relays do not dial farmers back (`dialBack: false`): records here name made-up addresses;
+// test/grid/dial-back.test.ts covers the dial-back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -36,7 +38,7 @@ let client: Libp2p
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'shardfarm-directory-abuse-'))
   // The network budget is what the flood test below is about; here 500 identities come from 127.0.0.1 on purpose.
-  relay = await startRelay({ dataDir: join(root, 'relay'), log: quiet, directory: { ttlMs: 600_000, subnetNewPeers: { max: Infinity, windowMs: 60_000 } } })
+  relay = await startRelay({ dataDir: join(root, 'relay'), log: quiet, dialBack: false, directory: { ttlMs: 600_000, subnetNewPeers: { max: Infinity, windowMs: 60_000 } } })
   client = await createNodeLibp2p({ identify: false })
 })
 
@@ -99,7 +101,7 @@ describe('directory under a hostile host', () => {
 
   it('cuts off a flood of new identities from one network, while a listed farmer\'s heartbeat still lands', async () => {
     // Default budgets, as `shardfarm relay` runs.
-    const guarded = await startRelay({ dataDir: join(root, 'guarded'), log: quiet })
+    const guarded = await startRelay({ dataDir: join(root, 'guarded'), log: quiet, dialBack: false })
     const honest = await identity()
     try {
       const addr = multiaddr(guarded.addr)

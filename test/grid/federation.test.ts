@@ -2,6 +2,8 @@
 // every relay lists every farmer, a relay restarted with no state catches up by sync, a farmer that
 // stops is gone from all of them at once, and records a hostile gossipsub node publishes straight
 // onto the topic (bad signature, old seq, forged relay record) are dropped by every relay.
+// Its relays do not dial farmers back (`dialBack: false`): records here name made-up addresses;
+// test/grid/dial-back.test.ts covers the dial-back.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,7 +36,7 @@ const relays: Relay[] = []
 const farmers: TestChild[] = []
 
 async function relay (name: string, peers: string[]): Promise<Relay> {
-  return await startRelay({ dataDir: join(root, name), log: quiet, vettingPeriodMs: 0, sharedSubnets: true, peers, directory: { ttlMs: TTL_MS } })
+  return await startRelay({ dataDir: join(root, name), log: quiet, vettingPeriodMs: 0, sharedSubnets: true, peers, directory: { ttlMs: TTL_MS }, dialBack: false })
 }
 
 async function page (r: Relay): Promise<DirectoryPage> {

@@ -30,14 +30,16 @@ export interface TestDirectoryFarmer { node: Libp2p, key: PrivateKey }
 
 /**
  * Starts a directory whose entries live `ttlMs` without a heartbeat. Like the test relays, it vets
- * farmers at once and says they share a subnet (all are on 127.0.0.1), unless `options` say otherwise.
+ * farmers at once and says they share a subnet (all are on 127.0.0.1), unless `options` say otherwise;
+ * unlike them it does not dial farmers back unless asked (`dialBack`): most records here name
+ * made-up addresses.
  */
-export async function startTestDirectory (ttlMs: number, options: { vettingSeconds?: number, sharedSubnets?: boolean, store?: MemoryDirectoryStoreInit } = {}): Promise<TestDirectory> {
+export async function startTestDirectory (ttlMs: number, options: { vettingSeconds?: number, sharedSubnets?: boolean, store?: MemoryDirectoryStoreInit, dialBack?: boolean } = {}): Promise<TestDirectory> {
   const privateKey = await generateKeyPair('Ed25519')
   const node = await createNodeLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   const registry = new MemoryDirectoryStore({ ...options.store, ttlMs })
   const admissions = await AdmissionBook.open({ key: privateKey, vettingPeriodMs: (options.vettingSeconds ?? 0) * 1000 })
-  const service = new DirectoryService({ libp2p: node, registry, admissions }, { sharedSubnets: options.sharedSubnets ?? true })
+  const service = new DirectoryService({ libp2p: node, registry, admissions }, { sharedSubnets: options.sharedSubnets ?? true, dialBack: options.dialBack ?? false })
   await service.start()
   const addr = node.getMultiaddrs()[0]
   if (addr === undefined) throw new Error('directory has no address')

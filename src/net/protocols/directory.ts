@@ -50,7 +50,7 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ShardfarmError, type AbortOptions } from '../../core/errors.ts'
 import { checkAddr, MAX_ADDR_BYTES, MAX_ADDRS, subnetOf } from './directory-addr.ts'
 import { toHex } from '../../core/hash.ts'
@@ -83,7 +83,7 @@ const SIGNING_DOMAIN = new TextEncoder().encode('shardfarm-directory-record/1:')
 
 export type { FarmerKind, Tier }
 /** Codes of a directory refusal, on the wire and in `DirectoryError`. */
-export const DIRECTORY_ERROR_CODES = ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'BUSY', 'INTERNAL'] as const
+export const DIRECTORY_ERROR_CODES = ['BAD_REQUEST', 'TOO_LARGE', 'FORBIDDEN', 'STALE_RECORD', 'DIRECTORY_FULL', 'BUSY', 'INTERNAL', 'UNREACHABLE'] as const
 /** One refusal code of the directory protocol. */
 export type DirectoryErrorCode = typeof DIRECTORY_ERROR_CODES[number]
 
@@ -273,7 +273,23 @@ export interface DirectoryServiceInit {
   onError?: (err: Error, peer: string) => void
   /** Tell clients the farmers share a subnet on purpose (a single-host grid). @default false */
   sharedSubnets?: boolean
+  /**
+   * List a full farmer only after dialing it back, on a connection of its own, at an address its
+   * record gives (the Noise handshake proves the peer id there): a record naming addresses where
+   * nobody, or somebody else, answers is refused (`UNREACHABLE`). Done again when a farmer's
+   * addresses change. @default false (the relay turns it on)
+   */
+  dialBack?: boolean
+  /** Time one dial-back may take. @default DIAL_BACK_TIMEOUT_MS */
+  dialBackTimeoutMs?: number
 }
+
+/** Time a relay gives one dial-back of a farmer (`DirectoryServiceInit.dialBack`). */
+export const DIAL_BACK_TIMEOUT_MS = 5_000
+/** Dial-backs in flight at once; an announce beyond them is refused `BUSY`, to be retried. */
+export const MAX_DIAL_BACKS = 16
+/** Farmers whose reachable addresses a relay remembers (so a heartbeat costs no dial). */
+const MAX_REACHED = 100_000
 
 /** The relay side: answers the directory protocol from a `DirectoryRegistry`. */
 export class DirectoryService {
@@ -283,6 +299,9 @@ export class DirectoryService {
   readonly #init: DirectoryServiceInit
 
   readonly #federation: DirectoryFederation | undefined
+  /** Per farmer, the address list (joined) a dial-back last reached it at. */
+  readonly #reached = new Map<string, string>()
+  #dialing = 0
 
   /** Without `admissions`, listings carry none, and clients count every farmer as new; without `federation`, nothing is gossiped. */
   constructor (components: { libp2p: Libp2p, registry: DirectoryRegistry, admissions?: AdmissionIssuer, federation?: DirectoryFederation }, init: DirectoryServiceInit = {}) {
@@ -335,6 +354,7 @@ export class DirectoryService {
         const record = await openFarmerRecord(req.signed)
         if (record.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
         const signed = req.signed as SignedFarmerRecord
+        if (this.#init.dialBack === true && record.kind === 'full') await this.#dialBack(record)
         const subnet = subnetOf(conn.remoteAddr)
         const admission = await this.#admissions?.prepare(record.peerId, subnet)
         this.#registry.upsert(record, { record: signed.record, sig: signed.sig }, { subnet }, admission)
@@ -357,6 +377,43 @@ export class DirectoryService {
       }
       case 'query': return { ok: true, ...this.#page(validateFilter(req.filter ?? {})) }
       default: throw bad('op must be announce, leave or query')
+    }
+  }
+
+  /**
+   * Reaches `record`'s farmer at one of its addresses on a fresh connection, or throws
+   * `UNREACHABLE`. The same address list as last time costs nothing.
+   */
+  async #dialBack (record: FarmerRecord): Promise<void> {
+    const key = record.addrs.join(' ')
+    if (this.#reached.get(record.peerId) === key) return
+    if (this.#dialing >= MAX_DIAL_BACKS) throw new DirectoryError('BUSY', 'too many farmers being dialed back; announce again shortly', { retryAfterMs: 1_000 })
+    this.#dialing++
+    try {
+      const errors: string[] = []
+      for (const a of record.addrs.slice(0, 2)) {
+        let ma: Multiaddr
+        try {
+          ma = multiaddr(a)
+          if (ma.getComponents().at(-1)?.name !== 'p2p') ma = ma.encapsulate(`/p2p/${record.peerId}`)
+        } catch { errors.push(`${a}: not a multiaddr`); continue }
+        try {
+          // `force`: a new connection to this address, not the farmer's own connection to us. It is
+          // left open (libp2p prunes idle ones): closing it at once raced the farmer's next stream,
+          // which libp2p could open on the connection being closed.
+          const c = await this.#libp2p.dial(ma, { force: true, signal: AbortSignal.timeout(this.#init.dialBackTimeoutMs ?? DIAL_BACK_TIMEOUT_MS) })
+          const who = c.remotePeer.toString()
+          if (who !== record.peerId) { void c.close().catch(() => {}); errors.push(`${a}: answered by another peer`); continue }
+          if (this.#reached.size >= MAX_REACHED) this.#reached.clear()
+          this.#reached.set(record.peerId, key)
+          return
+        } catch (err) {
+          errors.push(`${a}: ${(err as Error).message.slice(0, 120)}`)
+        }
+      }
+      throw new DirectoryError('UNREACHABLE', 'the relay could not dial this farmer back at any address of its record', { tried: errors.slice(0, 2) })
+    } finally {
+      this.#dialing--
     }
   }
 

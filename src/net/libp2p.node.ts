@@ -23,6 +23,11 @@ import type { ConnectionLimits } from './connection-limits.ts'
 class UnmaskedWebSocket extends WsWebSocket {
   constructor (address: string | URL, protocols?: string | string[]) {
     super(address, protocols, { generateMask: zeroMask })
+    // `ws` emits 'error' as a Node event, which throws when nobody listens: a dial whose caller
+    // gave up (aborted, its listeners removed) and whose DNS lookup failed afterwards took the whole
+    // process down (ENOTFOUND from getaddrinfo). A relay dials addresses farmers announce, so one
+    // made-up host name could crash it. The error still reaches the transport's own listeners.
+    this.on('error', () => {})
   }
 }
 function zeroMask (mask: Buffer): void { mask.fill(0) }

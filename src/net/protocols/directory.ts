@@ -285,7 +285,7 @@ export interface DirectoryServiceInit {
 }
 
 /** Time a relay gives one dial-back of a farmer (`DirectoryServiceInit.dialBack`). */
-export const DIAL_BACK_TIMEOUT_MS = 5_000
+export const DIAL_BACK_TIMEOUT_MS = 4_000
 /** Dial-backs in flight at once; an announce beyond them is refused `BUSY`, to be retried. */
 export const MAX_DIAL_BACKS = 16
 /** Farmers whose reachable addresses a relay remembers (so a heartbeat costs no dial). */
@@ -391,7 +391,13 @@ export class DirectoryService {
     this.#dialing++
     try {
       const errors: string[] = []
-      for (const a of record.addrs.slice(0, 2)) {
+      // One deadline for the whole dial-back (it must end well within the announce's own), and
+      // direct addresses only: a full farmer is dialed straight, never through a circuit.
+      const signal = AbortSignal.timeout(this.#init.dialBackTimeoutMs ?? DIAL_BACK_TIMEOUT_MS)
+      const direct = record.addrs.filter(a => !a.includes('/p2p-circuit')).slice(0, 2)
+      if (direct.length === 0) errors.push('no direct address')
+      for (const a of direct) {
+        if (signal.aborted) break
         let ma: Multiaddr
         try {
           ma = multiaddr(a)
@@ -401,14 +407,14 @@ export class DirectoryService {
           // `force`: a new connection to this address, not the farmer's own connection to us. It is
           // left open (libp2p prunes idle ones): closing it at once raced the farmer's next stream,
           // which libp2p could open on the connection being closed.
-          const c = await this.#libp2p.dial(ma, { force: true, signal: AbortSignal.timeout(this.#init.dialBackTimeoutMs ?? DIAL_BACK_TIMEOUT_MS) })
+          const c = await this.#libp2p.dial(ma, { force: true, signal })
           const who = c.remotePeer.toString()
           if (who !== record.peerId) { void c.close().catch(() => {}); errors.push(`${a}: answered by another peer`); continue }
           if (this.#reached.size >= MAX_REACHED) this.#reached.clear()
           this.#reached.set(record.peerId, key)
           return
         } catch (err) {
-          errors.push(`${a}: ${(err as Error).message.slice(0, 120)}`)
+          errors.push(`${a}: ${String((err as Error).message ?? err).slice(0, 120)}`)
         }
       }
       throw new DirectoryError('UNREACHABLE', 'the relay could not dial this farmer back at any address of its record', { tried: errors.slice(0, 2) })

@@ -133,6 +133,25 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
   }
 
   /**
+   * @inheritDoc
+   * What `upsert` would refuse before anything costly is done for `record` (the dial-back): a seq
+   * not above the one held, or a new identity over its network's windows. Changes nothing.
+   */
+  precheck (record: FarmerRecord, source?: AnnounceSource): void {
+    const now = this.#now()
+    const old = this.#entries.get(record.peerId)
+    const live = old !== undefined && old.listing.expiresAt > now
+    if (live && record.seq <= old.listing.seq) {
+      throw new DirectoryError('STALE_RECORD', 'record seq is not newer than the one held', { held: old.listing.seq, got: record.seq })
+    }
+    const gone = this.#tombstones.get(record.peerId)
+    if (gone !== undefined && gone.expiresAt > now && record.seq <= gone.seq) {
+      throw new DirectoryError('STALE_RECORD', 'record seq is not newer than the farmer\'s leave', { held: gone.seq, got: record.seq })
+    }
+    if (!live && source !== undefined) this.#admitNew(source.subnet, now, false)
+  }
+
+  /**
    * A record another relay passed on (gossip, sync): checked for seq and expiry like an announce,
    * but spending no announce tokens, since the relay that admitted it paced the farmer already and
    * a farmer announcing to two relays reaches each one twice. Expires at `min(seq, now) + ttl`, and
@@ -212,7 +231,8 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
   }
 
   /** Counts one new peer id against `subnet`'s window, or throws `BUSY` when the window is full. */
-  #admitNew (subnet: string, now: number): void {
+  /** Counts a new identity from `subnet` against its windows (only checks them when `count` is false); `BUSY` when full. */
+  #admitNew (subnet: string, now: number, count = true): void {
     const { max, windowMs } = this.#subnetLimit
     if (max === Infinity) return
     const times = this.#arrivals.get(subnet) ?? []
@@ -225,6 +245,7 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     if (inHour.count >= this.#hourLimit) {
       throw new DirectoryError('BUSY', 'too many new farmers from this network this hour', { reason: 'subnet', subnet, retryAfterMs: inHour.since + 3_600_000 - now })
     }
+    if (!count) return
     inHour.count++
     this.#hourly.set(subnet, inHour)
     times.push(now)

@@ -1,6 +1,7 @@
 // A relay lists a full farmer only after dialing it back at an address of its record, on a
 // connection of its own, and finding that very peer there: a record naming a port where nobody
 // listens, or another farmer's address, is refused UNREACHABLE and not listed; the honest farmer is.
+// A record its network's new-identity budget refuses anyway is refused before any dial (BUSY).
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -46,5 +47,19 @@ describe('dial-back before listing', () => {
     const err = await announceToDirectory(squatter.node, dir.addr, await signFarmerRecord(squatter.key, recordOf(squatter, { addrs: [theirs] }))).catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'DirectoryError', code: 'UNREACHABLE' })
     expect(await listed()).not.toContain(squatter.node.peerId.toString())
+  })
+
+  it('refuses a new identity over its network\'s budget without dialing it (BUSY, not UNREACHABLE)', async () => {
+    const capped = await startTestDirectory(30_000, { dialBack: true, store: { subnetNewPeers: { max: 1, windowMs: 60_000 } } })
+    try {
+      const first = await node(true)
+      const addr = first.node.getMultiaddrs()[0]!.decapsulateCode(421).toString()
+      await announceToDirectory(first.node, capped.addr, await signFarmerRecord(first.key, recordOf(first, { addrs: [addr] })))
+      const second = await node(false)
+      const err = await announceToDirectory(second.node, capped.addr, await signFarmerRecord(second.key, recordOf(second, { addrs: ['/ip4/127.0.0.1/tcp/9/ws'] }))).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'DirectoryError', code: 'BUSY' })
+    } finally {
+      await capped.stop()
+    }
   })
 })

@@ -6,7 +6,7 @@ import { handleError, type HumanError } from '../lib/handle-error.ts'
 import { session } from './session.svelte.ts'
 
 const SETTINGS = 'shardfarm.farm'
-const VERSION = '0.2.0'
+const VERSION = '0.3.0' // the package's (package.json); the page has no file system to read it from
 /** The IndexedDB database of this browser's farm. */
 const FARM_DB = 'shardfarm-farm'
 

@@ -204,6 +204,11 @@ export interface DirectoryRegistry {
    * `STALE_RECORD`, `DIRECTORY_FULL` or `BUSY` (rate limits).
    */
   upsert: (record: FarmerRecord, signed: SignedFarmerRecord, source?: AnnounceSource, admission?: Admission) => void
+  /**
+   * Throws what `upsert` would for `record` from `source` (stale, rate limits) without changing
+   * anything: run before the costly checks of an announce (the dial-back). Optional.
+   */
+  precheck?: (record: FarmerRecord, source?: AnnounceSource) => void
   /** Forgets a farmer; false when it was not listed. */
   remove: (peerId: string) => boolean
   /** Records a signed leave with seq `seq` (see `FarmerTombstone`); false when what is held is as new. Optional: without it, a signed leave is a bare one. */
@@ -354,8 +359,11 @@ export class DirectoryService {
         const record = await openFarmerRecord(req.signed)
         if (record.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
         const signed = req.signed as SignedFarmerRecord
-        if (this.#init.dialBack === true && record.kind === 'full') await this.#dialBack(record)
         const subnet = subnetOf(conn.remoteAddr)
+        if (this.#init.dialBack === true && record.kind === 'full') {
+          this.#registry.precheck?.(record, { subnet }) // a refusal that costs nothing comes first
+          await this.#dialBack(record)
+        }
         const admission = await this.#admissions?.prepare(record.peerId, subnet)
         this.#registry.upsert(record, { record: signed.record, sig: signed.sig }, { subnet }, admission)
         if (admission !== undefined) this.#admissions?.commit(record.peerId, admission)

@@ -3,10 +3,11 @@
 // for good, one at a time, each replaced by an empty one), does not repair a farmer that was only
 // down for less than its grace period, and keeps a file it was given as a verify link alone.
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnShardfarm, stopChild } from '../../src/cli/spawn.ts'
 import { GRID_REGIONS } from '../../src/cli/grid.ts'
+import { parseCapability } from '../../src/core/capability.ts'
 import type { TestChild } from '../grid/helpers.ts'
 import { CliGrid, LIVE_SEGMENT, sha256File, writeRandomFile, type Farmer } from './cli-grid.ts'
 
@@ -55,12 +56,16 @@ async function waitFor (k: KeeperChild, what: string, done: (m: Map<string, numb
   throw new Error(`keeper: ${what} did not happen within ${timeoutMs} ms\n${JSON.stringify([...m])}\n${k.child.logs.slice(-30).join('\n')}`)
 }
 
-/** A live farmer holding fragments of the files, other than those in `spare`. */
+/**
+ * A live farmer holding a fragment of a segment of the files (a manifest copy alone does not do:
+ * losing it degrades no segment, and no repair would follow), other than those in `spare`.
+ */
 async function holder (spare: Farmer[] = []): Promise<Farmer> {
+  const manifests = new Set(files.map(f => parseCapability(f.link).manifestId))
   for (const f of g.farmers) {
-    if (g.alive(f) && !spare.includes(f) && (await g.fragmentFiles(f)).length > 0) return f
+    if (g.alive(f) && !spare.includes(f) && (await g.fragmentFiles(f)).some(p => !manifests.has(basename(p)))) return f
   }
-  throw new Error('no live farmer holds a fragment')
+  throw new Error('no live farmer holds a fragment of a segment')
 }
 
 const files: Array<{ path: string, digest: string, link: string }> = []

@@ -17,6 +17,7 @@ import type {
   AnnounceSource, DirectoryFilter, DirectoryRegistry, FarmerListing, FarmerRecord, SignedFarmerRecord
 } from '../src/net/protocols/directory.ts'
 import { DEFAULT_QUERY_LIMIT } from '../src/net/protocols/directory.ts'
+import { SortedIds } from './sorted-ids.ts'
 
 /** Default entry lifetime without a heartbeat: 3 × the farmers' default 10 s heartbeat. */
 export const DIRECTORY_TTL_MS = 30_000
@@ -80,6 +81,8 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
   readonly #maxEntries: number
   readonly #now: () => number
   readonly #entries = new Map<string, Entry>()
+  /** The keys of `#entries` in peer id order: queries and sync pages read from it, unsorted work per call. */
+  readonly #order = new SortedIds()
   readonly #peerLimit: { burst: number, refillMs: number }
   readonly #subnetLimit: { max: number, windowMs: number }
   /** Per network, when its recent new peer ids came in (oldest first). */
@@ -195,6 +198,7 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     if (!live && source !== undefined) this.#admitNew(source.subnet, now)
     this.#tombstones.delete(record.peerId)
     const listing: FarmerListing = { ...record, lastSeen: now, expiresAt, ...admission, ...(admission !== undefined && admittedBy !== undefined ? { admittedBy } : {}) }
+    if (old === undefined) this.#order.add(record.peerId)
     this.#entries.set(record.peerId, { listing, signed, tokens, refilled: live && relayed ? old.refilled : now })
   }
 
@@ -223,14 +227,13 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     if (held !== undefined && (orEqual ? seq < held : seq <= held)) return false
     // Held a full TTL from now: it only ever refuses records older than itself, so keeping it long is harmless.
     const expiresAt = now + this.ttlMs
-    this.#entries.delete(peerId)
+    this.#delete(peerId)
     this.#tombstones.delete(peerId)
     this.#tombstones.set(peerId, { seq, expiresAt })
     while (this.#tombstones.size > this.#maxEntries) this.#tombstones.delete(this.#tombstones.keys().next().value!)
     return true
   }
 
-  /** Counts one new peer id against `subnet`'s window, or throws `BUSY` when the window is full. */
   /** Counts a new identity from `subnet` against its windows (only checks them when `count` is false); `BUSY` when full. */
   #admitNew (subnet: string, now: number, count = true): void {
     const { max, windowMs } = this.#subnetLimit
@@ -254,7 +257,13 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
 
   /** @inheritDoc */
   remove (peerId: string): boolean {
-    return this.#entries.delete(peerId)
+    return this.#delete(peerId)
+  }
+
+  #delete (peerId: string): boolean {
+    if (!this.#entries.delete(peerId)) return false
+    this.#order.delete(peerId)
+    return true
   }
 
   /**
@@ -265,18 +274,19 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
   query (filter: DirectoryFilter): FarmerListing[] {
     const now = this.#now()
     const regions = filter.regions === undefined ? undefined : new Set(filter.regions)
+    const limit = filter.limit ?? DEFAULT_QUERY_LIMIT
     const out: FarmerListing[] = []
-    for (const { listing: l } of this.#entries.values()) {
+    for (const id of this.#order.after(filter.after)) {
+      if (out.length >= limit) break
+      const l = this.#entries.get(id)!.listing
       if (l.expiresAt <= now) continue
-      if (filter.after !== undefined && l.peerId <= filter.after) continue
       if (regions !== undefined && !regions.has(l.region)) continue
       if (filter.tier !== undefined && l.tier !== filter.tier) continue
       if (filter.kind !== undefined && l.kind !== filter.kind) continue
       if (filter.minFree !== undefined && l.free < filter.minFree) continue
       out.push(l)
     }
-    out.sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)
-    return out.slice(0, filter.limit ?? DEFAULT_QUERY_LIMIT)
+    return out
   }
 
   /** The signed records of live entries: what a relay would gossip to its peers. */
@@ -292,20 +302,21 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
   held (after: string | undefined, limit: number): Array<HeldRecord & { peerId: string }> {
     const now = this.#now()
     const out: Array<HeldRecord & { peerId: string }> = []
-    for (const [peerId, e] of this.#entries) {
-      if (e.listing.expiresAt <= now || (after !== undefined && peerId <= after)) continue
+    for (const peerId of this.#order.after(after)) {
+      if (out.length >= limit) break
+      const e = this.#entries.get(peerId)!
+      if (e.listing.expiresAt <= now) continue
       const l = e.listing
       const admission = l.admission === undefined ? undefined : { firstSeen: l.firstSeen!, subnet: l.subnet!, vettedAt: l.vettedAt!, admission: l.admission }
       out.push({ peerId, signed: e.signed, ...(admission !== undefined ? { admission } : {}), ...(l.admittedBy !== undefined ? { admittedBy: l.admittedBy } : {}) })
     }
-    out.sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)
-    return out.slice(0, limit)
+    return out
   }
 
   /** Drops expired entries and forgotten arrival windows. */
   sweep (): void {
     const now = this.#now()
-    for (const [id, e] of this.#entries) if (e.listing.expiresAt <= now) this.#entries.delete(id)
+    for (const [id, e] of this.#entries) if (e.listing.expiresAt <= now) this.#delete(id)
     for (const [id, t] of this.#tombstones) if (t.expiresAt <= now) this.#tombstones.delete(id)
     for (const [subnet, h] of this.#hourly) if (h.since <= now - 3_600_000) this.#hourly.delete(subnet)
     for (const [subnet, times] of this.#arrivals) {

@@ -24,6 +24,7 @@ import type { Admission } from '../src/net/protocols/directory-admission.ts'
 import { MAX_LISTED_RELAYS, MAX_RELAY_ADDRS } from '../src/net/protocols/directory.ts'
 import type { DirectoryFederation, FarmerRecord, RelayListing, SignedFarmerRecord } from '../src/net/protocols/directory.ts'
 import { pullDirectorySync, serveDirectorySync } from '../src/net/protocols/directory-sync.ts'
+import { verifyOffThread } from './ed25519.ts'
 import type { MemoryDirectoryStore } from './directory-store.ts'
 import {
   checkGossip, DIRECTORY_TOPIC, encodeGossip, openGossip, signRelayRecord, signWithdrawal
@@ -177,7 +178,10 @@ export class Federation implements DirectoryFederation {
 
   /** Pulls `peer`'s current records and relays, each checked like gossip. Returns the items read. */
   async sync (peer: PeerId): Promise<number> {
-    const n = await pullDirectorySync(this.#init.libp2p, peer, async item => { await this.apply(await checkGossip(item)) }, { signal: this.#stop.signal })
+    // A page's signatures are checked at once, off the main thread; what they say is kept in page order.
+    const n = await pullDirectorySync(this.#init.libp2p, peer, async items => {
+      for (const item of await Promise.all(items.map(async item => await checkGossip(item, verifyOffThread)))) await this.apply(item)
+    }, { signal: this.#stop.signal })
     this.syncs++
     return n
   }
@@ -185,7 +189,7 @@ export class Federation implements DirectoryFederation {
   async #validate (msg: Message): Promise<TopicValidatorResult> {
     // Relays sign every message (gossipsub's StrictSign): `from` is who originated it.
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    return await this.apply(await openGossip(msg.data), msg.from.toString())
+    return await this.apply(await openGossip(msg.data, verifyOffThread), msg.from.toString())
   }
 
   readonly #onSubscription = (): void => {

@@ -11,8 +11,8 @@
  * is `federation.ts`'s.
  */
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { fromHex, toHex } from '../src/core/hash.ts'
+import { verifyWithPeerKey, type VerifySignature } from '../src/net/protocols/signature.ts'
 import { admissionFields, verifyAdmission, type Admission } from '../src/net/protocols/directory-admission.ts'
 import { MAX_RELAY_ADDRS, openSignedRecord } from '../src/net/protocols/directory.ts'
 import type { FarmerRecord, FarmerTombstone, SignedFarmerRecord } from '../src/net/protocols/directory.ts'
@@ -65,37 +65,37 @@ export function encodeGossip (msg: object): Uint8Array | undefined {
 }
 
 /** Parses and checks one message's bytes. */
-export async function openGossip (data: Uint8Array): Promise<GossipItem | GossipRefused> {
+export async function openGossip (data: Uint8Array, verify: VerifySignature = verifyWithPeerKey): Promise<GossipItem | GossipRefused> {
   if (data.byteLength > MAX_GOSSIP_BYTES) return { t: 'refused', reason: 'message too large' }
   let msg: unknown
   try { msg = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data)) } catch { return { t: 'refused', reason: 'message is not UTF-8 JSON' } }
-  return await checkGossip(msg)
+  return await checkGossip(msg, verify)
 }
 
 /** Checks one message already parsed (a sync page's items). */
-export async function checkGossip (msg: unknown): Promise<GossipItem | GossipRefused> {
+export async function checkGossip (msg: unknown, verify: VerifySignature = verifyWithPeerKey): Promise<GossipItem | GossipRefused> {
   try {
-    return await check(msg)
+    return await check(msg, verify)
   } catch (err) {
     if (err instanceof GossipRefusal) return { t: 'refused', reason: err.message }
     throw err
   }
 }
 
-async function check (msg: unknown): Promise<GossipItem> {
+async function check (msg: unknown, verify: VerifySignature): Promise<GossipItem> {
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw reject('message must be an object')
   const m = msg as Record<string, unknown>
   switch (m.t) {
     case 'farmer': {
-      const record = await open(m.signed)
+      const record = await open(m.signed, verify)
       if ('gone' in record) throw reject('a farmer message carries a record, not a leave')
       const admission = typeof m.admission === 'object' && m.admission !== null ? admissionFields(m.admission as Record<string, unknown>) : undefined
       if (admission === undefined || typeof m.by !== 'string') throw reject('a farmer message carries an admission and its relay')
-      if (!await verifyAdmission(m.by, record.peerId, admission)) throw reject('bad admission signature')
+      if (!await verifyAdmission(m.by, record.peerId, admission, verify)) throw reject('bad admission signature')
       return { t: 'farmer', record, signed: copy(m.signed), admission, by: m.by }
     }
     case 'gone': {
-      const record = await open(m.signed)
+      const record = await open(m.signed, verify)
       if (!('gone' in record)) throw reject('a gone message carries a leave')
       return { t: 'gone', record, signed: copy(m.signed) }
     }
@@ -103,7 +103,7 @@ async function check (msg: unknown): Promise<GossipItem> {
       const { peerId, seq, by, sig } = m
       if (typeof peerId !== 'string' || peerId.length > 128 || !Number.isSafeInteger(seq) || (seq as number) < 0 ||
         typeof by !== 'string' || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) throw reject('malformed withdrawal')
-      if (!await verify(by, WITHDRAW_DOMAIN + JSON.stringify([peerId, seq]), sig)) throw reject('bad withdrawal signature')
+      if (!await verifyText(verify, by, WITHDRAW_DOMAIN + JSON.stringify([peerId, seq]), sig)) throw reject('bad withdrawal signature')
       return { t: 'withdraw', peerId, seq: seq as number, by, sig }
     }
     case 'relay': {
@@ -112,16 +112,16 @@ async function check (msg: unknown): Promise<GossipItem> {
       let r: unknown
       try { r = JSON.parse(s.record) } catch { throw reject('relay record is not JSON') }
       const record = relayRecord(r)
-      if (!await verify(record.peerId, RELAY_DOMAIN + s.record, s.sig)) throw reject('bad relay record signature')
+      if (!await verifyText(verify, record.peerId, RELAY_DOMAIN + s.record, s.sig)) throw reject('bad relay record signature')
       return { t: 'relay', record, signed: { record: s.record, sig: s.sig } }
     }
     default: throw reject('unknown message type')
   }
 }
 
-async function open (signed: unknown): Promise<FarmerRecord | FarmerTombstone> {
+async function open (signed: unknown, verify: VerifySignature): Promise<FarmerRecord | FarmerTombstone> {
   try {
-    return await openSignedRecord(signed)
+    return await openSignedRecord(signed, verify)
   } catch (err) {
     throw reject((err as Error).message)
   }
@@ -129,13 +129,9 @@ async function open (signed: unknown): Promise<FarmerRecord | FarmerTombstone> {
 
 const copy = (s: unknown): SignedFarmerRecord => ({ record: (s as SignedFarmerRecord).record, sig: (s as SignedFarmerRecord).sig })
 
-async function verify (peerId: string, text: string, sig: string): Promise<boolean> {
-  try {
-    const key = peerIdFromString(peerId).publicKey
-    return key !== undefined && await key.verify(enc(text), fromHex(sig))
-  } catch {
-    return false
-  }
+/** A relay's signature over `text` (relays come back: their keys are worth keeping). */
+async function verifyText (verify: VerifySignature, peerId: string, text: string, sig: string): Promise<boolean> {
+  return await verify(peerId, enc(text), fromHex(sig), true)
 }
 
 function relayRecord (r: unknown): RelayRecord {

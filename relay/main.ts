@@ -19,6 +19,7 @@ import type { Logger } from '../src/core/logger.ts'
 import { AdmissionBook, DEFAULT_VETTING_PERIOD_MS } from './admissions.ts'
 import { MemoryDirectoryStore } from './directory-store.ts'
 import type { MemoryDirectoryStoreInit } from './directory-store.ts'
+import { verifyOffThread } from './ed25519.ts'
 import { Federation } from './federation.ts'
 import { MAX_GOSSIP_BYTES } from './gossip-records.ts'
 
@@ -140,6 +141,7 @@ export async function startRelay (init: RelayInit): Promise<Relay> {
     ...init.directoryService,
     sharedSubnets: init.sharedSubnets === true,
     dialBack: init.dialBack ?? true,
+    verify: verifyOffThread,
     onError: (err, peer) => { init.log.debug('directory request refused', { peer, err }) }
   })
   await service.start()

@@ -11,7 +11,7 @@
  * multiaddr; relays gossiping later have each other's), and a listing moved to another farmer, or
  * with a field changed, fails.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { verifyWithPeerKey, type VerifySignature } from './signature.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import { fromHex, toHex } from '../../core/hash.ts'
 
@@ -54,14 +54,10 @@ export function admissionFields (l: Record<string, unknown>): Admission | undefi
  * True when `a` is `relay`'s signature over `peerId`'s admission. False for any other relay, a
  * changed field, a malformed signature, or a relay peer id without an embedded key.
  */
-export async function verifyAdmission (relay: string, peerId: string, a: Admission): Promise<boolean> {
-  try {
-    const key = peerIdFromString(relay).publicKey
-    if (key === undefined) return false
-    return await key.verify(payload(peerId, a), fromHex(a.admission))
-  } catch {
-    return false
-  }
+export async function verifyAdmission (relay: string, peerId: string, a: Admission, verify: VerifySignature = verifyWithPeerKey): Promise<boolean> {
+  let sig: Uint8Array
+  try { sig = fromHex(a.admission) } catch { return false }
+  return await verify(relay, payload(peerId, a), sig, true)
 }
 
 /**

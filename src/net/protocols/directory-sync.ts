@@ -26,8 +26,8 @@ export const MAX_SYNC_PAGE_BYTES = 256 * 1024
 export const MAX_SYNC_RESPONSE_BYTES = MAX_SYNC_PAGE_BYTES + 16 * 1024
 /** Time one page may take, either side. */
 export const SYNC_TIMEOUT_MS = 10_000
-/** Pages one pull reads at most: 10 000 records of ~1 KiB fit in ~40. */
-export const MAX_SYNC_PAGES = 400
+/** Pages one pull reads at most: a page holds ~250 records of ~1 KiB, so this covers 250 000. */
+export const MAX_SYNC_PAGES = 1000
 
 /** What a relay serves a page from: items after `after`, each already JSON-sized below the page. */
 export type SyncSource = (after: string | undefined, maxBytes: number) => { items: object[], next?: string }
@@ -63,13 +63,12 @@ export interface SyncPullOptions extends AbortOptions {
 }
 
 /**
- * Pulls every page `peer` serves, handing each item (unchecked: the caller checks it like gossip)
- * to `onItem`. Returns the number of items read. Throws `DirectoryError` on a malformed page.
+ * Pulls every page `peer` serves, handing each page's items (unchecked: the caller checks them like
+ * gossip) to `onPage`, while the next page is already being read. Returns the number of items read.
+ * Throws `DirectoryError` on a malformed page.
  */
-export async function pullDirectorySync (libp2p: Libp2p, peer: PeerId | Multiaddr, onItem: (item: unknown) => Promise<void>, options: SyncPullOptions = {}): Promise<number> {
-  let after: string | undefined
-  let n = 0
-  for (let page = 0; page < (options.maxPages ?? MAX_SYNC_PAGES); page++) {
+export async function pullDirectorySync (libp2p: Libp2p, peer: PeerId | Multiaddr, onPage: (items: unknown[]) => Promise<void>, options: SyncPullOptions = {}): Promise<number> {
+  const fetchPage = async (after: string | undefined): Promise<{ items: unknown[], next?: string }> => {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? SYNC_TIMEOUT_MS)
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
     const stream = await libp2p.dialProtocol(peer, DIRECTORY_SYNC_PROTOCOL, { signal })
@@ -85,10 +84,20 @@ export async function pullDirectorySync (libp2p: Libp2p, peer: PeerId | Multiadd
       throw err
     }
     if (!Array.isArray(res.items)) throw new DirectoryError('BAD_REQUEST', 'malformed sync page')
-    for (const item of res.items) { n++; await onItem(item) }
-    if (res.next === undefined) return n
-    if (typeof res.next !== 'string' || !CURSOR.test(res.next) || res.next === after) throw new DirectoryError('BAD_REQUEST', 'malformed sync cursor')
-    after = res.next
+    if (res.next !== undefined && (typeof res.next !== 'string' || !CURSOR.test(res.next) || res.next === after)) throw new DirectoryError('BAD_REQUEST', 'malformed sync cursor')
+    return { items: res.items, ...(res.next !== undefined ? { next: res.next as string } : {}) }
+  }
+  let n = 0
+  let pending = fetchPage(undefined)
+  for (let page = 0; page < (options.maxPages ?? MAX_SYNC_PAGES); page++) {
+    const { items, next } = await pending
+    if (next !== undefined) {
+      pending = fetchPage(next)
+      pending.catch(() => {}) // awaited on the next turn; not unhandled if `onPage` throws first
+    }
+    n += items.length
+    await onPage(items)
+    if (next === undefined) return n
   }
   return n
 }

@@ -55,6 +55,7 @@ import { ShardfarmError, type AbortOptions } from '../../core/errors.ts'
 import { checkAddr, MAX_ADDR_BYTES, MAX_ADDRS, subnetOf } from './directory-addr.ts'
 import { toHex } from '../../core/hash.ts'
 import { admissionFields, type Admission } from './directory-admission.ts'
+import { verifyWithPeerKey, type VerifySignature } from './signature.ts'
 import type { FarmerKind, Tier } from '../../core/policy.ts'
 
 /** Versioned protocol id. */
@@ -243,14 +244,14 @@ export async function signFarmerTombstone (key: PrivateKey, peerId: string, seq:
  * Needs no connection, so gossiping relays can use it too. Throws `DirectoryError` (also for a
  * tombstone: see `openSignedRecord`).
  */
-export async function openFarmerRecord (signed: unknown): Promise<FarmerRecord> {
-  const r = await openSignedRecord(signed)
+export async function openFarmerRecord (signed: unknown, verify: VerifySignature = verifyWithPeerKey): Promise<FarmerRecord> {
+  const r = await openSignedRecord(signed, verify)
   if ('gone' in r) throw bad('record is a leave, not an announce')
   return r
 }
 
 /** `openFarmerRecord` that also opens tombstones (`{ peerId, seq, gone: true }`). Throws `DirectoryError`. */
-export async function openSignedRecord (signed: unknown): Promise<FarmerRecord | FarmerTombstone> {
+export async function openSignedRecord (signed: unknown, verify: VerifySignature = verifyWithPeerKey): Promise<FarmerRecord | FarmerTombstone> {
   if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.sig !== 'string' ||
     !/^[0-9a-f]{128}$/.test(signed.sig)) throw bad('signed must be { record: string, sig: 128 hex chars }')
   if (signed.record.length > MAX_REQUEST_BYTES) throw new DirectoryError('TOO_LARGE', 'record is too long')
@@ -262,7 +263,7 @@ export async function openSignedRecord (signed: unknown): Promise<FarmerRecord |
   if (peer.publicKey === undefined) throw new DirectoryError('FORBIDDEN', 'peer id must embed its public key (Ed25519)')
   const data = concat(SIGNING_DOMAIN, new TextEncoder().encode(signed.record))
   const sig = Uint8Array.from(signed.sig.match(/../g) ?? [], h => parseInt(h, 16))
-  if (!await peer.publicKey.verify(data, sig)) throw new DirectoryError('FORBIDDEN', 'bad record signature')
+  if (!await verify(peer, data, sig)) throw new DirectoryError('FORBIDDEN', 'bad record signature')
   return record
 }
 
@@ -287,6 +288,8 @@ export interface DirectoryServiceInit {
   dialBack?: boolean
   /** Time one dial-back may take. @default DIAL_BACK_TIMEOUT_MS */
   dialBackTimeoutMs?: number
+  /** Checks record signatures. @default verifyWithPeerKey */
+  verify?: VerifySignature
 }
 
 /** Time a relay gives one dial-back of a farmer (`DirectoryServiceInit.dialBack`). */
@@ -356,7 +359,7 @@ export class DirectoryService {
     const peer = conn.remotePeer
     switch (req.op) {
       case 'announce': {
-        const record = await openFarmerRecord(req.signed)
+        const record = await openFarmerRecord(req.signed, this.#init.verify)
         if (record.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
         const signed = req.signed as SignedFarmerRecord
         const subnet = subnetOf(conn.remoteAddr)
@@ -375,7 +378,7 @@ export class DirectoryService {
           this.#federation?.left(peer.toString()) // first: the federation withdraws what is still held
           return { ok: true, removed: this.#registry.remove(peer.toString()) }
         }
-        const gone = await openSignedRecord(req.signed)
+        const gone = await openSignedRecord(req.signed, this.#init.verify)
         if (!('gone' in gone)) throw bad('a leave carries a tombstone ({ peerId, seq, gone: true })')
         if (gone.peerId !== peer.toString()) throw new DirectoryError('FORBIDDEN', 'record is for another peer than the connection')
         const signed = req.signed as SignedFarmerRecord

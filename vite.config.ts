@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { defineConfig, type Plugin } from 'vite'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
-import { configHome, LOCAL_GRID_FILE, RELAY_ADDR_FILE } from './src/cli/relay-address.ts'
+import { localGridAnswer } from './src/cli/relay-address.ts'
 
 /**
  * The app's Content-Security-Policy: everything from this origin only, WebAssembly compiled from
@@ -44,27 +43,17 @@ function cspMeta (): Plugin {
 }
 
 /**
- * Serves `/grid.json` ({ relay }) from the address the local grid writes to
- * `$SHARDFARM_GRID/relay.addr` (set by `npm start`), else to the person's config folder
- * (`local-grid.addr`, never the working directory), so the app finds a local grid with nothing to
- * configure. Read on every request: the grid may start after the web server.
+ * Serves `/grid.json` (`localGridAnswer`: the local grid's relays and keeper, found where `npm start`
+ * or `shardfarm grid` wrote them, never in the working directory), so the app finds a local grid
+ * with nothing to configure. Read on every request: the grid may start after the web server.
  */
 function localGrid (): Plugin {
   const handler = async (_req: unknown, res: { setHeader: (k: string, v: string) => void, statusCode: number, end: (s: string) => void }): Promise<void> => {
     res.setHeader('content-type', 'application/json')
     res.setHeader('cache-control', 'no-store')
-    try {
-      const grid = process.env.SHARDFARM_GRID
-      const file = grid !== undefined && grid !== '' ? join(grid, RELAY_ADDR_FILE) : join(configHome(), LOCAL_GRID_FILE)
-      const relay = (await readFile(file, 'utf8')).trim()
-      if (relay === '') throw new Error('empty')
-      // `npm start`'s keeper, offered to "Keep safe" in My files.
-      const keeper = grid !== undefined && grid !== '' ? (await readFile(join(grid, 'keeper.addr'), 'utf8').catch(() => '')).trim() : ''
-      res.end(JSON.stringify({ relay, ...(/^http:\/\/[\w.:[\]-]+$/.test(keeper) ? { keeper } : {}) }))
-    } catch {
-      res.statusCode = 404
-      res.end(JSON.stringify({ error: 'no local grid running' }))
-    }
+    const answer = await localGridAnswer().catch(() => undefined)
+    if (answer === undefined) res.statusCode = 404
+    res.end(JSON.stringify(answer ?? { error: 'no local grid running' }))
   }
   return {
     name: 'shardfarm-local-grid',

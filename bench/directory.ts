@@ -11,6 +11,10 @@
 //   query       a client's directory query (first page, 100 listings; and a filtered one) over
 //               10 000 records: p50, p99 ms.
 //   memory      heap growth of one relay holding 10 000 records (after GC), per 10 000.
+//   failover    ms to a client's first directory answer from two federated relays (RelaySetDirectory,
+//               a fresh client each time) when the first one is: alive (baseline), stopped (the dial
+//               is refused), a black hole (accepts TCP, never answers: the hedge decides); and the
+//               next answer of a client that was using the first relay when it stopped.
 // Usage: node bench/directory.ts [--json] [--full] [--records N]
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -28,6 +32,8 @@ import { queryDirectoryPage, signFarmerRecord } from '../src/net/protocols/direc
 import type { FarmerRecord } from '../src/net/protocols/directory.ts'
 import { startRelay } from '../relay/main.ts'
 import type { Relay } from '../relay/main.ts'
+import { createServer, type AddressInfo } from 'node:net'
+import { RelaySetDirectory } from '../src/client/adapters/relay-set.ts'
 import { printTable } from './util.ts'
 
 setFlagsFromString('--expose-gc')
@@ -142,6 +148,51 @@ try {
     await Promise.all(rs.map(async r => { await r.stop() }))
   }
   if (!json) printTable(['spread', 'p50 ms', 'p99 ms', 'records', 'lost', 'ping ms (baseline)'], spreadRows)
+
+  // Failover.
+  {
+    const [a, b] = await federation(2)
+    const fs = await farmers(50)
+    for (const [i, f] of fs.entries()) await accept(a!, f, i)
+    while (b!.directory.size < fs.length) await sleep(20)
+    const client = await createNodeLibp2p()
+    const hole = createServer(() => {}) // takes the connection, never says a word
+    await new Promise<void>(resolve => hole.listen(0, '127.0.0.1', resolve))
+    const holeAddr = `/ip4/127.0.0.1/tcp/${(hole.address() as AddressInfo).port}/ws/p2p/${a!.libp2p.peerId.toString()}`
+    const firstAnswer = async (first: string): Promise<{ p50: number, p99: number }> => {
+      const xs: number[] = []
+      for (let i = 0; i < 15; i++) {
+        const set = new RelaySetDirectory(client, [first, b!.addr])
+        const t = performance.now()
+        const got = await set.list()
+        xs.push(performance.now() - t)
+        if (got.length !== fs.length) throw new Error(`failover answer listed ${got.length} of ${fs.length}`)
+        await Promise.all(client.getConnections().map(async c => { await c.close() })) // every trial dials afresh
+      }
+      return { p50: pct(xs, 0.5), p99: pct(xs, 0.99) }
+    }
+    const alive = await firstAnswer(a!.addr)
+    const blackHole = await firstAnswer(holeAddr)
+    const using = new RelaySetDirectory(client, [a!.addr, b!.addr])
+    await using.list()
+    await a!.stop()
+    const t = performance.now()
+    await using.list()
+    const afterDeath = performance.now() - t
+    const stopped = await firstAnswer(a!.addr)
+    out.failover = { alive, stopped, blackHole, nextAnswerAfterDeathMs: afterDeath }
+    hole.close()
+    await client.stop()
+    await b!.stop()
+    if (!json) {
+      printTable(['first directory answer, 2 relays', 'p50 ms', 'p99 ms'], [
+        ['first relay alive (baseline)', alive.p50.toFixed(1), alive.p99.toFixed(1)],
+        ['first relay stopped', stopped.p50.toFixed(1), stopped.p99.toFixed(1)],
+        ['first relay a black hole', blackHole.p50.toFixed(1), blackHole.p99.toFixed(1)],
+        ['next answer of a client using the relay that stopped', afterDeath.toFixed(1), '']
+      ])
+    }
+  }
 
   // Memory, sync and query at RECORDS.
   const [r0] = await federation(1)

@@ -117,9 +117,11 @@ export async function gridCommand (argv: string[]): Promise<void> {
           watch(c, `farmers-${h}`)
           return c.addr.split(' ')
         }))).flat()
-    await writeFile(join(root, RELAY_ADDR_FILE), relay.addr + '\n')
-    announced = relay.addr
-    await saveLocalGrid(relay.addr)
+    // Every relay, one a line, first the one the others joined: clients ask them in this order.
+    const list = relays.map(r => r.addr).join('\n')
+    await writeFile(join(root, RELAY_ADDR_FILE), list + '\n')
+    announced = list
+    await saveLocalGrid(list)
     log.info('grid up', { relay: relay.addr, relays: relays.map(r => r.addr), farmers, data: root })
     printAddress(relays.map(r => r.addr).join(' '))
   } catch (err) {

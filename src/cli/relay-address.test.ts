@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { clientHome, LEARNED_RELAYS_FILE, learnedRelays, saveLearnedRelays } from '../client/session.node.ts'
-import { configHome, farmerRelays, forgetLocalGrid, LOCAL_GRID_FILE, RELAY_CONFIG_FILE, resolveRelay, resolveRelays, saveLocalGrid, takeRelayFlags } from './relay-address.ts'
+import { configHome, farmerRelays, forgetLocalGrid, LOCAL_GRID_FILE, localGridAnswer, RELAY_CONFIG_FILE, resolveRelay, resolveRelays, saveLocalGrid, takeRelayFlags } from './relay-address.ts'
+
+const A = '/ip4/127.0.0.1/tcp/4001/ws'
+const B = '/ip4/127.0.0.1/tcp/4002/ws'
 
 const VARS = ['SHARDFARM_RELAY', 'SHARDFARM_RELAYS', 'SHARDFARM_CONFIG', 'SHARDFARM_HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'HOME'] as const
 let saved: Record<string, string | undefined>
@@ -109,5 +112,26 @@ describe('where the CLI looks', () => {
     expect((await readFile(join(configHome(), LOCAL_GRID_FILE), 'utf8')).trim()).toBe('/ip4/127.0.0.1/tcp/2/ws')
     await forgetLocalGrid('/ip4/127.0.0.1/tcp/2/ws')
     await expect(readFile(join(configHome(), LOCAL_GRID_FILE))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
+
+describe('localGridAnswer (/grid.json)', () => {
+  it('names every relay the grid wrote, in order, and its keeper when the address is plain http', async () => {
+    const grid = join(root, 'grid')
+    await mkdir(grid)
+    expect(await localGridAnswer(grid)).toBeUndefined()
+    await writeFile(join(grid, 'relay.addr'), `${A}\n${B}\n`)
+    expect(await localGridAnswer(grid)).toEqual({ relay: A, relays: [A, B] })
+    await writeFile(join(grid, 'keeper.addr'), 'http://127.0.0.1:4100\n')
+    expect(await localGridAnswer(grid)).toEqual({ relay: A, relays: [A, B], keeper: 'http://127.0.0.1:4100' })
+    await writeFile(join(grid, 'keeper.addr'), 'javascript:alert(1)\n')
+    expect(await localGridAnswer(grid)).toEqual({ relay: A, relays: [A, B] })
+  })
+
+  it('without a grid folder, reads the config folder, never the working directory', async () => {
+    process.env.SHARDFARM_CONFIG = join(root, 'config')
+    expect(await localGridAnswer('')).toBeUndefined() // the working directory holds a relay.addr
+    await saveLocalGrid(`${B}\n${A}`)
+    expect(await localGridAnswer('')).toEqual({ relay: B, relays: [B, A] })
   })
 })

@@ -119,3 +119,22 @@ export async function forgetLocalGrid (addr: string): Promise<void> {
   const now = await readFile(file, 'utf8').then(s => s.trim(), () => undefined)
   if (now === addr) await rm(file, { force: true })
 }
+
+/** What `/grid.json` tells the app: the local grid's relays in order (`relay`: the first, for older pages), and its keeper. */
+export interface LocalGridAnswer { relay: string, relays: string[], keeper?: string }
+
+/**
+ * The local grid as the app's server describes it (`/grid.json`): the relays `shardfarm grid` wrote,
+ * one a line, to `GRID/relay.addr` when `grid` (`$SHARDFARM_GRID`, set by `npm start`) is given,
+ * else to the config folder's `local-grid.addr`; and `npm start`'s keeper (`GRID/keeper.addr`, plain
+ * http only). Undefined when no grid is running.
+ */
+export async function localGridAnswer (grid = process.env.SHARDFARM_GRID): Promise<LocalGridAnswer | undefined> {
+  const inGrid = grid !== undefined && grid !== ''
+  const file = inGrid ? join(grid, RELAY_ADDR_FILE) : join(configHome(), LOCAL_GRID_FILE)
+  const text = await readFile(file, 'utf8').catch(() => '')
+  const relays = parseRelayList(text.slice(0, 64 * 1024)).slice(0, MAX_RELAYS)
+  if (relays.length === 0) return undefined
+  const keeper = inGrid ? (await readFile(join(grid, 'keeper.addr'), 'utf8').catch(() => '')).trim() : ''
+  return { relay: relays[0]!, relays, ...(/^http:\/\/[\w.:[\]-]+$/.test(keeper) ? { keeper } : {}) }
+}

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2p } from '@libp2p/interface'
 import { createNodeLibp2p } from '../../src/net/libp2p.node.ts'
 import { TUNED_FLAGS } from '../../src/cli/tuning.ts'
+import { localGridAnswer } from '../../src/cli/relay-address.ts'
 import { Grid, waitForDirectory } from './helpers.ts'
 
 const grid = new Grid()
@@ -69,6 +70,19 @@ describe('shardfarm grid', () => {
     expect(g.logs.some(l => l.includes('"proc":"farmer-2"') && l.includes('"msg":"stopped"'))).toBe(true)
     await expect(readFile(join(root, 'relay.addr'))).rejects.toMatchObject({ code: 'ENOENT' })
     await expect(readFile(recorded)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('with --relays 2, records both relays, one a line, for the app\'s /grid.json and the file commands', async () => {
+    const root = join(grid.root, 'c')
+    const g = await grid.start('grid', ['grid', '--farmers', '1', '--relays', '2', '--data', root])
+    orphans.push(...childrenOf(g.pid))
+    const relays = g.addr.split(' ')
+    expect(relays).toHaveLength(2)
+    expect(await localGridAnswer(root)).toEqual({ relay: relays[0], relays })
+    expect(await localGridAnswer('')).toEqual({ relay: relays[0], relays }) // the config folder's copy
+    g.child.kill('SIGINT')
+    expect(await g.exited).toBe(0)
+    expect(await localGridAnswer('')).toBeUndefined()
   })
 
   it('children stop by themselves when the grid is SIGKILLed', async () => {

@@ -9,13 +9,14 @@
 //                  cores their CPU is the honest client's too)
 // --soak SECONDS runs every attack at once beside a loop of honest puts and gets for that long
 // (`npm run soak`: 600 s), and reports the operations, their failures, and the relay's and the
-// farmers' memory over time.
+// farmers' memory over time (RSS; and the relay's JS heap and pending timers, from its /metrics).
 // Usage: node bench/abuse.ts [--json] [--rounds 5] [--soak SECONDS]
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -53,7 +54,8 @@ const children: ShardfarmChild[] = []
 const nodes: Libp2p[] = []
 let client: NodeClient | undefined
 try {
-  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--vetting-period', '0', '--shared-subnets'], { name: 'abuse-relay', stderr: 'ignore' })
+  const relayHttp = await freePort()
+  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--vetting-period', '0', '--shared-subnets', '--http', `127.0.0.1:${relayHttp}`], { name: 'abuse-relay', stderr: 'ignore' })
   children.push(relay)
   const farmers = await Promise.all(Array.from({ length: FARMERS }, async (_, i) => await spawnShardfarm([
     'farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr, '--heartbeat', '1000'
@@ -74,8 +76,12 @@ try {
   if (args.soak !== undefined) {
     const running = await Promise.all(Object.values(attacks).map(async start => await start()))
     const end = Date.now() + args.soak * 1000
-    const samples: Array<{ t: number, relay: number, farmers: number }> = []
-    const sampler = setInterval(() => { samples.push({ t: Math.round((Date.now() - end) / 1000 + args.soak!), ...memory() }) }, 10_000)
+    const samples: Array<{ t: number, relay: number, farmers: number, relayHeapMiB?: number, relayTimers?: number }> = []
+    const sampler = setInterval(() => {
+      const t = Math.round((Date.now() - end) / 1000 + args.soak!)
+      const rss = memory()
+      void relayFigures(relayHttp).then(f => { samples.push({ t, ...rss, ...f }) })
+    }, 10_000)
     let ok = 0
     let failed = 0
     const errors = new Map<string, number>()
@@ -85,11 +91,12 @@ try {
     }
     clearInterval(sampler)
     await Promise.all(running.map(async a => { await a.stop() }))
-    const first = samples[0] ?? memory()
-    const last = samples.at(-1) ?? memory()
+    const first: typeof samples[number] = samples[0] ?? { t: 0, ...memory() }
+    const last: typeof samples[number] = samples.at(-1) ?? { t: args.soak, ...memory() }
     const peak = { relay: Math.max(...samples.map(s => s.relay)), farmers: Math.max(...samples.map(s => s.farmers)) }
     log(`soak: ${args.soak} s with every attack running: ${ok} honest put+get rounds succeeded, ${failed} failed ${JSON.stringify(Object.fromEntries(errors))}`)
     log(`RSS (MiB) relay ${first.relay} → ${last.relay} (peak ${peak.relay}), largest farmer ${first.farmers} → ${last.farmers} (peak ${peak.farmers})`)
+    log(`relay JS heap in use (MiB) ${first.relayHeapMiB ?? '?'} → ${last.relayHeapMiB ?? '?'} (peak ${Math.max(...samples.map(x => x.relayHeapMiB ?? 0))}); timers ${first.relayTimers ?? '?'} → ${last.relayTimers ?? '?'}`)
     if (args.json) process.stdout.write(JSON.stringify({ soak_s: args.soak, rounds_ok: ok, rounds_failed: failed, errors: Object.fromEntries(errors), rss_mib: { first, last, peak }, samples }) + '\n')
   } else {
     const phases: Array<{ name: string, put: number, get: number, failed: number, relay: number, farmers: number }> = []
@@ -258,6 +265,23 @@ async function waitListed (libp2p: Libp2p, relayAddr: string, n: number): Promis
     await new Promise(resolve => setTimeout(resolve, 500))
   }
   throw new Error(`the relay's directory never listed ${n} farmers`)
+}
+
+/** A port free now on 127.0.0.1 (for the relay's metrics endpoint). */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+/** The relay's JS heap in use (MiB) and pending timers, from its /metrics. */
+async function relayFigures (port: number): Promise<{ relayHeapMiB?: number, relayTimers?: number }> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) }).then(async r => await r.text()).catch(() => '')
+  const heap = /^nodejs_heap_used_bytes (\d+)$/m.exec(text)?.[1]
+  const timers = /^nodejs_active_resources\{type="Timeout"\} (\d+)$/m.exec(text)?.[1]
+  return { ...(heap !== undefined ? { relayHeapMiB: Math.round(Number(heap) / 2 ** 20) } : {}), ...(timers !== undefined ? { relayTimers: Number(timers) } : {}) }
 }
 
 function rssMiB (pid: number): number {

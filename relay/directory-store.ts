@@ -117,6 +117,11 @@ export class MemoryDirectoryStore implements DirectoryRegistry {
     this.#sweeper = undefined
   }
 
+  /** Leaves held (each refuses older records for a TTL). */
+  get tombstones (): number {
+    return this.#tombstones.size
+  }
+
   /** Live entries. */
   get size (): number {
     this.sweep()

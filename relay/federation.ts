@@ -69,6 +69,8 @@ export class Federation implements DirectoryFederation {
   #seq = 0
   /** Sync pulls done (for tests and logs). */
   syncs = 0
+  /** Gossip messages by verdict (accept, ignore, reject), for the relay's metrics. */
+  readonly verdicts = { accept: 0, ignore: 0, reject: 0 }
 
   constructor (init: FederationInit) {
     this.#init = init
@@ -188,8 +190,9 @@ export class Federation implements DirectoryFederation {
 
   async #validate (msg: Message): Promise<TopicValidatorResult> {
     // Relays sign every message (gossipsub's StrictSign): `from` is who originated it.
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    return await this.apply(await openGossip(msg.data, verifyOffThread), msg.from.toString())
+    const verdict = msg.type !== 'signed' ? TopicValidatorResult.Reject : await this.apply(await openGossip(msg.data, verifyOffThread), msg.from.toString())
+    this.verdicts[verdict]++
+    return verdict
   }
 
   readonly #onSubscription = (): void => {

@@ -1,12 +1,14 @@
 /**
  * `shardfarm relay [--listen 127.0.0.1:PORT] [--data DIR] [--directory-ttl MS] [--vetting-period
- * DURATION] [--shared-subnets] [--peer MULTIADDR]… [--tls-cert PATH --tls-key PATH] [--announce MULTIADDR]…`: runs a relay until SIGINT/SIGTERM, federated
+ * DURATION] [--shared-subnets] [--peer MULTIADDR]… [--tls-cert PATH --tls-key PATH] [--announce MULTIADDR]… [--http HOST:PORT]`: runs a relay until SIGINT/SIGTERM, federated
  * with every `--peer` relay (records shared over gossipsub, `relay/federation.ts`). stdout gets
  * exactly one line, the relay's multiaddr with `/p2p/<id>`.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { startRelay } from '../../relay/main.ts'
-import { announceFlags, parseCount, parseFlags, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
+import { serveRelayHttp } from '../../relay/http.ts'
+import { shardfarmVersion } from '../farmer/full.node.ts'
+import { announceFlags, parseCount, parseFlags, parseHostPort, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
 import { stopOnSignals, printAddress } from './lifecycle.ts'
 import { createLogger } from './log.ts'
 
@@ -21,7 +23,8 @@ export const RELAY_USAGE = `shardfarm relay [options]
   --max-reservations N    circuit relay reservations at once (default 1024)
   --new-farmers-per-minute N  new farmer identities one network (/24, /48) may list a minute (default 64)
   --new-farmers-per-hour N    and an hour (default 512)
-  --peer MULTIADDR        a relay to federate with (repeatable; kept dialed, with backoff)`
+  --peer MULTIADDR        a relay to federate with (repeatable; kept dialed, with backoff)
+  --http HOST:PORT        health and Prometheus metrics endpoint (default: none)`
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 /** The longest vetting period accepted: a year. */
@@ -44,8 +47,10 @@ export async function relayCommand (argv: string[]): Promise<void> {
     'directory-ttl': { type: 'string' }, 'max-reservations': { type: 'string' },
     'vetting-period': { type: 'string' }, 'shared-subnets': { type: 'boolean' }, 'new-farmers-per-minute': { type: 'string' },
     'new-farmers-per-hour': { type: 'string' }, peer: { type: 'string', multiple: true },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, announce: { type: 'string', multiple: true }
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, announce: { type: 'string', multiple: true },
+    http: { type: 'string' }
   })
+  const http = f.http !== undefined ? parseHostPort('http', f.http) : undefined
   const tls = await readTlsFlags(f['tls-cert'], f['tls-key'])
   const announce = announceFlags(f.announce)
   const peers = f.peer ?? []
@@ -71,9 +76,10 @@ export async function relayCommand (argv: string[]): Promise<void> {
     sharedSubnets: f['shared-subnets'] === true,
     log
   })
-  stopOnSignals(relay.stop, log)
+  const endpoint = http !== undefined ? await serveRelayHttp(relay, http, await shardfarmVersion()) : undefined
+  stopOnSignals(async () => { await endpoint?.close(); await relay.stop() }, log)
   log.info('relay listening', {
-    addr: relay.addr, peerId: relay.libp2p.peerId.toString(), ttlMs: relay.directory.ttlMs,
+    addr: relay.addr, http: endpoint?.url, peerId: relay.libp2p.peerId.toString(), ttlMs: relay.directory.ttlMs,
     vettingPeriodMs: relay.admissions.vettingPeriodMs, sharedSubnets: f['shared-subnets'] === true, peers
   })
   printAddress(relay.addr)

@@ -22,6 +22,7 @@ import { RelayDirectory } from '../../src/client/adapters/libp2p-ports.ts'
 import { startRelay } from '../../relay/main.ts'
 import type { Relay } from '../../relay/main.ts'
 import { DIRECTORY_TOPIC, signRelayRecord } from '../../relay/gossip-records.ts'
+import { renderRelayMetrics } from '../../relay/http.ts'
 import { recordOf, startDirectoryFarmers } from '../support/test-directory.ts'
 import type { TestDirectoryFarmer } from '../support/test-directory.ts'
 import { Grid, peerOf } from './helpers.ts'
@@ -153,6 +154,11 @@ describe('relays federated over gossipsub', () => {
       await publish({ t: 'farmer', signed: good, admission: await admit(id1), by: hostile.peerId.toString() })
       await untilAll(relays, p => p.farmers.some(l => l.peerId === id1), 2_000)
       for (const r of relays) expect(ids(await page(r))).not.toContain(id0)
+      // The relays the hostile node reached count the forgery as rejected, and say so on /metrics.
+      const rejected = relays.map(r => r.federation.verdicts.reject)
+      const most = Math.max(...rejected)
+      expect(most).toBeGreaterThan(0)
+      expect(renderRelayMetrics(relays[rejected.indexOf(most)]!)).toContain(`shardfarm_relay_gossip_messages_total{verdict="reject"} ${most}`)
       // Its admission is the hostile node's, a signer no relay lists: a client takes the record but
       // not the admission, so the farmer counts as new (no network, never vetted).
       const seen = (await new RelayDirectory(client, relays[1]!.addr).list()).find(f => f.peerId === id1)

@@ -9,6 +9,7 @@
  * with the key the request names, and an Ed25519 signature verifies under one key only, so a
  * signature cannot be moved to another owner's claim.
  */
+import { encodeBase64 } from './base64.ts'
 import { ShardfarmError } from './errors.ts'
 
 /** An owner key pair. `publicKey` is what a PUT carries and what `FragmentMeta.owner` stores. */
@@ -58,9 +59,7 @@ const PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b
 
 /** Base64 (standard, padded) of `bytes`. */
 export function toBase64 (bytes: Uint8Array): string {
-  let s = ''
-  for (const b of bytes) s += String.fromCharCode(b)
-  return btoa(s)
+  return encodeBase64(bytes)
 }
 
 /** Bytes of a standard base64 string; throws `InvalidOwnerKeyError` on malformed input. */

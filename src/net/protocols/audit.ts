@@ -19,7 +19,7 @@
 import { ShardfarmError } from '../../core/errors.ts'
 import { isFragmentId } from '../../core/fragment-store.ts'
 import { HASH_BYTES, LEAF_BYTES, maxPathLength, type LeafProof } from '../../core/merkle.ts'
-import { toBase64 } from '../../core/owner-key.ts'
+import { decodeBase64 as decodeBase64Text, encodeBase64 as toBase64 } from '../../core/base64.ts'
 import { FarmerError } from './fragment-errors.ts'
 import type { ProtocolHost } from './fragment.ts'
 import { MAX_FRAGMENT_BYTES } from './fragment-constants.ts'
@@ -84,20 +84,19 @@ export interface AuditRefusal {
 /** What a farmer answers. */
 export type AuditAnswer = AuditProofAnswer | AuditRefusal
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
-
 function bad (reason: string): FarmerError {
   return new FarmerError('BAD_REQUEST', `Malformed audit: ${reason}`, { reason })
 }
 
 /** Base64 of `bytes` bytes exactly, decoded; anything else throws `BAD_REQUEST`. */
 function decodeBase64 (v: unknown, field: string, minBytes: number, maxBytes: number): Uint8Array {
-  if (typeof v !== 'string' || v.length > Math.ceil(maxBytes / 3) * 4 || v.length % 4 !== 0 || !BASE64.test(v)) {
+  if (typeof v !== 'string' || v.length > Math.ceil(maxBytes / 3) * 4 || v.length % 4 !== 0) {
     throw bad(`${field} must be base64`)
   }
-  const bin = atob(v)
-  if (bin.length < minBytes || bin.length > maxBytes) throw bad(`${field} must be ${minBytes}–${maxBytes} bytes`)
-  return Uint8Array.from(bin, c => c.charCodeAt(0))
+  const bytes = decodeBase64Text(v)
+  if (bytes === undefined) throw bad(`${field} must be base64`)
+  if (bytes.length < minBytes || bytes.length > maxBytes) throw bad(`${field} must be ${minBytes}–${maxBytes} bytes`)
+  return bytes
 }
 
 /** Validates a decoded request header; `BAD_REQUEST` for a malformed field, `TOO_LARGE` for too many leaves. */

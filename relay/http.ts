@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { PrometheusText } from '../src/core/prometheus.ts'
 import type { Relay } from './main.ts'
 
 /** A running endpoint. */
@@ -53,11 +54,8 @@ function answer (relay: Relay, version: string, req: IncomingMessage, res: Serve
 
 /** The relay's figures in Prometheus text exposition format (version 0.0.4). */
 export function renderRelayMetrics (relay: Relay): string {
-  const out: string[] = []
-  const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    for (const [labels, value] of rows) out.push(`${name}${labels} ${value}`)
-  }
+  const out = new PrometheusText()
+  const metric = out.metric
   const f = relay.federation
   metric('shardfarm_relay_farmers', 'gauge', 'Farmers the directory lists now.', [['', relay.directory.size]])
   metric('shardfarm_relay_tombstones', 'gauge', 'Farmer leaves held (each refuses older records for a TTL).', [['', relay.directory.tombstones]])
@@ -75,5 +73,5 @@ export function renderRelayMetrics (relay: Relay): string {
   for (const r of process.getActiveResourcesInfo()) resources.set(r, (resources.get(r) ?? 0) + 1)
   metric('nodejs_active_resources', 'gauge', 'Handles and requests keeping the event loop alive, by type (timers included).',
     [...resources].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [`{type="${k}"}`, v]))
-  return out.join('\n') + '\n'
+  return out.toString()
 }

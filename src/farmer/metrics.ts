@@ -3,6 +3,7 @@
  * `render()` on its metrics endpoint. Everything is synchronous and cheap so that a scrape never
  * waits on the store; store figures are the last ones the service observed.
  */
+import { PrometheusText } from '../core/prometheus.ts'
 import type { Op } from '../net/protocols/fragment-constants.ts'
 import { OPS } from '../net/protocols/fragment-constants.ts'
 import type { StoreStat } from '../core/fragment-store.ts'
@@ -179,11 +180,8 @@ export class FarmerMetrics {
 
   /** Prometheus text exposition format (version 0.0.4). */
   render (): string {
-    const out: string[] = []
-    const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-      for (const [labels, value] of rows) out.push(`${name}${labels} ${value}`)
-    }
+    const out = new PrometheusText()
+    const metric = out.metric
     const byOp = (m: Record<Op, number>): Array<[string, number]> => OPS.map(op => [`{op="${op}"}`, m[op]])
     metric('shardfarm_farmer_fragments', 'gauge', 'Fragments held.', [['', this.#store.count]])
     metric('shardfarm_farmer_bytes_used', 'gauge', 'Fragment payload bytes held.', [['', this.#store.used]])
@@ -219,6 +217,6 @@ export class FarmerMetrics {
       [...this.#auditRefusals].sort(([x], [y]) => x.localeCompare(y)).map(([code, n]) => [`{code="${code}"}`, n]))
     metric('shardfarm_farmer_audit_proof_bytes_total', 'counter', 'Bytes of proof answers sent (leaves and Merkle paths).', [['', a.proofBytes]])
     metric('shardfarm_farmer_audit_bytes_hashed_total', 'counter', 'Fragment bytes read and hashed to answer audits.', [['', a.bytesHashed]])
-    return out.join('\n') + '\n'
+    return out.toString()
   }
 }

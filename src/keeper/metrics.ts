@@ -2,6 +2,7 @@
  * Counters of a keeper and their Prometheus text rendering (served on `/metrics` by
  * `shardfarm keeper --http`). Synchronous and cheap: a scrape never waits on a round.
  */
+import { PrometheusText } from '../core/prometheus.ts'
 
 /** Segment health as the keeper last saw it (see `segmentStatus`). */
 export type SegmentState = 'healthy' | 'degraded' | 'at-risk' | 'lost'
@@ -72,11 +73,8 @@ export class KeeperMetrics {
   /** Prometheus text exposition format (version 0.0.4). */
   render (): string {
     const s = this.#s
-    const out: string[] = []
-    const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-      for (const [labels, value] of rows) out.push(`${name}${labels} ${value}`)
-    }
+    const out = new PrometheusText()
+    const metric = out.metric
     metric('shardfarm_keeper_files', 'gauge', 'Files kept (owner index and kept links).', [['', s.files]])
     metric('shardfarm_keeper_files_unopened', 'gauge', 'Files whose manifest could not be opened in the last round.', [['', s.unopened]])
     metric('shardfarm_keeper_segments', 'gauge', 'Segments by health in the last round.',
@@ -94,6 +92,6 @@ export class KeeperMetrics {
       [['{result="renewed"}', s.renewed], ['{result="not-held"}', s.notRenewed]])
     metric('shardfarm_keeper_farmers_silent', 'gauge', 'Farmers that stopped answering, by whether the grace period is over.',
       [['{state="in-grace"}', s.silentFarmers - s.goneFarmers], ['{state="gone"}', s.goneFarmers]])
-    return out.join('\n') + '\n'
+    return out.toString()
   }
 }

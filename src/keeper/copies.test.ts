@@ -1,7 +1,9 @@
 // The keeper's pure rules: which copies count (grace, failed audits, copies that come back), which
 // to audit within a budget, and when a file is repaired.
 import { describe, expect, it } from 'vitest'
-import { counts, sample, type FarmerView, type KnownCopy } from './copies.ts'
+import { counts, sample, tally, type FarmerView, type KnownCopy } from './copies.ts'
+import type { VerifyManifest } from '../core/manifest.ts'
+import { POLICIES } from '../core/policy.ts'
 import { repairOrder, repairThreshold, type FileVerdict } from './policy.ts'
 import type { FileRecord } from './state.ts'
 
@@ -39,5 +41,21 @@ describe('keeper policy', () => {
     expect(repairOrder([v('one-loss', [13, 14])])).toEqual([])
     // Manifests at risk first, then the segment closest to loss; a lost segment alone is not repairable.
     expect(repairOrder([v('b', [12]), v('a', [11]), v('m', [14], 3), v('lost', [9])]).map(x => x.manifestId)).toEqual(['m', 'a', 'b'])
+  })
+
+  it('measures a mixed file\'s threshold on its full farmers\' positions: light copies add, never put a repair off', () => {
+    const { k, m, onFull, repairAt } = POLICIES.mixed // 6 + 16, 18 on full farmers, repair at 16
+    // One segment of 22 fragments, each on its own farmer; the first three full farmers failed their audits.
+    const fragments = Array.from({ length: k + m }, (_, i) => `f${i}`)
+    const manifest = { segments: [{ fragments, holders: fragments.map(id => [`p-${id}`]), shardLength: 1 }] } as unknown as VerifyManifest
+    const copies = fragments.map((id, i): KnownCopy => ({ manifestId: 'f', segment: 0, index: i, id, peer: `p-${id}`, size: 1 }))
+    const audits = Object.fromEntries(['f0', 'f1', 'f2'].map(id => [`${id} p-${id}`, { at: 9_000, verdict: 'failed' as const }]))
+    const t = tally(manifest, copies, { copies: [], audits }, view({}), onFull)
+    expect(t.segments).toEqual([19]) // 15 full + 4 light: readable, and above 16 counted all together
+    expect(t.onFull).toEqual([15])
+    const verdict: FileVerdict = { manifestId: 'f', k, m, repairAt, segments: t.segments, onFull: t.onFull, manifestCopies: 5, manifestWant: 5 }
+    expect(repairOrder([verdict]).map(v => v.manifestId)).toEqual(['f'])
+    // Counted with the light copies it would wait for three more full farmers to go.
+    expect(repairOrder([{ ...verdict, onFull: undefined }])).toEqual([])
   })
 })

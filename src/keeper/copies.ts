@@ -93,8 +93,22 @@ export function sample (copies: readonly KnownCopy[], records: ReadonlyMap<strin
   return [...due, ...rest].slice(0, Math.floor(budget))
 }
 
-/** Per segment, the fragments with at least one copy that counts; and the manifest copies that count. */
-export function tally (manifest: VerifyManifest, copies: readonly KnownCopy[], record: FileRecord, view: FarmerView): { segments: number[], manifestCopies: number } {
+/** What `tally` finds of one file. */
+export interface Tally {
+  /** Per segment, the fragments with at least one copy that counts (what a read can use). */
+  segments: number[]
+  /**
+   * Per segment, those of them at the positions the policy keeps on full farmers (index below
+   * `onFull`): what the repair threshold is measured against. Copies at the other positions, which
+   * a `mixed` policy leaves to light farmers, only ever add; they never put a repair off.
+   */
+  onFull: number[]
+  /** Manifest copies that count. */
+  manifestCopies: number
+}
+
+/** Counts the copies of a file that count (see `Tally`); `onFull` is the policy's (every position when absent). */
+export function tally (manifest: VerifyManifest, copies: readonly KnownCopy[], record: FileRecord, view: FarmerView, onFull = Infinity): Tally {
   const alive = new Set<string>()
   let manifestCopies = 0
   for (const c of copies) {
@@ -102,5 +116,10 @@ export function tally (manifest: VerifyManifest, copies: readonly KnownCopy[], r
     if (c.segment < 0) manifestCopies++
     else alive.add(`${c.segment}/${c.index}`)
   }
-  return { segments: manifest.segments.map((seg, s) => seg.fragments.filter((_, i) => alive.has(`${s}/${i}`)).length), manifestCopies }
+  const living = (s: number, below: number): number => manifest.segments[s]!.fragments.filter((_, i) => i < below && alive.has(`${s}/${i}`)).length
+  return {
+    segments: manifest.segments.map((_, s) => living(s, Infinity)),
+    onFull: manifest.segments.map((_, s) => living(s, onFull)),
+    manifestCopies
+  }
 }

@@ -84,8 +84,12 @@ export interface KeptFileStatus {
   delegationExpiresAt?: number
   /** The newest audit of any of its copies (ms since the epoch); absent: none yet. */
   lastAuditAt?: number
-  /** Per segment: fragments whose copies count (proven, or silent within the grace period), the repair threshold, and k. */
-  segments: Array<{ proven: number, threshold: number, k: number }>
+  /**
+   * Per segment: fragments whose copies count (proven, or silent within the grace period); of them,
+   * those at the positions kept on full farmers (`onFull`, what the repair threshold is measured
+   * against: a `mixed` file's light copies only add); the repair threshold; and k.
+   */
+  segments: Array<{ proven: number, onFull: number, threshold: number, k: number }>
   /** Manifest copies that count. */
   manifestCopies?: number
   /** The last repair this process ran (not kept across restarts). */
@@ -242,8 +246,8 @@ export class Keeper {
     const byId = new Map(opened.map(o => [o.file.cap.manifestId, o]))
     const judged: FileVerdict[] = opened.map(o => {
       const policy = normalizePolicy(o.manifest.policy)
-      const t = tally(o.manifest, o.copies, o.record, v)
-      return { manifestId: o.file.cap.manifestId, k: policy.k, m: policy.m, repairAt: policy.repairAt, segments: t.segments, manifestCopies: t.manifestCopies, manifestWant: manifestCopies(policy) }
+      const t = tally(o.manifest, o.copies, o.record, v, policy.onFull)
+      return { manifestId: o.file.cap.manifestId, k: policy.k, m: policy.m, repairAt: policy.repairAt, segments: t.segments, onFull: t.onFull, manifestCopies: t.manifestCopies, manifestWant: manifestCopies(policy) }
     })
     this.#noteStatus(files, opened, judged)
     let repaired = 0
@@ -508,7 +512,7 @@ export class Keeper {
       const audits = Object.values(o.record.audits).map(a => a.at)
       if (audits.length > 0) st.lastAuditAt = Math.max(...audits)
       const threshold = j.repairAt ?? repairThreshold(j.k, j.m)
-      st.segments = j.segments.map(proven => ({ proven, threshold, k: j.k }))
+      st.segments = j.segments.map((proven, s) => ({ proven, onFull: j.onFull?.[s] ?? proven, threshold, k: j.k }))
       st.manifestCopies = j.manifestCopies
       st.checkedAt = now
     }

@@ -37,6 +37,11 @@ export interface FileVerdict {
   repairAt?: number
   /** Copies that count, per segment (fragments with at least one copy that counts). */
   segments: number[]
+  /**
+   * Of them, those at the positions the policy keeps on full farmers: what `repairAt` is measured
+   * against. Absent: every position (a policy without light farmers).
+   */
+  onFull?: number[]
   /** Manifest copies that count, and how many the file should have. */
   manifestCopies: number
   manifestWant: number
@@ -52,10 +57,19 @@ export function manifestAtRisk (v: FileVerdict): boolean {
   return v.manifestCopies <= manifestThreshold(v.manifestWant)
 }
 
-/** Whether `v` needs a repair: its manifest or some readable segment at or under its threshold. */
+/**
+ * Per readable segment, the copies the threshold is measured against: those on full farmers' positions
+ * (light farmers' copies of a `mixed` file only add, and never put a repair off); Infinity for a
+ * segment that can no longer be read, which no repair can bring back.
+ */
+function weighed (v: FileVerdict): number[] {
+  return v.segments.map((n, s) => n >= v.k ? (v.onFull ?? v.segments)[s]! : Infinity)
+}
+
+/** Whether `v` needs a repair: its manifest, or some readable segment at or under its threshold. */
 export function needsRepair (v: FileVerdict): boolean {
   const t = v.repairAt ?? repairThreshold(v.k, v.m)
-  return manifestAtRisk(v) || v.segments.some(n => n >= v.k && n <= t)
+  return manifestAtRisk(v) || weighed(v).some(n => n <= t)
 }
 
 /**
@@ -63,7 +77,7 @@ export function needsRepair (v: FileVerdict): boolean {
  * can be read or repaired), then by how close their worst readable segment is to loss.
  */
 export function repairOrder (verdicts: readonly FileVerdict[]): FileVerdict[] {
-  const urgency = (v: FileVerdict): number => Math.min(...v.segments.filter(n => n >= v.k).map(n => n - v.k), Infinity)
+  const urgency = (v: FileVerdict): number => Math.min(...weighed(v).map(n => n - v.k))
   return verdicts.filter(needsRepair).sort((a, b) =>
     Number(manifestAtRisk(b)) - Number(manifestAtRisk(a)) || urgency(a) - urgency(b) || (a.manifestId < b.manifestId ? -1 : 1))
 }

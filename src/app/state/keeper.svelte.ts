@@ -27,7 +27,8 @@ export interface KeeperFile {
   manifestId: string
   key: 'owner' | 'delegated' | 'keeper'
   lastAuditAt?: number
-  segments: Array<{ proven: number, threshold: number, k: number }>
+  /** `onFull`: the proven copies at positions kept on full farmers, what the threshold is measured against (older keepers leave it out). */
+  segments: Array<{ proven: number, onFull?: number, threshold: number, k: number }>
   lastRepair?: { at: number, fragmentsStored: number, complete: boolean }
 }
 
@@ -141,7 +142,7 @@ export class Keepers {
 export function keptHealth (f: KeeperFile): 'healthy' | 'repairing' | 'at risk' | 'unknown' {
   if (f.segments.length === 0) return 'unknown'
   if (f.segments.some(s => s.proven < s.k)) return 'at risk'
-  if (f.segments.some(s => s.proven <= s.threshold)) return 'repairing'
+  if (f.segments.some(s => (s.onFull ?? s.proven) <= s.threshold)) return 'repairing'
   return 'healthy'
 }
 

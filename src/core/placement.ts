@@ -50,6 +50,11 @@ export interface Placement {
   spares: string[][]
   /** Every farmer the policy admitted (vetted or not): where the manifest copies are chosen. */
   eligible: string[]
+  /**
+   * Positions of every segment kept on full farmers (the policy's `onFull`): a fragment at one of
+   * them whose farmer fails moves only to a full spare, so light farmers only ever add.
+   */
+  onFull: number
 }
 
 /** The grid cannot satisfy the policy; `reason` says why in words a person can act on. */
@@ -168,7 +173,7 @@ export function place (policy: Required<StoragePolicy>, farmers: FarmerInfo[], o
     segments.push(chosen.map(f => f.peerId))
     spares.push(sparesOf(order, chosen, rules, MAX_SPARES_PER_FRAGMENT * n))
   }
-  return { segments, spares, eligible: eligible.map(f => f.peerId) }
+  return { segments, spares, eligible: eligible.map(f => f.peerId), onFull: policy.onFull }
 }
 
 /** What `chooseTargets` is asked for. */

@@ -70,8 +70,10 @@ export class Disperser {
     const putOne = async (i: number): Promise<string[]> => {
       if (!sending(i)) return kept[i]!
       const tried: Array<{ peerId: string, error: string }> = []
+      // The positions kept on full farmers fail over to full farmers only.
+      const fits = i < placement.onFull ? (p: string) => byId.get(p)?.kind === 'full' : () => true
       let target: string | undefined = placement.segments[s]![i]!
-      if (this.#failed.has(target) || keeping.has(target)) target = this.#takeSpare(spares, inUse)
+      if (this.#failed.has(target) || keeping.has(target)) target = this.#takeSpare(spares, inUse, fits)
       while (target !== undefined && tried.length <= MAX_ALTERNATES) {
         const farmer = byId.get(target)!
         try {
@@ -89,7 +91,7 @@ export class Disperser {
           if (signal?.aborted === true) throw new AbortError()
           tried.push({ peerId: target, error: describe(err) })
           this.#failed.add(target)
-          target = this.#takeSpare(spares, inUse)
+          target = this.#takeSpare(spares, inUse, fits)
         }
       }
       throw new FragmentUndeliverableError(s, i, tried)
@@ -97,13 +99,15 @@ export class Disperser {
     return await Promise.all(frags.map(async (_, i) => await putOne(i)))
   }
 
-  #takeSpare (spares: string[], inUse: Set<string>): string | undefined {
-    while (spares.length > 0) {
-      const p = spares.shift()!
-      if (!inUse.has(p) && !this.#failed.has(p)) {
-        inUse.add(p)
-        return p
-      }
+  /** The first spare that `fits` and is neither in use nor failed (those are dropped on the way); it is taken. */
+  #takeSpare (spares: string[], inUse: Set<string>, fits: (peer: string) => boolean): string | undefined {
+    for (let j = 0; j < spares.length; j++) {
+      const p = spares[j]!
+      if (inUse.has(p) || this.#failed.has(p)) { spares.splice(j--, 1); continue }
+      if (!fits(p)) continue
+      spares.splice(j, 1)
+      inUse.add(p)
+      return p
     }
     return undefined
   }

@@ -1,0 +1,31 @@
+// Failover of a fragment whose farmer fails: to a spare, and for the positions a `mixed` policy
+// keeps on full farmers, to a full spare only (light farmers only ever add redundancy).
+import { describe, expect, it } from 'vitest'
+import { sha256Hex } from '../../core/hash.ts'
+import { ownerKeyFromSeed } from '../../core/owner-key.ts'
+import type { Placement } from '../../core/placement.ts'
+import { FakeGrid } from '../../../test/support/fake-grid.ts'
+import type { ErasureCoder } from '../ports.ts'
+import { Disperser } from './disperse.ts'
+
+describe('dispersing a segment', () => {
+  it('moves a fragment kept on full farmers to a full spare, never to a light one ahead of it', async () => {
+    // Four full farmers (F0..F3) and two light ones (L0, L1); positions 0..2 stay on full farmers.
+    const grid = FakeGrid.make(6, {} as unknown as ErasureCoder)
+    const [f0, f1, f2, f3, l0, l1] = grid.farmers.map(f => f.peerId) as [string, string, string, string, string, string]
+    for (const f of grid.farmers.slice(4)) f.kind = 'light'
+    const placement: Placement = { segments: [[f0, f1, f2, l0]], spares: [[l1, f3]], eligible: grid.farmers.map(f => f.peerId), onFull: 3 }
+    const disperser = new Disperser({ transport: grid, placement, byId: new Map(grid.farmers.map(f => [f.peerId, f])), owner: await ownerKeyFromSeed(new Uint8Array(32).fill(3)) })
+    grid.down.add(f1)
+    const frags = [1, 2, 3, 4].map(n => new Uint8Array(8).fill(n))
+    const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
+    const holders = await disperser.storeSegment(0, frags, ids)
+    expect(holders[1]).toEqual([f3])
+    // A light position takes the light spare the full one passed over.
+    grid.down.add(l0)
+    const again = await new Disperser({ transport: grid, placement: { ...placement, spares: [[l1, f3]] }, byId: new Map(grid.farmers.map(f => [f.peerId, f])), owner: await ownerKeyFromSeed(new Uint8Array(32).fill(3)) })
+      .storeSegment(0, frags, ids)
+    expect(again[1]).toEqual([f3])
+    expect(again[3]).toEqual([l1])
+  })
+})

@@ -61,10 +61,11 @@ try {
     'farmer', '--data', join(root, `farmer-${i}`), '--region', GRID_REGIONS[i % GRID_REGIONS.length]!, '--relay', relay.addr, '--heartbeat', '1000'
   ], { name: `abuse-farmer-${i}`, stderr: 'ignore' })))
   children.push(...farmers)
-  client = await openNodeClient(relay.addr)
+  client = await openNodeClient(relay.addr, { home: join(root, 'client') })
   await waitListed(client.libp2p, relay.addr, FARMERS)
   log(`grid: relay + ${FARMERS} farmers in ${root}`)
-  const honest = honestClient(relay.addr)
+  // The honest client keeps its jobs and scores in the run's folder, not in the person's data folder.
+  const honest = honestClient(relay.addr, join(root, 'client'))
   const attacks: Record<string, () => Promise<Attack>> = {
     'idle sockets': async () => await idleSockets([relay.addr, ...farmers.map(f => f.addr)], 50),
     'trickle PUTs': async () => await tricklePuts(farmers[0]!.addr, 16),
@@ -76,7 +77,7 @@ try {
   if (args.soak !== undefined) {
     const running = await Promise.all(Object.values(attacks).map(async start => await start()))
     const end = Date.now() + args.soak * 1000
-    const samples: Array<{ t: number, relay: number, farmers: number, relayHeapMiB?: number, relayTimers?: number }> = []
+    const samples: Array<{ t: number, relay: number, farmers: number } & RelayFigures> = []
     const sampler = setInterval(() => {
       const t = Math.round((Date.now() - end) / 1000 + args.soak!)
       const rss = memory()
@@ -85,9 +86,16 @@ try {
     let ok = 0
     let failed = 0
     const errors = new Map<string, number>()
+    const failures: Array<{ t: number, error: string, message: string } & RelayFigures> = []
     while (Date.now() < end) {
       const r = await honest.round()
-      if (r.error === undefined) ok++; else { failed++; errors.set(r.error, (errors.get(r.error) ?? 0) + 1) }
+      if (r.error === undefined) { ok++; continue }
+      failed++
+      errors.set(r.error, (errors.get(r.error) ?? 0) + 1)
+      // What the relay holds when an honest round fails: the first question about any failure.
+      const failure = { t: Math.round((Date.now() - end) / 1000 + args.soak), error: r.error, message: r.message ?? '', ...await relayFigures(relayHttp) }
+      failures.push(failure)
+      log(`  ${failure.t} s: ${r.error}: ${failure.message} (relay lists ${failure.relayFarmers ?? '?'} farmers)`)
     }
     clearInterval(sampler)
     await Promise.all(running.map(async a => { await a.stop() }))
@@ -97,7 +105,8 @@ try {
     log(`soak: ${args.soak} s with every attack running: ${ok} honest put+get rounds succeeded, ${failed} failed ${JSON.stringify(Object.fromEntries(errors))}`)
     log(`RSS (MiB) relay ${first.relay} → ${last.relay} (peak ${peak.relay}), largest farmer ${first.farmers} → ${last.farmers} (peak ${peak.farmers})`)
     log(`relay JS heap in use (MiB) ${first.relayHeapMiB ?? '?'} → ${last.relayHeapMiB ?? '?'} (peak ${Math.max(...samples.map(x => x.relayHeapMiB ?? 0))}); timers ${first.relayTimers ?? '?'} → ${last.relayTimers ?? '?'}`)
-    if (args.json) process.stdout.write(JSON.stringify({ soak_s: args.soak, rounds_ok: ok, rounds_failed: failed, errors: Object.fromEntries(errors), rss_mib: { first, last, peak }, samples }) + '\n')
+    log(`relay lists ${first.relayFarmers ?? '?'} → ${last.relayFarmers ?? '?'} farmers (fewest ${Math.min(...samples.map(x => x.relayFarmers ?? Infinity))})`)
+    if (args.json) process.stdout.write(JSON.stringify({ soak_s: args.soak, rounds_ok: ok, rounds_failed: failed, errors: Object.fromEntries(errors), failures, rss_mib: { first, last, peak }, samples }) + '\n')
   } else {
     const phases: Array<{ name: string, put: number, get: number, failed: number, relay: number, farmers: number }> = []
     const measure = async (name: string): Promise<void> => {
@@ -148,26 +157,26 @@ try {
  * client started for it (as a `shardfarm put` and a `shardfarm get` would be), so it has to make
  * new connections while the attack holds its own.
  */
-function honestClient (relay: string): { round: () => Promise<{ putMs: number, getMs: number, error?: string }> } {
+function honestClient (relay: string, home: string): { round: () => Promise<{ putMs: number, getMs: number, error?: string, message?: string }> } {
   return {
     round: async () => {
       const bytes = randomBytes(FILE)
       const source = { size: bytes.length, read: async (o: number, l: number) => bytes.subarray(o, o + l) }
       let c: NodeClient | undefined
       try {
-        c = await openNodeClient(relay)
+        c = await openNodeClient(relay, { home })
         const t0 = performance.now()
         const job = await UploadJob.open(new KvJobStore(new MemoryKeyValueStore()), { size: bytes.length, policy: TEST_POLICY, name: 'honest.bin' })
         const up = await job.run(c, source, { signal: AbortSignal.timeout(60_000) })
         await c.close()
-        c = await openNodeClient(relay)
+        c = await openNodeClient(relay, { home })
         const t1 = performance.now()
         let got = 0
         await new Download(c, parseCapability(up.link), { signal: AbortSignal.timeout(60_000) }).run(chunk => { got += chunk.length })
         if (got !== bytes.length) throw new Error(`got ${got} of ${bytes.length} bytes`)
         return { putMs: t1 - t0, getMs: performance.now() - t1 }
       } catch (err) {
-        return { putMs: 0, getMs: 0, error: (err as { code?: string }).code ?? (err as Error).name }
+        return { putMs: 0, getMs: 0, error: (err as { code?: string }).code ?? (err as Error).name, message: (err as Error).message }
       } finally {
         await c?.close().catch(() => {})
       }
@@ -276,12 +285,22 @@ async function freePort (): Promise<number> {
   return port
 }
 
-/** The relay's JS heap in use (MiB) and pending timers, from its /metrics. */
-async function relayFigures (port: number): Promise<{ relayHeapMiB?: number, relayTimers?: number }> {
+/** The relay's figures the soak follows, from its /metrics. */
+interface RelayFigures { relayHeapMiB?: number, relayTimers?: number, relayFarmers?: number, relayConnections?: number }
+
+/** The relay's JS heap in use (MiB), pending timers, farmers listed and connections, from its /metrics. */
+async function relayFigures (port: number): Promise<RelayFigures> {
   const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) }).then(async r => await r.text()).catch(() => '')
   const heap = /^nodejs_heap_used_bytes (\d+)$/m.exec(text)?.[1]
   const timers = /^nodejs_active_resources\{type="Timeout"\} (\d+)$/m.exec(text)?.[1]
-  return { ...(heap !== undefined ? { relayHeapMiB: Math.round(Number(heap) / 2 ** 20) } : {}), ...(timers !== undefined ? { relayTimers: Number(timers) } : {}) }
+  const listed = /^shardfarm_relay_farmers (\d+)$/m.exec(text)?.[1]
+  const connections = /^shardfarm_relay_connections (\d+)$/m.exec(text)?.[1]
+  return {
+    ...(heap !== undefined ? { relayHeapMiB: Math.round(Number(heap) / 2 ** 20) } : {}),
+    ...(timers !== undefined ? { relayTimers: Number(timers) } : {}),
+    ...(listed !== undefined ? { relayFarmers: Number(listed) } : {}),
+    ...(connections !== undefined ? { relayConnections: Number(connections) } : {})
+  }
 }
 
 function rssMiB (pid: number): number {

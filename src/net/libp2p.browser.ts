@@ -7,6 +7,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
+import { servedFromPrivateNetwork } from './secure-addr.ts'
 import { coalescingWebSocket } from './ws-coalesce.ts'
 
 // @libp2p/websockets dials with the global WebSocket: gather each turn's Noise frames into one
@@ -35,7 +36,8 @@ export interface BrowserLibp2pInit {
   /**
    * Allow `ws://` and loopback/private addresses. The browser build of libp2p refuses them by
    * default (sensible on the internet, where everything is `wss://` with a DNS name); a local grid
-   * needs them. @default true when the page itself is served from localhost/127.0.0.1
+   * needs them. @default true when the page itself is served from a loopback or private address
+   * (`servedFromPrivateNetwork`): a grid on this machine or on the LAN the page came from
    */
   allowLocal?: boolean
   /** WebRTC ICE servers. @default [] (host candidates only: the local grid, and tests on loopback) */
@@ -48,7 +50,7 @@ export interface BrowserLibp2pInit {
  * `libp2p.node.ts`.
  */
 export async function createBrowserLibp2p (init: BrowserLibp2pInit = {}): Promise<Libp2p> {
-  const local = init.allowLocal ?? ['localhost', '127.0.0.1', '[::1]'].includes(globalThis.location?.hostname ?? '')
+  const local = init.allowLocal ?? servedFromPrivateNetwork(globalThis.location?.hostname ?? '')
   return await createLibp2p({
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen === true ? ['/p2p-circuit', '/webrtc'] : Array.isArray(init.listen) ? init.listen : [] },

@@ -8,7 +8,7 @@
  * (`shardfarm farmer`). Prints one stdout line: the farmers' multiaddrs, space-separated.
  */
 import { startFarmer, type FarmerProcess } from '../farmer/full.node.ts'
-import { parseCount, parseFlags, parseHostPort, parseSize, readTlsFlags, UsageError } from './args.ts'
+import { parseCount, parseFlags, parseHostPort, parseSize, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
 import { GRID_REGIONS, MAX_HOSTED } from './grid.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { farmerRelays } from './relay-address.ts'
@@ -19,6 +19,8 @@ export const FARM_HOST_USAGE = `shardfarm farmer --data ROOT --count N [options]
   --count N               farmers to host in this process (required)
   --first I               index of the first farmer, for names and regions (default 0)
   --relay MULTIADDR       relay whose directory they join; repeatable (default: none)
+  --listen-host HOST      IPv4 address every farmer listens on, each on a free port (default 127.0.0.1)
+  --tls-cert PATH --tls-key PATH   serve wss (TLS) with this certificate and key (PEM files)
   --quota SIZE            quota of each farmer (default 10GiB)
   --http-base H:PORT      farmer i serves /health and /metrics on PORT+i (default: off)
   --heartbeat MS          directory heartbeat (default 10000)
@@ -38,6 +40,8 @@ export interface HostInit {
   heartbeatMs?: number
   /** Serve wss with this certificate and key (PEM), every farmer the same. @default plain ws */
   tls?: { cert: string, key: string }
+  /** The IPv4 address every farmer listens on, each on a free port. @default '127.0.0.1' */
+  listenHost?: string
 }
 
 /** Starts `count` farmers in this process; on a failure stops those already started and throws. */
@@ -54,7 +58,8 @@ export async function hostFarmers (init: HostInit): Promise<FarmerProcess[]> {
         ...(init.relays !== undefined && init.relays.length > 0 ? { relays: init.relays } : {}),
         ...(init.quota !== undefined ? { quota: init.quota } : {}),
         ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
-        ...(init.tls !== undefined ? { tls: init.tls, listen: ['/ip4/127.0.0.1/tcp/0/tls/ws'] } : {}),
+        listen: [wsListenAddr('listen-host', `${init.listenHost ?? '127.0.0.1'}:0`, init.tls)],
+        ...(init.tls !== undefined ? { tls: init.tls } : {}),
         ...(init.httpBase !== undefined ? { http: { host: init.httpBase.host, port: init.httpBase.port + i } } : {}),
         log: createLogger('farmer', { farmer: i })
       }))
@@ -71,7 +76,7 @@ export async function farmHostCommand (argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     data: { type: 'string' }, count: { type: 'string' }, first: { type: 'string' }, relay: { type: 'string', multiple: true },
     quota: { type: 'string' }, 'http-base': { type: 'string' }, heartbeat: { type: 'string' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'listen-host': { type: 'string' }
   })
   const tls = await readTlsFlags(f['tls-cert'], f['tls-key'])
   if (f.data === undefined) throw new UsageError('--data ROOT is required')
@@ -79,6 +84,8 @@ export async function farmHostCommand (argv: string[]): Promise<void> {
   const count = parseCount('count', f.count, 1)
   if (count > MAX_HOSTED) throw new UsageError(`--count must be at most ${MAX_HOSTED}, got ${count}`)
   const relays = farmerRelays(f.relay)
+  const listenHost = f['listen-host']
+  if (listenHost !== undefined && !/^(\d{1,3}(\.\d{1,3}){3}|localhost)$/.test(listenHost)) throw new UsageError(`--listen-host must be an IPv4 address, got ${JSON.stringify(listenHost)}`)
   const log = createLogger('farmers')
   const farmers = await hostFarmers({
     root: f.data, count,
@@ -87,7 +94,8 @@ export async function farmHostCommand (argv: string[]): Promise<void> {
     ...(f.quota !== undefined ? { quota: parseSize('quota', f.quota) } : {}),
     ...(f['http-base'] !== undefined ? { httpBase: parseHostPort('http-base', f['http-base']) } : {}),
     ...(f.heartbeat !== undefined ? { heartbeatMs: parseCount('heartbeat', f.heartbeat, 50) } : {}),
-    ...(tls !== undefined ? { tls } : {})
+    ...(tls !== undefined ? { tls } : {}),
+    ...(listenHost !== undefined ? { listenHost } : {})
   })
   stopOnSignals(async () => { await Promise.all(farmers.map(async x => { await x.stop() })) }, log)
   log.info('farmers listening', { count, addrs: farmers.map(x => x.addr) })

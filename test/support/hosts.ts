@@ -69,10 +69,13 @@ export class Lan {
   readonly hosts: Host[] = []
   readonly #holders: ChildProcess[] = []
   readonly #started: ChildProcess[] = []
+  #switch: number | undefined
+  #joined = 0
 
   /** Makes the switch and one host per entry (`LAN_PREFIX`.octet.2), and links each to the switch. */
   async build (hosts: ReadonlyArray<{ name: string, octet: number }>): Promise<void> {
     const sw = await this.#hold()
+    this.#switch = sw
     const pids = await Promise.all(hosts.map(async () => await this.#hold()))
     await this.#ip(sw, ['link add br0 type bridge', 'link set br0 up', ...pids.flatMap((pid, i) =>
       [`link add port${i} type veth peer name eth0 netns ${pid}`, `link set port${i} master br0`, `link set port${i} up`])])
@@ -81,6 +84,26 @@ export class Lan {
       await this.#ip(pids[i]!, ['link set lo up', `addr add ${ip}/16 dev eth0`, 'link set eth0 up'])
       this.hosts[i] = { name: h.name, ip, pid: pids[i]! }
     }))
+  }
+
+  /**
+   * Links this very process's namespace to the switch as one more host (`LAN_PREFIX`.octet.2), so
+   * that a server the test itself runs (the app's web server) is on the LAN. Only from a namespace
+   * that has nothing but `lo` (one a test run made for itself, as scripts/netns.sh does): the
+   * machine's own interfaces are never touched. The link goes when the switch does.
+   */
+  async join (name: string, octet: number): Promise<Host> {
+    if (this.#switch === undefined) throw new Error('build() the LAN first')
+    // /proc/self/net is this process's namespace (/sys/class/net would be the namespace sysfs was mounted in).
+    const own = (await readFile('/proc/self/net/dev', 'utf8')).split('\n').slice(2).map(l => l.split(':')[0]!.trim()).filter(n => n !== '')
+    if (own.some(n => n !== 'lo')) throw new Error(`this process's network namespace has interfaces besides lo (${own.join(', ')}): run it in one of its own (scripts/netns.sh)`)
+    const port = `join${this.#joined++}`
+    const ip = `${LAN_PREFIX}.${octet}.2`
+    await this.#ip(this.#switch, [`link add ${port} type veth peer name lan0 netns ${process.pid}`, `link set ${port} master br0`, `link set ${port} up`])
+    await this.#ip(process.pid, [`addr add ${ip}/16 dev lan0`, 'link set lan0 up'])
+    const host = { name, ip, pid: process.pid }
+    this.hosts.push(host)
+    return host
   }
 
   host (name: string): Host {

@@ -28,6 +28,15 @@ export const MiB = 1024 * 1024
 /** Plaintext of one full segment under the test policy (k = 4, 1 MiB shards, 16-byte GCM tag). */
 export const LIVE_SEGMENT = 4 * MiB - 16
 
+/** A keeper's Prometheus metrics (`URL/metrics`), by name with labels (`shardfarm_keeper_segments{health="healthy"}`). */
+export async function keeperMetrics (url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  return new Map(text.split('\n').filter(l => l !== '' && !l.startsWith('#')).map(l => {
+    const at = l.lastIndexOf(' ')
+    return [l.slice(0, at), Number(l.slice(at + 1))] as const
+  }))
+}
+
 /** One farmer process with what the tests need to find it again. */
 export interface Farmer {
   name: string
@@ -242,6 +251,21 @@ export class CliGrid {
     const r = await this.cli(['put', file, '--json', ...extra])
     if (r.code !== 0) throw new Error(`put ${file} exited ${r.code}: ${r.stderr}`)
     return JSON.parse(r.out) as PutJson
+  }
+
+  /**
+   * `get`s every file to `path + '.out'`; the files whose get failed or whose bytes differ, each with
+   * why (an empty list: all read back byte-identical).
+   */
+  async unreadable (files: ReadonlyArray<{ path: string, digest: string, link: string }>): Promise<string[]> {
+    const bad: string[] = []
+    for (const f of files) {
+      const out = f.path + '.out'
+      const got = await this.cli(['get', f.link, '-o', out])
+      if (got.code !== 0) bad.push(`${f.path}: get exited ${String(got.code)}: ${got.stderr}`)
+      else if (await sha256File(out) !== f.digest) bad.push(`${f.path}: read back different bytes`)
+    }
+    return bad
   }
 
   /** Fragment files on every farmer's disk, summed. */

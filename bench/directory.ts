@@ -153,8 +153,11 @@ try {
   {
     const [a, b] = await federation(2)
     const fs = await farmers(50)
-    for (const [i, f] of fs.entries()) await accept(a!, f, i)
-    while (b!.directory.size < fs.length) await sleep(20)
+    // Both relays list the same farmers before the client comes. Each is given them directly: this
+    // part times the client, not gossip. Waiting, without a bound, for b to hear them all over
+    // gossip was the one wait here that could last forever (gossipsub keeps no history: a record
+    // published before b's mesh formed never reaches it), and the likely place a --full run stalled.
+    for (const [i, f] of fs.entries()) { await accept(a!, f, i); await accept(b!, f, i) }
     const client = await createNodeLibp2p()
     const hole = createServer(() => {}) // takes the connection, never says a word
     await new Promise<void>(resolve => hole.listen(0, '127.0.0.1', resolve))

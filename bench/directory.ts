@@ -32,7 +32,7 @@ import { queryDirectoryPage, signFarmerRecord } from '../src/net/protocols/direc
 import type { FarmerRecord } from '../src/net/protocols/directory.ts'
 import { startRelay } from '../relay/main.ts'
 import type { Relay } from '../relay/main.ts'
-import { createServer, type AddressInfo } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { RelaySetDirectory } from '../src/client/adapters/relay-set.ts'
 import { printTable } from './util.ts'
 
@@ -159,7 +159,8 @@ try {
     // published before b's mesh formed never reaches it), and the likely place a --full run stalled.
     for (const [i, f] of fs.entries()) { await accept(a!, f, i); await accept(b!, f, i) }
     const client = await createNodeLibp2p()
-    const hole = createServer(() => {}) // takes the connection, never says a word
+    const held = new Set<Socket>()
+    const hole = createServer(socket => { held.add(socket) }) // takes the connection, never says a word
     await new Promise<void>(resolve => hole.listen(0, '127.0.0.1', resolve))
     const holeAddr = `/ip4/127.0.0.1/tcp/${(hole.address() as AddressInfo).port}/ws/p2p/${a!.libp2p.peerId.toString()}`
     const firstAnswer = async (first: string): Promise<{ p50: number, p99: number }> => {
@@ -184,6 +185,7 @@ try {
     const afterDeath = performance.now() - t
     const stopped = await firstAnswer(a!.addr)
     out.failover = { alive, stopped, blackHole, nextAnswerAfterDeathMs: afterDeath }
+    for (const socket of held) socket.destroy() // else close() waits for them, and the bench never exits
     hole.close()
     await client.stop()
     await b!.stop()

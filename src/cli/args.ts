@@ -51,12 +51,23 @@ export function parseCount (flag: string, s: string, min = 0): number {
   return n
 }
 
+/** A host flags may name: an IPv4 address, or `localhost` (taken as 127.0.0.1). */
+const HOST = '(\\d{1,3}(?:\\.\\d{1,3}){3}|localhost)'
+const hostOf = (h: string): string => h === 'localhost' ? '127.0.0.1' : h
+
 /** `HOST:PORT` (IPv4 or `localhost`) → `{ host, port }`; port 0 means any free port. */
 export function parseHostPort (flag: string, s: string): { host: string, port: number } {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/.exec(s)
+  const m = new RegExp(`^${HOST}:(\\d{1,5})$`).exec(s)
   const port = Number(m?.[2])
   if (m === null || port > 65535) throw new UsageError(`--${flag} must be HOST:PORT with an IPv4 host, e.g. 127.0.0.1:4001, got ${JSON.stringify(s)}`)
-  return { host: m[1] === 'localhost' ? '127.0.0.1' : m[1]!, port }
+  return { host: hostOf(m[1]!), port }
+}
+
+/** `HOST` (IPv4 or `localhost`, taken as 127.0.0.1), as `parseHostPort` takes it without a port. */
+export function parseHost (flag: string, s: string): string {
+  const m = new RegExp(`^${HOST}$`).exec(s)
+  if (m === null) throw new UsageError(`--${flag} must be an IPv4 address, e.g. 10.0.0.5, got ${JSON.stringify(s)}`)
+  return hostOf(m[1]!)
 }
 
 /** The WebSocket listen multiaddr for `--listen HOST:PORT`; over TLS (`wss`) when `tls` is given. */

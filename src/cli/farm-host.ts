@@ -8,7 +8,7 @@
  * (`shardfarm farmer`). Prints one stdout line: the farmers' multiaddrs, space-separated.
  */
 import { startFarmer, type FarmerProcess } from '../farmer/full.node.ts'
-import { parseCount, parseFlags, parseHostPort, parseSize, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
+import { parseCount, parseFlags, parseHost, parseHostPort, parseSize, readTlsFlags, UsageError, wsListenAddr } from './args.ts'
 import { GRID_REGIONS, MAX_HOSTED } from './grid.ts'
 import { printAddress, stopOnSignals } from './lifecycle.ts'
 import { farmerRelays } from './relay-address.ts'
@@ -84,8 +84,7 @@ export async function farmHostCommand (argv: string[]): Promise<void> {
   const count = parseCount('count', f.count, 1)
   if (count > MAX_HOSTED) throw new UsageError(`--count must be at most ${MAX_HOSTED}, got ${count}`)
   const relays = farmerRelays(f.relay)
-  const listenHost = f['listen-host']
-  if (listenHost !== undefined && !/^(\d{1,3}(\.\d{1,3}){3}|localhost)$/.test(listenHost)) throw new UsageError(`--listen-host must be an IPv4 address, got ${JSON.stringify(listenHost)}`)
+  const listenHost = f['listen-host'] !== undefined ? parseHost('listen-host', f['listen-host']) : undefined
   const log = createLogger('farmers')
   const farmers = await hostFarmers({
     root: f.data, count,

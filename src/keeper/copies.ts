@@ -116,10 +116,12 @@ export function tally (manifest: VerifyManifest, copies: readonly KnownCopy[], r
     if (c.segment < 0) manifestCopies++
     else alive.add(`${c.segment}/${c.index}`)
   }
-  const living = (s: number, below: number): number => manifest.segments[s]!.fragments.filter((_, i) => i < below && alive.has(`${s}/${i}`)).length
-  return {
-    segments: manifest.segments.map((_, s) => living(s, Infinity)),
-    onFull: manifest.segments.map((_, s) => living(s, onFull)),
-    manifestCopies
-  }
+  const segments: number[] = []
+  const full: number[] = []
+  manifest.segments.forEach((seg, s) => {
+    const living = seg.fragments.map((_, i) => i).filter(i => alive.has(`${s}/${i}`))
+    segments.push(living.length)
+    full.push(living.filter(i => i < onFull).length)
+  })
+  return { segments, onFull: full, manifestCopies }
 }

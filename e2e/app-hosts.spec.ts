@@ -129,7 +129,8 @@ test.describe(`across network hosts${unavailable !== undefined ? ` (skipped: ${u
     const reader = await readCtx.newPage()
     const bytes = await downloadLink(reader, link)
     expect(sha256(bytes)).toBe(sha256(file.buffer))
-    expect(Number(await farm.getByTestId('farm-served').textContent())).toBeGreaterThan(0)
+    // The Farm view refreshes its counters on a timer: the GETs B answered show within one tick.
+    await expect.poll(async () => Number(await farm.getByTestId('farm-served').textContent()), { timeout: 15_000 }).toBeGreaterThan(0)
     await Promise.all([farmCtx, upCtx, readCtx].map(async c => { await c.close() }))
   })
 })

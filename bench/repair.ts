@@ -13,7 +13,8 @@
 //              most m / k of get's rate: repair_vs_get (target ≥ 0.8) compares the walk rates,
 //              rebuilt_vs_get the literal bytes. Both CLI processes pay their start-up.
 //   audits     the keeper's audits (16 random 1 KiB leaves with Merkle paths) of the file's
-//              fragments: bytes on the wire, CPU ms of the auditor and of the farmers, per audit;
+//              fragments: bytes on the wire, CPU ms of the auditor and of the farmers, per copy,
+//              one copy a stream and in batches of up to 8 copies of one farmer (as the keeper);
 //              times the audits a day the keeper's default budget (3600 an hour) spends on a GiB it
 //              keeps alone (the budget, or every copy every round if that is fewer).
 // Medians over --runs (3). Farmer stores go to a temp dir (SHARDFARM_BENCH_DIR to put them elsewhere).
@@ -29,17 +30,20 @@ import { parseSize } from '../src/cli/args.ts'
 import { GRID_REGIONS } from '../src/cli/grid.ts'
 import { spawnShardfarm, stopChild, type ShardfarmChild } from '../src/cli/spawn.ts'
 import { AuditClient } from '../src/client/adapters/audit-client.ts'
+import { installNodeSha256 } from '../src/client/adapters/hash.node.ts'
 import { fetchVerifyManifest } from '../src/client/blocks/open-manifest.ts'
 import { OwnerIndex } from '../src/client/owner-index.ts'
 import { nodeKeyValueStore, openNodeClient } from '../src/client/session.node.ts'
 import { parseCapability } from '../src/core/capability.ts'
 import { fromBase64, ownerKeyFromSeed } from '../src/core/owner-key.ts'
 import { KEEPER_AUDITS_PER_HOUR, KEEPER_INTERVAL_MS } from '../src/keeper/keeper.ts'
+import { MAX_AUDIT_BATCH } from '../src/net/protocols/audit.ts'
 import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
 
 const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
 const GiB = 2 ** 30
 const opts = parseArgs(process.argv.slice(2))
+installNodeSha256() // as the CLI and the keeper hash
 const { k, m } = opts
 const FARMERS = k + 2 * m + 2
 const log = (s: string): void => { process.stderr.write(s + '\n') }
@@ -77,7 +81,7 @@ try {
   const repairCpu: number[] = []
   const getCpu: number[] = []
   const farmerCpu = { get: [] as number[], repair: [] as number[] }
-  let audit: AuditCost | undefined
+  let audit: { single: AuditCost, batched: AuditCost } | undefined
   for (let run = 0; run <= opts.runs; run++) {
     const warm = run === 0 // an untimed first run: connections, JIT, the farmers' first writes
     const tag = warm ? 'warm-up' : `run ${run}/${opts.runs}`
@@ -115,7 +119,7 @@ try {
   const getMbps = opts.size / 1e6 / getS
   const rebuiltMbps = rebuilt / 1e6 / repairS
   const walkMbps = opts.size / 1e6 / repairS
-  const a = audit!
+  const { single: one, batched: a } = audit!
   // A keeper's round spends at most an interval's share of the hourly budget, each copy once.
   const roundsPerDay = 86_400_000 / KEEPER_INTERVAL_MS
   const auditsPerDay = Math.min(KEEPER_AUDITS_PER_HOUR * 24, a.copiesPerGiB * roundsPerDay)
@@ -128,6 +132,7 @@ try {
     pair_ratios: repairs.map((r, i) => round(gets[i]! / r, 2)),
     cli_cpu_get: round(median(getCpu), 2), cli_cpu_repair: round(median(repairCpu), 2),
     farmers_cpu_get: round(median(farmerCpu.get), 2), farmers_cpu_repair: round(median(farmerCpu.repair), 2),
+    audit_single: { bytes: one.bytes, wall_ms: one.ms, auditor_cpu_ms: one.auditorCpuMs, farmer_cpu_ms: one.farmerCpuMs },
     audit: {
       bytes: a.bytes, wall_ms: a.ms, auditor_cpu_ms: a.auditorCpuMs, farmer_cpu_ms: a.farmerCpuMs, shard_bytes: a.shard,
       copies_per_gib: a.copiesPerGiB, audits_per_gib_day: auditsPerDay,
@@ -144,8 +149,9 @@ try {
   ])
   console.log(`repair / get = ${result.repair_vs_get} (file walked; target ≥ 0.8; per run ${result.pair_ratios.join(', ')}), ` +
     `rebuilt bytes / get = ${result.rebuilt_vs_get} (at most m/k = ${round(m / k, 2)} at equal walk rates)`)
-  printTable(['keeper audit', 'bytes', 'wall ms', 'auditor CPU ms', 'farmer CPU ms'], [
-    [`one audit of a ${round(a.shard / 2 ** 20, 2)} MiB fragment`, String(a.bytes), String(a.ms), String(a.auditorCpuMs), String(a.farmerCpuMs)]
+  printTable(['keeper audit, per copy', 'bytes', 'wall ms', 'auditor CPU ms', 'farmer CPU ms'], [
+    [`one ${round(a.shard / 2 ** 20, 2)} MiB fragment a stream`, String(one.bytes), String(one.ms), String(one.auditorCpuMs), String(one.farmerCpuMs)],
+    [`up to ${MAX_AUDIT_BATCH} of one farmer a stream (the keeper)`, String(a.bytes), String(a.ms), String(a.auditorCpuMs), String(a.farmerCpuMs)]
   ])
   console.log(`a GiB kept alone at the default budget (${KEEPER_AUDITS_PER_HOUR}/h): ${auditsPerDay} audits a day over ${a.copiesPerGiB} fragment copies ` +
     `(each every ${result.audit.minutes_between_audits_of_a_copy} min): ${result.audit.mb_per_gib_day} MB on the wire and ${result.audit.cpu_s_per_gib_day} CPU s a day`)
@@ -182,36 +188,51 @@ async function damage (link: string, home: string): Promise<{ fragments: number,
   }
 }
 
-/** One keeper audit of this file's fragments: bytes, wall and CPU, medians over 40 audits. */
-async function auditCost (link: string, home: string, farmerPids: number[]): Promise<AuditCost> {
+/**
+ * The keeper's audits of this file's fragments, per copy: bytes, wall and CPU, over 40 copies
+ * audited one per stream, then 40 audited in batches of up to 8 copies of one farmer per stream
+ * (`proveCopies`, as the keeper audits).
+ */
+async function auditCost (link: string, home: string, farmerPids: number[]): Promise<{ single: AuditCost, batched: AuditCost }> {
   const session = await openNodeClient(relayAddrOf(), { home })
   try {
     const { manifest, resolve } = await fetchVerifyManifest(session, parseCapability(link))
     const auditor = new AuditClient(session.libp2p)
     const copies = manifest.segments.flatMap(seg => seg.fragments.map((id, i) => ({ ref: resolve(seg.holders[i]![0]!), id, root: seg.roots![i]!, size: seg.shardLength })))
-    // Copies whose first listed holder was repaired away are skipped: only proofs are measured.
-    const walls: number[] = []
-    let bytes = 0
-    let n = 0
-    for (const c of copies.slice(0, 8)) await auditor.audit(c.ref, c).catch(() => undefined) // connections, JIT
-    const farmerCpu = cpuMeter(farmerPids)
-    const c0 = process.cpuUsage()
-    for (const c of copies) {
-      if (n >= 40) break
-      const t0 = performance.now()
-      const o = await auditor.audit(c.ref, c).catch(() => undefined)
-      if (o?.verdict !== 'proven') continue
-      walls.push(performance.now() - t0)
-      bytes += o.bytes
-      n++
-    }
-    const cpu = process.cpuUsage(c0)
     const shard = manifest.segments[0]!.shardLength
-    const segmentBytes = shard * k
-    return {
-      bytes: Math.round(bytes / n), ms: round(median(walls)), auditorCpuMs: round((cpu.user + cpu.system) / 1000 / n, 2),
-      farmerCpuMs: round(farmerCpu() * 1000 / n, 2), shard, copiesPerGiB: Math.ceil(GiB / segmentBytes) * (k + m)
+    const copiesPerGiB = Math.ceil(GiB / (shard * k)) * (k + m)
+    // Only copies still where the manifest lists them first (the repairs moved some): proofs are measured.
+    const held: typeof copies = []
+    for (const c of copies) if ((await auditor.audit(c.ref, c).catch(() => undefined))?.verdict === 'proven') held.push(c)
+    const measure = async (groups: Array<typeof copies>): Promise<AuditCost> => {
+      const walls: number[] = []
+      let bytes = 0
+      let n = 0
+      const farmerCpu = cpuMeter(farmerPids)
+      const c0 = process.cpuUsage()
+      for (const group of groups) {
+        if (n >= 40) break
+        const t0 = performance.now()
+        const outcomes = group.length === 1
+          ? [await auditor.audit(group[0]!.ref, group[0]!).catch((e: Error) => e)]
+          : await auditor.auditMany(group[0]!.ref, group).catch(() => [])
+        const proven = outcomes.filter(o => !(o instanceof Error) && o.verdict === 'proven') as Array<{ bytes: number }>
+        if (proven.length === 0) continue
+        walls.push((performance.now() - t0) / group.length)
+        for (const o of proven) bytes += o.bytes
+        n += proven.length
+      }
+      const cpu = process.cpuUsage(c0)
+      return {
+        bytes: Math.round(bytes / n), ms: round(median(walls)), auditorCpuMs: round((cpu.user + cpu.system) / 1000 / n, 2),
+        farmerCpuMs: round(farmerCpu() * 1000 / n, 2), shard, copiesPerGiB
+      }
     }
+    const single = await measure(held.map(c => [c]))
+    const byFarmer = new Map<string, typeof copies>()
+    for (const c of held) byFarmer.set(c.ref.peerId, [...byFarmer.get(c.ref.peerId) ?? [], c])
+    const batches = [...byFarmer.values()].flatMap(list => Array.from({ length: Math.ceil(list.length / MAX_AUDIT_BATCH) }, (_, i) => list.slice(i * MAX_AUDIT_BATCH, (i + 1) * MAX_AUDIT_BATCH)))
+    return { single, batched: await measure(batches) }
   } finally {
     await session.close()
   }

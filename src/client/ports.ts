@@ -70,6 +70,8 @@ export interface ErasureCoder {
    */
   encodeShardsWithDigests?(k: number, m: number, shards: Uint8Array, roots: boolean, options?: CallOptions): Promise<{ shards: Uint8Array, ids: string[], roots: string[] }>
   reconstruct(k: number, m: number, shards: Uint8Array, present: boolean[], options?: CallOptions & { dataOnly?: boolean }): Promise<Uint8Array>
+  /** Optional: gets ready for a first job that will come after some round trips (a worker's start-up). */
+  warm?(): void
 }
 
 /** Random access to the bytes being uploaded (a File in browsers, a file handle in Node). */
@@ -149,4 +151,10 @@ export interface AuditedFragment {
 /** Audits farmers. Transport failures (unreachable, timeout) reject with a typed error: they prove nothing either way. */
 export interface AuditTransport {
   audit(farmer: FarmerRef, fragment: AuditedFragment, options?: AbortOptions): Promise<AuditOutcome>
+  /**
+   * Optional: several fragments of one farmer in one exchange (at most `MAX_AUDIT_BATCH`, of
+   * `MAX_AUDIT_BATCH_BYTES`), one outcome per fragment, or the farmer's own refusal of that one.
+   * Rejects as `audit` does when the whole exchange fails.
+   */
+  auditMany?(farmer: FarmerRef, fragments: readonly AuditedFragment[], options?: AbortOptions): Promise<Array<AuditOutcome | Error>>
 }

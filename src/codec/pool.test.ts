@@ -34,6 +34,21 @@ describe('codec worker pool (worker_threads)', () => {
     expect(pool.workers).toBe(1)
   })
 
+  it('warm() starts one worker ahead of the first job, which then runs on it; a no-op once terminated', async () => {
+    const { pool, handles } = trackedPool(1)
+    pool.warm()
+    pool.warm()
+    expect(handles).toHaveLength(1)
+    expect(pool.workers).toBe(1)
+    const g = GOLDEN[0]!
+    const { parity } = await pool.encode(g.k, g.m, seededBytes(g.seed, g.k * g.len))
+    expect(sha256(parity)).toBe(g.parity)
+    expect(handles).toHaveLength(1)
+    pool.terminate()
+    pool.warm()
+    expect(handles).toHaveLength(1)
+  })
+
   it('encodes in place: parity written after the data in the one buffer handed over', async () => {
     const pool = createNodeCodecPool({ size: 1 })
     pools.push(pool)

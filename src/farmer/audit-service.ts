@@ -1,5 +1,5 @@
 /**
- * `AuditService` answers the audit protocol (`/shardfarm/audit/1.0.0`, `net/protocols/audit.ts`)
+ * `AuditService` answers the audit protocols (`/shardfarm/audit/1.0.0` and its batched form, `net/protocols/audit.ts`)
  * from any `FragmentStore`: it streams the challenged fragment from the store (`openRead` when the
  * store has it), hashes every leaf as the chunks pass, keeps only the challenged leaves, and answers
  * with their Merkle paths. It holds 32 bytes per KiB of fragment (512 KiB for 16 MiB) plus the
@@ -15,10 +15,10 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { FragmentStore } from '../core/fragment-store.ts'
 import { leafCount, MerkleBuilder, proveLeaves } from '../core/merkle.ts'
 import {
-  AUDIT_DEADLINE_MS, encodeProofAnswer, MAX_AUDIT_INBOUND_STREAMS, MAX_AUDIT_REQUEST_BYTES, MAX_AUDIT_RESPONSE_BYTES,
-  MAX_AUDITS_IN_FLIGHT, MAX_AUDITS_PER_PEER, parseAuditRequest, refusalFor, registerAuditProtocol, unregisterAuditProtocol
+  AUDIT_DEADLINE_MS, encodeProofAnswer, MAX_AUDIT_BATCH_REQUEST_BYTES, MAX_AUDIT_BATCH_RESPONSE_BYTES, MAX_AUDIT_INBOUND_STREAMS,
+  MAX_AUDIT_REQUEST_BYTES, MAX_AUDIT_RESPONSE_BYTES, MAX_AUDITS_IN_FLIGHT, MAX_AUDITS_PER_PEER, parseAuditBatchRequest, parseAuditRequest,
+  refusalFor, registerAuditProtocol, unregisterAuditProtocol
 } from '../net/protocols/audit.ts'
-import type { AuditRequest } from '../net/protocols/audit.ts'
 import { GET_CHUNK_BYTES, MAX_FRAGMENT_BYTES } from '../net/protocols/fragment-constants.ts'
 import { FarmerError } from '../net/protocols/fragment-errors.ts'
 import { encodeFrame, parseHeaderObject } from '../net/protocols/frames.ts'
@@ -92,7 +92,9 @@ export class AuditService {
   /** Registers the protocol handler. Idempotent. */
   async start (): Promise<void> {
     if (this.#started) return
-    await registerAuditProtocol(this.#components.libp2p, (stream, connection) => { this.#accept(stream, connection) },
+    await registerAuditProtocol(this.#components.libp2p,
+      (stream, connection) => { this.#accept(stream, connection, false) },
+      (stream, connection) => { this.#accept(stream, connection, true) },
       { maxInboundStreams: this.#maxInboundStreams })
     this.#started = true
   }
@@ -106,61 +108,88 @@ export class AuditService {
     await Promise.allSettled([...this.#active.values()])
   }
 
-  #accept (stream: Stream, connection: Connection): void {
-    const done = this.#serve(stream, connection.remotePeer.toString()).finally(() => { this.#active.delete(stream) })
+  #accept (stream: Stream, connection: Connection, batch: boolean): void {
+    const done = this.#serve(stream, connection.remotePeer.toString(), batch).finally(() => { this.#active.delete(stream) })
     this.#active.set(stream, done)
   }
 
-  async #serve (stream: Stream, peer: string): Promise<void> {
+  /**
+   * One stream: a challenge, or a batch of them (proved one after another, so a batch holds one
+   * audit's place in the budgets and one fragment's read at a time).
+   */
+  async #serve (stream: Stream, peer: string, batch: boolean): Promise<void> {
     const deadline = AbortSignal.timeout(this.#deadlineMs)
     let answer: Record<string, unknown>
-    let proven = false
+    let proven = 0
     try {
       const reader = new FrameReader(streamSource(stream))
-      const req = parseAuditRequest(parseHeaderObject(await reader.readHeader(MAX_AUDIT_REQUEST_BYTES, deadline)))
+      const header = parseHeaderObject(await reader.readHeader(batch ? MAX_AUDIT_BATCH_REQUEST_BYTES : MAX_AUDIT_REQUEST_BYTES, deadline))
+      const req = batch ? parseAuditBatchRequest(header) : parseAuditRequest(header)
       const budgets: Array<[KeyedBudget, string] | [Budget]> = [[this.#perPeer, peer], [this.#global]]
       const refused = takeAll(budgets, 1)
       if (refused !== -1) {
         throw new FarmerError('BUSY', refused === 0 ? 'Too many audits from this peer' : 'Too many audits in flight', { limit: refused === 0 ? this.#perPeer.limit : this.#global.limit })
       }
       try {
-        answer = await this.#prove(req, deadline)
+        if ('items' in req) {
+          const results: Array<Record<string, unknown>> = []
+          for (const item of req.items) {
+            try {
+              const { size, proofs } = await this.#prove(item.id, item.leaves, deadline)
+              const { nonce: _, ...result } = encodeProofAnswer(req.nonce, size, proofs)
+              results.push(result)
+              proven++
+            } catch (err) {
+              if (deadline.aborted) throw err
+              results.push(this.#refuse(err))
+            }
+          }
+          answer = { ok: true, nonce: req.nonce, results }
+        } else {
+          const { size, proofs } = await this.#prove(req.id, req.leaves, deadline)
+          answer = encodeProofAnswer(req.nonce, size, proofs)
+          proven = 1
+        }
       } finally {
         giveAll(budgets, 1)
       }
-      proven = true
     } catch (err) {
-      const e = deadline.aborted ? new FarmerError('TIMEOUT', 'Audit missed its deadline', { deadlineMs: this.#deadlineMs }) : err
-      answer = refusalFor(e)
-      const code = answer.code as string
-      this.#metrics.auditRefused(code)
-      if (code === 'INTERNAL') this.#onInternalError?.(err)
+      proven = 0
+      answer = this.#refuse(deadline.aborted ? new FarmerError('TIMEOUT', 'Audit missed its deadline', { deadlineMs: this.#deadlineMs }) : err)
     }
     try {
-      const frame = encodeFrame(answer, MAX_AUDIT_RESPONSE_BYTES)
+      const frame = encodeFrame(answer, batch ? MAX_AUDIT_BATCH_RESPONSE_BYTES : MAX_AUDIT_RESPONSE_BYTES)
       await sendAll(stream, frame, deadline)
       // Counted once the proof is on its way: one the auditor never got proved nothing to it.
-      if (proven) this.#metrics.auditProven(frame.byteLength)
+      for (let i = 0; i < proven; i++) this.#metrics.auditProven(Math.round(frame.byteLength / proven))
       await stream.close({ signal: deadline })
     } catch {
       stream.abort(new Error('Audit answer failed'))
     }
   }
 
-  /** Reads the fragment through a `MerkleBuilder` that keeps the challenged leaves; returns the answer. */
-  async #prove (req: AuditRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
+  /** The refusal for `err`, counted (and reported when `INTERNAL`). */
+  #refuse (err: unknown): ReturnType<typeof refusalFor> {
+    const answer = refusalFor(err)
+    this.#metrics.auditRefused(answer.code)
+    if (answer.code === 'INTERNAL') this.#onInternalError?.(err)
+    return answer
+  }
+
+  /** Reads the fragment through a `MerkleBuilder` that keeps the challenged leaves; returns their proofs. */
+  async #prove (id: string, challenged: number[], signal: AbortSignal): Promise<{ size: number, proofs: ReturnType<typeof proveLeaves> }> {
     const { store } = this.#components
     let size: number
     let chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
     let close = async (): Promise<void> => {}
     try {
       if (store.openRead !== undefined) {
-        const read = await store.openRead(req.id, { signal, chunkBytes: this.#chunkBytes })
+        const read = await store.openRead(id, { signal, chunkBytes: this.#chunkBytes })
         size = read.size
         chunks = read.chunks
         close = read.close
       } else {
-        const bytes = await store.get(req.id, { signal })
+        const bytes = await store.get(id, { signal })
         size = bytes.byteLength
         chunks = [bytes]
       }
@@ -170,8 +199,8 @@ export class AuditService {
     try {
       if (size > this.#maxFragmentBytes) throw new Error(`Stored fragment of ${size} bytes is past the limit`)
       const leaves = leafCount(size)
-      if (req.leaves.some(i => i >= leaves)) throw new FarmerError('BAD_REQUEST', 'Leaf index past the end of the fragment', { leaves })
-      const builder = new MerkleBuilder(size, req.leaves)
+      if (challenged.some(i => i >= leaves)) throw new FarmerError('BAD_REQUEST', 'Leaf index past the end of the fragment', { leaves })
+      const builder = new MerkleBuilder(size, challenged)
       try {
         for await (const chunk of chunks) {
           signal.throwIfAborted()
@@ -181,7 +210,7 @@ export class AuditService {
       } catch (err) {
         throw notHeld(err)
       }
-      return encodeProofAnswer(req.nonce, size, proveLeaves(builder.finish(), req.leaves))
+      return { size, proofs: proveLeaves(builder.finish(), challenged) }
     } finally {
       await close().catch(() => {})
     }

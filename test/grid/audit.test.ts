@@ -14,7 +14,7 @@ import type { FragmentStore } from '../../src/core/fragment-store.ts'
 import { LEAF_BYTES, maxPathLength, merkleRoot } from '../../src/core/merkle.ts'
 import { AuditService } from '../../src/farmer/audit-service.ts'
 import type { AuditServiceInit } from '../../src/farmer/audit-service.ts'
-import { AUDIT_PROTOCOL, MAX_AUDIT_RESPONSE_BYTES } from '../../src/net/protocols/audit.ts'
+import { AUDIT_BATCH_PROTOCOL, AUDIT_PROTOCOL, MAX_AUDIT_BATCH_RESPONSE_BYTES, MAX_AUDIT_RESPONSE_BYTES } from '../../src/net/protocols/audit.ts'
 import { MAX_FRAGMENT_BYTES } from '../../src/net/protocols/fragment-constants.ts'
 import { parseHeaderObject } from '../../src/net/protocols/frames.ts'
 import { FrameReader, streamSource } from '../../src/net/protocols/stream-io.ts'
@@ -80,13 +80,13 @@ async function stopAuditFarmer (f: AuditFarmer | undefined): Promise<void> {
 }
 
 /** Sends `header` bytes (already framed, or not) on a fresh audit stream; returns the answer header. */
-async function rawAudit (node: Libp2p, f: AuditFarmer, bytes: Uint8Array): Promise<Record<string, unknown>> {
+async function rawAudit (node: Libp2p, f: AuditFarmer, bytes: Uint8Array, protocol = AUDIT_PROTOCOL): Promise<Record<string, unknown>> {
   const signal = AbortSignal.timeout(5000)
-  const stream = await node.dialProtocol(f.farmer.addr, AUDIT_PROTOCOL, { signal })
+  const stream = await node.dialProtocol(f.farmer.addr, protocol, { signal })
   const reader = new FrameReader(streamSource(stream))
   stream.send(bytes)
   await stream.close({ signal }).catch(() => {})
-  const header = parseHeaderObject(await reader.readHeader(MAX_AUDIT_RESPONSE_BYTES, signal))
+  const header = parseHeaderObject(await reader.readHeader(protocol === AUDIT_PROTOCOL ? MAX_AUDIT_RESPONSE_BYTES : MAX_AUDIT_BATCH_RESPONSE_BYTES, signal))
   if (stream.status === 'open') stream.abort(new Error('done'))
   return header
 }
@@ -205,6 +205,53 @@ describe('audit protocol', () => {
     // And still serves a good one afterwards.
     const good = await rawAudit(node, honest, frame({ id, nonce, leaves: [0, 1023] }))
     expect(good).toMatchObject({ ok: true, nonce, size: 1 << 20 })
+  })
+
+  it('one batch stream proves several fragments, each with its own verdict', async () => {
+    const absent = await randomFragment(3000)
+    const before = honest.audits.metrics.proven
+    const verdicts = (out: Array<{ verdict: string } | Error>): string[] => out.map(o => o instanceof Error ? o.name : o.verdict)
+    const out = await auditor.auditMany(honest.ref, [fragment(0), fragment(1), fragment(2), { id: absent.id, root: merkleRoot(absent.bytes), size: 3000 }])
+    expect(verdicts(out)).toEqual(['proven', 'proven', 'proven', 'missing'])
+    expect(honest.audits.metrics.proven - before).toBe(3)
+    // The liar lost leaf 3 of every fragment: the 5-leaf one fails, the one-byte one has no leaf 3.
+    expect(verdicts(await auditor.auditMany(liar.ref, [fragment(0), fragment(1)]))).toEqual(['proven', 'failed'])
+    // A wrong size or root fails that copy alone.
+    expect(verdicts(await auditor.auditMany(honest.ref, [{ ...fragment(1), size: 5001 }, fragment(2)]))).toEqual(['failed', 'proven'])
+    // The auditor keeps to the limits: at most 8 fragments, each once.
+    await expect(auditor.auditMany(honest.ref, [fragment(1), fragment(1)])).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    const nine = await Promise.all(Array.from({ length: 9 }, async () => await randomFragment(10)))
+    await expect(auditor.auditMany(honest.ref, nine.map(f => ({ id: f.id, root: merkleRoot(f.bytes), size: 10 })))).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+  })
+
+  it('refuses malformed batches with typed codes; a challenge past a fragment\'s end is refused alone', async () => {
+    const node = client.node
+    const nonce = btoa('0123456789abcdef')
+    const item = (i: number, leaves = [0]): { id: string, leaves: number[] } => ({ id: frags[i]!.id, leaves })
+    const batch = async (json: unknown, declared?: number): Promise<Record<string, unknown>> => await rawAudit(node, honest, frame(json, declared), AUDIT_BATCH_PROTOCOL)
+    expect(await batch({ nonce, items: [item(2)] }, 10_000)).toMatchObject({ ok: false, code: 'TOO_LARGE' })
+    const nine = await Promise.all(Array.from({ length: 9 }, async () => (await randomFragment(10)).id))
+    expect(await batch({ nonce, items: nine.map(id => ({ id, leaves: [0] })) })).toMatchObject({ ok: false, code: 'TOO_LARGE' })
+    expect(await batch({ nonce, items: [] })).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await batch({ nonce, items: [item(2), item(2, [1])] })).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await batch({ nonce, items: [item(2), { id: 'x', leaves: [0] }] })).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    expect(await batch({ nonce: 'AAAA', items: [item(2)] })).toMatchObject({ ok: false, code: 'BAD_REQUEST' })
+    // 5000 bytes are 5 leaves: leaf 5 is past the end. That challenge is refused, the other proven.
+    const mixed = await batch({ nonce, items: [item(2, [0, 1023]), item(1, [5])] })
+    expect(mixed).toMatchObject({ ok: true, nonce, results: [{ ok: true, size: 1 << 20 }, { ok: false, code: 'BAD_REQUEST' }] })
+  })
+
+  it('a farmer that serves only single audits is audited one fragment at a time', async () => {
+    const old = await startAuditFarmer(new MemoryFragmentStore())
+    try {
+      await old.farmer.node.unhandle(AUDIT_BATCH_PROTOCOL)
+      for (const f of frags) await put(old, f)
+      const out = await auditor.auditMany(old.ref, [fragment(0), fragment(1), fragment(2)])
+      expect(out.map(o => o instanceof Error ? o.name : o.verdict)).toEqual(['proven', 'proven', 'proven'])
+      expect(old.audits.metrics.proven).toBe(3)
+    } finally {
+      await stopAuditFarmer(old)
+    }
   })
 
   it('a peer flooding audits gets BUSY while another peer is still proven', async () => {

@@ -13,8 +13,8 @@ import { isFragmentId } from '../../core/fragment-store.ts'
 import { leafCount, verifyLeaves } from '../../core/merkle.ts'
 import { toBase64 } from '../../core/owner-key.ts'
 import {
-  AUDIT_CLIENT_TIMEOUT_MS, AUDIT_NONCE_BYTES, AUDIT_PROTOCOL, DEFAULT_CHALLENGE_LEAVES, MAX_AUDIT_RESPONSE_BYTES,
-  MAX_CHALLENGE_LEAVES, parseAuditAnswer
+  AUDIT_BATCH_PROTOCOL, AUDIT_CLIENT_TIMEOUT_MS, AUDIT_NONCE_BYTES, AUDIT_PROTOCOL, DEFAULT_CHALLENGE_LEAVES, MAX_AUDIT_BATCH,
+  MAX_AUDIT_BATCH_BYTES, MAX_AUDIT_BATCH_RESPONSE_BYTES, MAX_AUDIT_RESPONSE_BYTES, MAX_CHALLENGE_LEAVES, parseAuditAnswer, parseAuditBatchAnswer
 } from '../../net/protocols/audit.ts'
 import type { AuditAnswer } from '../../net/protocols/audit.ts'
 import { MAX_FRAGMENT_BYTES } from '../../net/protocols/fragment-constants.ts'
@@ -51,43 +51,89 @@ export class AuditClient implements AuditTransport {
 
   /** Challenges `farmer` to prove it holds `fragment`. */
   async audit (farmer: FarmerRef, fragment: AuditedFragment, options: AbortOptions = {}): Promise<AuditOutcome> {
-    if (!isFragmentId(fragment.id) || !/^[0-9a-f]{64}$/.test(fragment.root) ||
-      !Number.isSafeInteger(fragment.size) || fragment.size < 1 || fragment.size > MAX_FRAGMENT_BYTES) {
-      throw new FarmerError('BAD_REQUEST', 'An audit needs a fragment id, a hex Merkle root and a size of 1 byte to 16 MiB', { remote: false })
-    }
-    const started = performance.now()
+    checkFragment(fragment)
     const leaves = pickLeaves(leafCount(fragment.size), this.#leaves)
-    const nonce = toBase64(crypto.getRandomValues(new Uint8Array(AUDIT_NONCE_BYTES)))
-    const request = encodeFrame({ id: fragment.id, nonce, leaves })
+    const nonce = newNonce()
+    const { answer, ms, bytes } = await this.#ask(farmer, AUDIT_PROTOCOL, { id: fragment.id, nonce, leaves }, MAX_AUDIT_RESPONSE_BYTES,
+      header => parseAuditAnswer(header), options)
+    if (typeof answer === 'string') return { verdict: 'failed', reason: answer, ms, bytes }
+    const outcome = judge(answer, nonce, fragment, leaves, ms, bytes)
+    if (outcome instanceof FarmerError) throw new FarmerError(outcome.code, outcome.message, { ...outcome.details, farmer: farmer.peerId })
+    return outcome
+  }
+
+  /**
+   * Challenges `farmer` for several fragments in one stream (`/shardfarm/audit-batch/1.0.0`): at
+   * most `MAX_AUDIT_BATCH`, of `MAX_AUDIT_BATCH_BYTES` in all. One outcome per fragment, in order;
+   * a fragment the farmer refused for a reason of its own (not `NOT_FOUND`) gets its `FarmerError`.
+   * A refusal of the whole batch (`BUSY`) or no answer rejects, as `audit` does. A farmer that does
+   * not serve the batched protocol is audited one fragment at a time.
+   */
+  async auditMany (farmer: FarmerRef, fragments: readonly AuditedFragment[], options: AbortOptions = {}): Promise<Array<AuditOutcome | FarmerError>> {
+    if (fragments.length === 0) return []
+    if (fragments.length > MAX_AUDIT_BATCH || fragments.reduce((n, f) => n + f.size, 0) > MAX_AUDIT_BATCH_BYTES) {
+      throw new FarmerError('BAD_REQUEST', `A batch holds at most ${MAX_AUDIT_BATCH} fragments of ${MAX_AUDIT_BATCH_BYTES} bytes in all`, { remote: false })
+    }
+    fragments.forEach(checkFragment)
+    if (new Set(fragments.map(f => f.id)).size !== fragments.length) throw new FarmerError('BAD_REQUEST', 'A batch names each fragment once', { remote: false })
+    const challenges = fragments.map(f => ({ id: f.id, leaves: pickLeaves(leafCount(f.size), this.#leaves) }))
+    const nonce = newNonce()
+    let asked
+    try {
+      asked = await this.#ask(farmer, AUDIT_BATCH_PROTOCOL, { nonce, items: challenges }, MAX_AUDIT_BATCH_RESPONSE_BYTES,
+        header => parseAuditBatchAnswer(header, fragments.length), options)
+    } catch (err) {
+      if (!(err instanceof FarmerError && err.details.reason === 'unsupported')) throw err
+      const one = async (f: AuditedFragment): Promise<AuditOutcome | FarmerError> => await this.audit(farmer, f, options).catch((e: unknown) => {
+        if (e instanceof FarmerError && e.code !== 'BUSY' && e.code !== 'UNREACHABLE' && e.code !== 'TIMEOUT') return e
+        throw e
+      })
+      const out: Array<AuditOutcome | FarmerError> = []
+      for (const f of fragments) out.push(await one(f))
+      return out
+    }
+    const { answer, ms, bytes } = asked
+    const share = Math.round(bytes / fragments.length)
+    if (typeof answer === 'string') return fragments.map(() => ({ verdict: 'failed', reason: answer, ms, bytes: share }))
+    if (!('results' in answer)) {
+      // The batch refused as a whole: the farmer's reason, for every fragment alike.
+      if (answer.ok) return fragments.map(() => ({ verdict: 'failed', reason: 'a single answer where a batch answer was due', ms, bytes: share }))
+      if (answer.code === 'NOT_FOUND') return fragments.map(() => ({ verdict: 'missing', ms, bytes: share }))
+      throw new FarmerError(answer.code, answer.message, { farmer: farmer.peerId, remote: true })
+    }
+    if (answer.nonce !== nonce) return fragments.map(() => ({ verdict: 'failed', reason: 'nonce not echoed', ms, bytes: share }))
+    return answer.results.map((r, i) => {
+      const outcome = judge(r.ok ? { ...r, nonce } : r, nonce, fragments[i]!, challenges[i]!.leaves, ms, share)
+      return outcome instanceof FarmerError ? new FarmerError(outcome.code, outcome.message, { ...outcome.details, farmer: farmer.peerId }) : outcome
+    })
+  }
+
+  /**
+   * Sends one request frame on `protocol` and reads one answer frame, within the deadline: the
+   * decoded answer, or a string saying how the answer broke the protocol. Rejects with a typed
+   * `FarmerError` when no answer came (`UNREACHABLE`, `TIMEOUT`; `reason: 'unsupported'` when the
+   * farmer does not serve `protocol`) or with `AbortError`.
+   */
+  async #ask<A> (farmer: FarmerRef, protocol: string, request: Record<string, unknown>, maxAnswer: number,
+    parse: (header: Record<string, unknown>) => A, options: AbortOptions): Promise<{ answer: A | string, ms: number, bytes: number }> {
+    const started = performance.now()
+    const frame = encodeFrame(request)
     const deadline = AbortSignal.timeout(this.#timeoutMs)
     const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline])
-    let answer: AuditAnswer | string
-    let answerBytes: number
     try {
-      ({ answer, answerBytes } = await this.#exchange(targetOf(farmer), request, signal))
+      const { answer, answerBytes } = await this.#exchange(targetOf(farmer), protocol, frame, maxAnswer, parse, signal)
+      return { answer, ms: performance.now() - started, bytes: frame.byteLength + answerBytes }
     } catch (err) {
       if (options.signal?.aborted === true) throw new AbortError()
       if (deadline.aborted) {
         throw new FarmerError('TIMEOUT', `No audit answer within ${this.#timeoutMs} ms`, { farmer: farmer.peerId, timeoutMs: this.#timeoutMs, remote: false })
       }
       if (err instanceof FarmerError) throw err
+      if ((err as { name?: string }).name === 'UnsupportedProtocolError') {
+        throw new FarmerError('UNREACHABLE', `Farmer does not serve ${protocol}`, { farmer: farmer.peerId, reason: 'unsupported', remote: false })
+      }
       throw new FarmerError('UNREACHABLE', `Farmer unreachable: ${(err as Error).message}`, { farmer: farmer.peerId, remote: false })
     }
-    const ms = performance.now() - started
-    const bytes = request.byteLength + answerBytes
-    const failed = (reason: string): AuditOutcome => ({ verdict: 'failed', reason, ms, bytes })
-    if (typeof answer === 'string') return failed(answer)
-    if (!answer.ok) {
-      if (answer.code === 'NOT_FOUND') return { verdict: 'missing', ms, bytes }
-      throw new FarmerError(answer.code, answer.message, { farmer: farmer.peerId, remote: true })
-    }
-    if (answer.nonce !== nonce) return failed('nonce not echoed')
-    if (answer.size !== fragment.size) return failed(`size ${answer.size}, expected ${fragment.size}`)
-    if (answer.proofs.length !== leaves.length || answer.proofs.some((p, i) => p.index !== leaves[i])) {
-      return failed('proofs are not of the challenged leaves')
-    }
-    if (!verifyLeaves(fragment.root, fragment.size, answer.proofs)) return failed('a proof does not verify against the root')
-    return { verdict: 'proven', ms, bytes }
   }
 
   /**
@@ -95,8 +141,9 @@ export class AuditClient implements AuditTransport {
    * string saying how the answer broke the protocol (too large, not JSON, malformed); rejects only
    * when no answer came (transport failure, stream ended, deadline).
    */
-  async #exchange (target: Multiaddr | PeerId, request: Uint8Array, signal: AbortSignal): Promise<{ answer: AuditAnswer | string, answerBytes: number }> {
-    const stream = await this.#libp2p.dialProtocol(target, AUDIT_PROTOCOL, { signal })
+  async #exchange<A> (target: Multiaddr | PeerId, protocol: string, request: Uint8Array, maxAnswer: number,
+    parse: (header: Record<string, unknown>) => A, signal: AbortSignal): Promise<{ answer: A | string, answerBytes: number }> {
+    const stream = await this.#libp2p.dialProtocol(target, protocol, { signal })
     const onAbort = (): void => { stream.abort(new Error('Audit aborted')) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
@@ -105,7 +152,7 @@ export class AuditClient implements AuditTransport {
       await stream.close({ signal })
       let header: Uint8Array
       try {
-        header = await reader.readHeader(MAX_AUDIT_RESPONSE_BYTES, signal)
+        header = await reader.readHeader(maxAnswer, signal)
       } catch (err) {
         if (!(err instanceof FarmerError)) throw err
         if (err.details.reason === 'truncated') {
@@ -115,7 +162,7 @@ export class AuditClient implements AuditTransport {
       }
       const answerBytes = 4 + header.byteLength
       try {
-        return { answer: parseAuditAnswer(parseHeaderObject(header)), answerBytes }
+        return { answer: parse(parseHeaderObject(header)), answerBytes }
       } catch (err) {
         return { answer: `malformed answer: ${(err as Error).message}`, answerBytes }
       }
@@ -124,6 +171,37 @@ export class AuditClient implements AuditTransport {
       if (stream.status === 'open' || stream.status === 'closing') stream.abort(new Error('Audit done'))
     }
   }
+}
+
+function checkFragment (fragment: AuditedFragment): void {
+  if (!isFragmentId(fragment.id) || !/^[0-9a-f]{64}$/.test(fragment.root) ||
+    !Number.isSafeInteger(fragment.size) || fragment.size < 1 || fragment.size > MAX_FRAGMENT_BYTES) {
+    throw new FarmerError('BAD_REQUEST', 'An audit needs a fragment id, a hex Merkle root and a size of 1 byte to 16 MiB', { remote: false })
+  }
+}
+
+function newNonce (): string {
+  return toBase64(crypto.getRandomValues(new Uint8Array(AUDIT_NONCE_BYTES)))
+}
+
+/**
+ * The verdict on one answer: `proven` only for the echoed nonce, the manifest's size and a verified
+ * proof of each challenged leaf, in order. A refusal other than `NOT_FOUND` is the farmer's own
+ * reason, returned as a `FarmerError` for the caller to throw or pass on.
+ */
+function judge (answer: AuditAnswer, nonce: string, fragment: AuditedFragment, leaves: number[], ms: number, bytes: number): AuditOutcome | FarmerError {
+  const failed = (reason: string): AuditOutcome => ({ verdict: 'failed', reason, ms, bytes })
+  if (!answer.ok) {
+    if (answer.code === 'NOT_FOUND') return { verdict: 'missing', ms, bytes }
+    return new FarmerError(answer.code, answer.message, { remote: true })
+  }
+  if (answer.nonce !== nonce) return failed('nonce not echoed')
+  if (answer.size !== fragment.size) return failed(`size ${answer.size}, expected ${fragment.size}`)
+  if (answer.proofs.length !== leaves.length || answer.proofs.some((p, i) => p.index !== leaves[i])) {
+    return failed('proofs are not of the challenged leaves')
+  }
+  if (!verifyLeaves(fragment.root, fragment.size, answer.proofs)) return failed('a proof does not verify against the root')
+  return { verdict: 'proven', ms, bytes }
 }
 
 /** `count` distinct leaf indices below `leaves`, uniformly at random, in increasing order. */

@@ -8,7 +8,7 @@
 import type { AbortOptions } from '../../core/errors.ts'
 import { throwIfAborted } from '../../core/errors.ts'
 import { sha256Hex } from '../../core/hash.ts'
-import { MAX_AUDITS_PER_PEER } from '../../net/protocols/audit.ts'
+import { MAX_AUDIT_BATCH, MAX_AUDIT_BATCH_BYTES, MAX_AUDITS_PER_PEER } from '../../net/protocols/audit.ts'
 import type { ClientPorts, FarmerRef } from '../ports.ts'
 
 /** What one copy of a fragment is to be checked against. */
@@ -39,20 +39,33 @@ const BUSY_WAIT_MS = 200
 /**
  * Checks every copy, at most `PROOF_CONCURRENCY` at once and `AUDITS_PER_FARMER` per farmer, and
  * records each audit's outcome in the score book (a farmer that fails gets a worse score; an
- * unreachable one is not scored). Verdicts come back in the order of `copies`.
+ * unreachable one is not scored). A farmer's copies with roots are audited in batches (one stream
+ * for up to `MAX_AUDIT_BATCH` of them) when the auditor can. Verdicts come back in the order of
+ * `copies`.
  */
 export async function proveCopies (ports: ProofPorts, copies: readonly CopyToProve[], options: AbortOptions = {}): Promise<CopyVerdict[]> {
   const verdicts: CopyVerdict[] = new Array(copies.length)
-  const byFarmer = new Map<string, number[]>()
-  copies.forEach((c, i) => { byFarmer.set(c.farmer.peerId, [...byFarmer.get(c.farmer.peerId) ?? [], i]) })
-  // Lanes: each takes the next copy of its farmer; a farmer has at most AUDITS_PER_FARMER of them.
+  const byFarmer = new Map<string, number[][]>()
+  const batching = ports.auditor?.auditMany !== undefined
+  copies.forEach((c, i) => {
+    const queue = byFarmer.get(c.farmer.peerId) ?? []
+    byFarmer.set(c.farmer.peerId, queue)
+    const last = queue.at(-1)
+    const fits = batching && c.root !== undefined && last !== undefined && copies[last[0]!]!.root !== undefined &&
+      last.length < MAX_AUDIT_BATCH && !last.some(j => copies[j]!.id === c.id) &&
+      last.reduce((n, j) => n + copies[j]!.size, c.size) <= MAX_AUDIT_BATCH_BYTES
+    if (fits) last.push(i)
+    else queue.push([i])
+  })
+  // Lanes: each takes the next batch of its farmer; a farmer has at most AUDITS_PER_FARMER of them.
   const lanes: Array<() => Promise<void>> = []
   for (const queue of byFarmer.values()) {
     for (let l = 0; l < Math.min(AUDITS_PER_FARMER, queue.length); l++) {
       lanes.push(async () => {
-        for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        for (let batch = queue.shift(); batch !== undefined; batch = queue.shift()) {
           throwIfAborted(options.signal)
-          verdicts[i] = await proveCopy(ports, copies[i]!, options)
+          if (batch.length === 1) verdicts[batch[0]!] = await proveCopy(ports, copies[batch[0]!]!, options)
+          else (await proveBatch(ports, batch.map(i => copies[i]!), options)).forEach((v, j) => { verdicts[batch[j]!] = v })
         }
       })
     }
@@ -62,6 +75,28 @@ export async function proveCopies (ports: ProofPorts, copies: readonly CopyToPro
     while (next < lanes.length) await lanes[next++]!()
   }))
   throwIfAborted(options.signal) // an aborted proof reads as unreachable: never act on those
+  return verdicts
+}
+
+/** Copies on one farmer, all with roots, audited in one batch; BUSY is retried as for one. */
+async function proveBatch (ports: ProofPorts, batch: readonly CopyToProve[], options: AbortOptions): Promise<CopyVerdict[]> {
+  const farmer = batch[0]!.farmer
+  let outcomes: Array<{ verdict: CopyVerdict } | Error> | undefined
+  for (let tries = 1; outcomes === undefined; tries++) {
+    try {
+      outcomes = await ports.auditor!.auditMany!(farmer, batch.map(c => ({ id: c.id, root: c.root!, size: c.size })), options)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_TRIES || options.signal?.aborted === true) return batch.map(() => 'unreachable')
+      await new Promise(resolve => setTimeout(resolve, BUSY_WAIT_MS * 2 ** (tries - 1)))
+    }
+  }
+  const verdicts: CopyVerdict[] = []
+  for (const o of outcomes) {
+    // The farmer's own refusal of one copy proves nothing either way, as for one audit.
+    const verdict = o instanceof Error ? 'unreachable' : o.verdict
+    if (verdict !== 'unreachable') await ports.scores?.record(farmer.peerId, verdict === 'proven')
+    verdicts.push(verdict)
+  }
   return verdicts
 }
 

@@ -77,6 +77,37 @@ describe('stat, repair and delete', () => {
     expect(r.placed.some(p => p.peer === liar)).toBe(false) // it failed its proof: nothing more of this file
   })
 
+  it('a farmer that acknowledges PUTs and keeps nothing is found when the new copies are proven, and they go to another', async () => {
+    const grid = makeGrid(8)
+    const [hole, spare] = grid.farmers.slice(6).map(f => f.peerId) as [string, string]
+    grid.down.add(hole); grid.down.add(spare)
+    const up = await putFile(grid.ports(), source(randomBytes(3 * segPlain - 100)), { shardSize: SHARD })
+    grid.down.clear()
+    const cap = parseCapability(up.link)
+    // One fragment of every segment lost from a holder that is not a manifest holder.
+    const victim = up.manifest.segments[0]!.holders.flat().find(h => !cap.holders.includes(h))!
+    for (const seg of up.manifest.segments) await grid.stores.get(victim)!.delete(seg.fragments[seg.holders.findIndex(h => h.includes(victim))]!)
+    const putsTo = new Map<string, number>()
+    const ports = {
+      ...grid.ports(),
+      transport: {
+        get: grid.get.bind(grid), has: grid.has.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid),
+        put: async (...a: Parameters<FakeGrid['put']>) => {
+          putsTo.set(a[0].peerId, (putsTo.get(a[0].peerId) ?? 0) + 1)
+          if (a[0].peerId !== hole) await grid.put(...a) // the hole says "stored" and keeps nothing
+        }
+      },
+      // Placement all but always draws the hole first: the proofs, not luck, must move the copies.
+      scores: { record: () => {}, trusted: () => true, weight: (p: string) => p === spare ? 1e-9 : 1 }
+    }
+    const r = await new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed)).run()
+    expect(putsTo.get(hole)).toBe(3) // one a segment, before any was proven
+    expect(putsTo.get(spare)).toBe(3) // the second pass, once the hole failed its proofs
+    expect(r).toMatchObject({ repaired: 3, fragmentsStored: 3, short: [] })
+    expect(r.placed.filter(p => p.peer === hole)).toHaveLength(3) // the owner's rm still reaches them
+    expect((await fileHealth(grid.ports(), cap)).segments.map(s => [s.status, s.available])).toEqual([['healthy', 6], ['healthy', 6], ['healthy', 6]])
+  })
+
   it('repair rebuilds what two farmers took away onto others; old links still read it, and rm finds every copy', async () => {
     const grid = makeGrid(8)
     const [n0, n1] = grid.farmers.slice(6).map(f => f.peerId)

@@ -9,6 +9,7 @@ import type { SegmentEntry } from '../../core/manifest.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import { chooseTargets, manifestCopies, type TargetRequest } from '../../core/placement.ts'
 import { normalizePolicy } from '../../core/policy.ts'
+import { MAX_AUDIT_BATCH } from '../../net/protocols/audit.ts'
 import { fetchVerifyManifest } from '../blocks/open-manifest.ts'
 import { askTwice, provenCopies } from '../blocks/fragment-health.ts'
 import { discoverHolders } from '../blocks/holder-lookup.ts'
@@ -106,6 +107,7 @@ export interface RepairResult {
 async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   options: AbortOptions & RepairInit & { onProgress: (done: number, segments: number, fileSize: number) => void }): Promise<RepairResult> {
   const { signal } = options
+  ports.coder.warm?.() // its start-up overlaps the manifest, HAS and directory round trips
   const { manifest, resolve } = await fetchVerifyManifest(ports, cap, options)
   const policy = normalizePolicy(manifest.policy)
   const { k, m } = policy
@@ -131,7 +133,42 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   const live = farmers.filter(f => answered.has(f.peerId))
   const choice = { exclude: failed, ...(ports.scores !== undefined ? { weight: (p: string) => ports.scores!.weight(p) } : {}) }
   const targets = (request: TargetRequest): Farmer[] => chooseTargets(live, request, choice)
-  const put = async (f: Farmer, id: string, bytes: Uint8Array, root?: string): Promise<boolean> => {
+  /**
+   * Rebuilt copies stored and not proven yet (`later` puts), by farmer: proven in batches (one
+   * audit stream for several copies) as soon as a farmer has `PROOF_BATCH` of them, the rest when
+   * a pass ends (`proveStored`). A proven copy counts from then on, in `proven`; a farmer that does
+   * not prove one (fails, or does not answer, right after taking it) gets nothing more of this
+   * file, and its segment is repaired again, once.
+   */
+  const stored = new Map<string, Array<{ farmer: Farmer, id: string, size: number, root: string, segment: number }>>()
+  const proving: Array<Promise<void>> = []
+  let proofError: unknown
+  let again = new Set<number>()
+  const proveNow = (copies: Array<{ farmer: Farmer, id: string, size: number, root: string, segment: number }>): void => {
+    proving.push(proveCopies(ports, copies, options).then(verdicts => {
+      copies.forEach((c, i) => {
+        if (verdicts[i] === 'proven') { proven.set(c.id, [...proven.get(c.id) ?? [], c.farmer.peerId]); return }
+        result.fragmentsStored--
+        again.add(c.segment)
+        failed.add(c.farmer.peerId) // it took the copy a moment ago: silence now is no better than a failure
+      })
+    }, (err: unknown) => { proofError ??= err }))
+  }
+  /** Proves what is left of `stored` and waits for every proof; the segments to repair again. */
+  const proveStored = async (): Promise<Set<number>> => {
+    for (const copies of stored.values()) proveNow(copies.splice(0))
+    stored.clear()
+    while (proving.length > 0) await Promise.all(proving.splice(0))
+    if (proofError !== undefined) throw proofError
+    const out = again
+    again = new Set()
+    return out
+  }
+  /**
+   * PUTs a copy; true once it is stored and, unless `later` names its segment, proven. A copy with
+   * a root put `later` is proven with others of its farmer (`stored`).
+   */
+  const put = async (f: Farmer, id: string, bytes: Uint8Array, root?: string, later?: number): Promise<boolean> => {
     await options.onPlacing?.({ id, peer: f.peerId }) // journaled before any byte leaves
     try {
       await ports.transport.put(f, id, bytes, { signal, owner })
@@ -140,9 +177,16 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       failed.add(f.peerId) // not tried again in this repair
       return false
     }
+    result.placed.push({ id, peer: f.peerId }) // the owner's `rm` reaches it whatever the proof says
     // Stored, says the farmer: it counts once it proves it.
+    if (later !== undefined && root !== undefined) {
+      const waiting = stored.get(f.peerId) ?? []
+      stored.set(f.peerId, waiting)
+      waiting.push({ farmer: f, id, size: bytes.length, root, segment: later })
+      if (waiting.length >= PROOF_BATCH) proveNow(waiting.splice(0))
+      return true
+    }
     const [verdict] = await proveCopies(ports, [{ farmer: f, id, size: bytes.length, ...(root !== undefined ? { root } : {}) }], options)
-    result.placed.push({ id, peer: f.peerId }) // the owner's `rm` reaches it whatever the proof said
     if (verdict !== 'proven') { failed.add(f.peerId); return false }
     return true
   }
@@ -239,29 +283,40 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
         const [target] = targets({ count: 1, bytes: len, purpose: 'fragment', policy, fullOnly: i < policy.onFull, holders: taken })
         if (target === undefined) return false
         taken.add(target.peerId)
-        if (await put(target, f.id, frag, entry.roots?.[i])) { result.fragmentsStored++; return true }
+        if (await put(target, f.id, frag, entry.roots?.[i], s)) { result.fragmentsStored++; return true }
       }
       return false
     }))
     return placed.every(Boolean) ? 'repaired' : 'short'
   }
-  let nextSegment = 0
   const segments = manifest.segments.length
-  const inFlight = Math.max(1, Math.min(options.segmentsInFlight ?? REPAIR_SEGMENTS_IN_FLIGHT, segments))
-  let failure = false // one segment's error stops the others taking more
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (nextSegment < segments && !failure) {
-      throwIfAborted(signal)
-      const s = nextSegment++
-      const outcome = await repairSegment(s).catch((err: unknown) => { failure = true; throw err })
-      if (outcome === 'repaired') result.repaired++
-      else if (outcome === 'lost') result.lost.push(s)
-      else if (outcome === 'short') result.short.push(s)
-      options.onProgress(++finished, manifest.segments.length, size)
-    }
-  }))
-  result.lost.sort((a, b) => a - b)
-  result.short.sort((a, b) => a - b)
+  const outcomes = new Map<number, Awaited<ReturnType<typeof repairSegment>>>()
+  /** Repairs `which` segments, a few at a time. */
+  const pass = async (which: number[], progress: boolean): Promise<void> => {
+    let next = 0
+    const inFlight = Math.max(1, Math.min(options.segmentsInFlight ?? REPAIR_SEGMENTS_IN_FLIGHT, which.length))
+    let failure = false // one segment's error stops the others taking more
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (next < which.length && !failure) {
+        throwIfAborted(signal)
+        const s = which[next++]!
+        outcomes.set(s, await repairSegment(s).catch((err: unknown) => { failure = true; throw err }))
+        if (progress) options.onProgress(++finished, segments, size)
+      }
+    }))
+  }
+  await pass(manifest.segments.map((_, s) => s), true)
+  // The new copies are proven together; segments where one failed get one more pass, on other farmers.
+  const redo = await proveStored()
+  if (redo.size > 0) {
+    await pass([...redo].sort((a, b) => a - b), false)
+    for (const s of await proveStored()) outcomes.set(s, 'short')
+  }
+  for (const [s, outcome] of [...outcomes].sort((a, b) => a[0] - b[0])) {
+    if (outcome === 'repaired') result.repaired++
+    else if (outcome === 'lost') result.lost.push(s)
+    else if (outcome === 'short') result.short.push(s)
+  }
 
   // The manifest back to its number of copies, each proven by a GET that hashes right.
   const claimedCopies = found.get(cap.manifestId) ?? []
@@ -281,6 +336,12 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   throwIfAborted(signal)
   return result
 }
+
+/**
+ * Rebuilt copies of one farmer proven in one audit stream, once it has this many waiting: half a
+ * full batch, so that proofs overlap the rest of the repair rather than all waiting for its end.
+ */
+const PROOF_BATCH = MAX_AUDIT_BATCH / 2
 
 /** Farmers tried, in the order `chooseTargets` gives, for one rebuilt fragment before giving up on it. */
 const TARGET_TRIES = 8

@@ -100,7 +100,8 @@ describe('stat, repair and delete', () => {
       // Placement all but always draws the hole first: the proofs, not luck, must move the copies.
       scores: { record: () => {}, trusted: () => true, weight: (p: string) => p === spare ? 1e-9 : 1 }
     }
-    const r = await new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed)).run()
+    // One segment at a time: all three are placed before the walk ends and the waiting copies are proven.
+    const r = await new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed), { segmentsInFlight: 1 }).run()
     expect(putsTo.get(hole)).toBe(3) // one a segment, before any was proven
     expect(putsTo.get(spare)).toBe(3) // the second pass, once the hole failed its proofs
     expect(r).toMatchObject({ repaired: 3, fragmentsStored: 3, short: [] })

@@ -144,6 +144,8 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   const proving: Array<Promise<void>> = []
   let proofError: unknown
   let again = new Set<number>()
+  /** Set once a pass has no segment left to start: from then on stored copies are proven at once. */
+  let draining = false
   const proveNow = (copies: Array<{ farmer: Farmer, id: string, size: number, root: string, segment: number }>): void => {
     proving.push(proveCopies(ports, copies, options).then(verdicts => {
       copies.forEach((c, i) => {
@@ -156,8 +158,9 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   }
   /** Proves what is left of `stored` and waits for every proof; the segments to repair again. */
   const proveStored = async (): Promise<Set<number>> => {
-    for (const copies of stored.values()) proveNow(copies.splice(0))
+    for (const copies of stored.values()) if (copies.length > 0) proveNow(copies.splice(0))
     stored.clear()
+    draining = false
     while (proving.length > 0) await Promise.all(proving.splice(0))
     if (proofError !== undefined) throw proofError
     const out = again
@@ -183,7 +186,7 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       const waiting = stored.get(f.peerId) ?? []
       stored.set(f.peerId, waiting)
       waiting.push({ farmer: f, id, size: bytes.length, root, segment: later })
-      if (waiting.length >= PROOF_BATCH) proveNow(waiting.splice(0))
+      if (waiting.length >= PROOF_BATCH || draining) proveNow(waiting.splice(0))
       return true
     }
     const [verdict] = await proveCopies(ports, [{ farmer: f, id, size: bytes.length, ...(root !== undefined ? { root } : {}) }], options)
@@ -303,6 +306,9 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
         outcomes.set(s, await repairSegment(s).catch((err: unknown) => { failure = true; throw err }))
         if (progress) options.onProgress(++finished, segments, size)
       }
+      // Nothing left to start: the copies waiting for a batch are proven now, beside the last segments.
+      draining = true
+      for (const copies of stored.values()) if (copies.length > 0) proveNow(copies.splice(0))
     }))
   }
   await pass(manifest.segments.map((_, s) => s), true)

@@ -1,7 +1,8 @@
 // Proofs of storage over real libp2p on loopback: a farmer (`FarmerService` + `AuditService`) in
 // this process, auditors on their own nodes. Honest farmers pass, a farmer that lost a tenth of a
 // fragment's leaves is caught within the challenges docs/protocol.md says, an absent fragment is
-// `missing`, malformed and oversized challenges get typed codes, and a flood gets `BUSY` while
+// `missing`, malformed and oversized challenges get typed codes, batches get a verdict per copy (and
+// a farmer whose batch answers lie gets failed ones), and a flood gets `BUSY` while
 // another peer's audit still passes.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -251,6 +252,46 @@ describe('audit protocol', () => {
       expect(old.audits.metrics.proven).toBe(3)
     } finally {
       await stopAuditFarmer(old)
+    }
+  })
+
+  it('a farmer whose batch answers lie or break the protocol gets failed verdicts, and one that never answers a typed TIMEOUT', async () => {
+    // A farmer node that answers batches from a script: the real proofs of an honest farmer, then tampered.
+    const hostile = await startTestFarmer(new MemoryFragmentStore())
+    const ref: FarmerRef = { peerId: hostile.node.peerId.toString(), addrs: [hostile.addr.toString()] }
+    let script: (req: { nonce: string, items: Array<{ id: string, leaves: number[] }> }, honest: Record<string, unknown>) => Uint8Array | undefined = () => undefined
+    await hostile.node.handle(AUDIT_BATCH_PROTOCOL, (stream) => {
+      void (async () => {
+        const signal = AbortSignal.timeout(5000)
+        const req = parseHeaderObject(await new FrameReader(streamSource(stream)).readHeader(4096, signal)) as { nonce: string, items: Array<{ id: string, leaves: number[] }> }
+        const honestAnswer = await rawAudit(client.node, honest, frame(req), AUDIT_BATCH_PROTOCOL)
+        const out = script(req, honestAnswer)
+        if (out === undefined) return // silence
+        stream.send(out)
+        await stream.close({ signal }).catch(() => {})
+      })().catch(() => { stream.abort(new Error('script failed')) })
+    })
+    const verdicts = async (): Promise<string[]> => (await auditor.auditMany(ref, [fragment(1), fragment(2)])).map(o => o instanceof Error ? o.name : o.verdict)
+    try {
+      script = (_, a) => frame(a)
+      expect(await verdicts()).toEqual(['proven', 'proven']) // the honest answers, relayed
+      script = (_, a) => frame({ ...a, nonce: btoa('fedcba9876543210') })
+      expect(await verdicts()).toEqual(['failed', 'failed'])
+      script = (_, a) => frame({ ...a, results: (a.results as unknown[]).slice(0, 1) })
+      expect(await verdicts()).toEqual(['failed', 'failed']) // one result for two challenges
+      script = (_, a) => { const r = a.results as Array<Record<string, unknown>>; return frame({ ...a, results: [r[1], r[0]] }) }
+      expect(await verdicts()).toEqual(['failed', 'failed']) // each other's proofs
+      script = (_, a) => { const r = a.results as Array<Record<string, unknown>>; return frame({ ...a, results: [r[0], { ...r[1], size: 1 }] }) }
+      expect(await verdicts()).toEqual(['proven', 'failed']) // one lie fails that copy alone
+      script = () => frame({ ok: true, nonce: 'x', results: [] }, MAX_AUDIT_BATCH_RESPONSE_BYTES + 1)
+      expect(await verdicts()).toEqual(['failed', 'failed']) // an answer over the size limit is not read
+      script = () => frame('{"ok": true, "results": [')
+      expect(await verdicts()).toEqual(['failed', 'failed'])
+      script = () => undefined
+      const quick = new AuditClient(client.node, { timeoutMs: 1500 })
+      await expect(quick.auditMany(ref, [fragment(1), fragment(2)])).rejects.toMatchObject({ code: 'TIMEOUT' })
+    } finally {
+      await hostile.stop()
     }
   })
 

@@ -57,8 +57,8 @@ export class AuditClient implements AuditTransport {
     const { answer, ms, bytes } = await this.#ask(farmer, AUDIT_PROTOCOL, { id: fragment.id, nonce, leaves }, MAX_AUDIT_RESPONSE_BYTES,
       header => parseAuditAnswer(header), options)
     if (typeof answer === 'string') return { verdict: 'failed', reason: answer, ms, bytes }
-    const outcome = judge(answer, nonce, fragment, leaves, ms, bytes)
-    if (outcome instanceof FarmerError) throw new FarmerError(outcome.code, outcome.message, { ...outcome.details, farmer: farmer.peerId })
+    const outcome = judge(answer, nonce, fragment, leaves, ms, bytes, farmer.peerId)
+    if (outcome instanceof FarmerError) throw outcome
     return outcome
   }
 
@@ -102,10 +102,8 @@ export class AuditClient implements AuditTransport {
       throw new FarmerError(answer.code, answer.message, { farmer: farmer.peerId, remote: true })
     }
     if (answer.nonce !== nonce) return fragments.map(() => ({ verdict: 'failed', reason: 'nonce not echoed', ms, bytes: share }))
-    return answer.results.map((r, i) => {
-      const outcome = judge(r.ok ? { ...r, nonce } : r, nonce, fragments[i]!, challenges[i]!.leaves, ms, share)
-      return outcome instanceof FarmerError ? new FarmerError(outcome.code, outcome.message, { ...outcome.details, farmer: farmer.peerId }) : outcome
-    })
+    // Each result carries the batch's nonce (`parseAuditBatchAnswer`), checked just above.
+    return answer.results.map((r, i) => judge(r, nonce, fragments[i]!, challenges[i]!.leaves, ms, share, farmer.peerId))
   }
 
   /**
@@ -189,11 +187,11 @@ function newNonce (): string {
  * proof of each challenged leaf, in order. A refusal other than `NOT_FOUND` is the farmer's own
  * reason, returned as a `FarmerError` for the caller to throw or pass on.
  */
-function judge (answer: AuditAnswer, nonce: string, fragment: AuditedFragment, leaves: number[], ms: number, bytes: number): AuditOutcome | FarmerError {
+function judge (answer: AuditAnswer, nonce: string, fragment: AuditedFragment, leaves: number[], ms: number, bytes: number, farmer: string): AuditOutcome | FarmerError {
   const failed = (reason: string): AuditOutcome => ({ verdict: 'failed', reason, ms, bytes })
   if (!answer.ok) {
     if (answer.code === 'NOT_FOUND') return { verdict: 'missing', ms, bytes }
-    return new FarmerError(answer.code, answer.message, { remote: true })
+    return new FarmerError(answer.code, answer.message, { farmer, remote: true })
   }
   if (answer.nonce !== nonce) return failed('nonce not echoed')
   if (answer.size !== fragment.size) return failed(`size ${answer.size}, expected ${fragment.size}`)

@@ -78,18 +78,26 @@ export async function proveCopies (ports: ProofPorts, copies: readonly CopyToPro
   return verdicts
 }
 
-/** Copies on one farmer, all with roots, audited in one batch; BUSY is retried as for one. */
-async function proveBatch (ports: ProofPorts, batch: readonly CopyToProve[], options: AbortOptions): Promise<CopyVerdict[]> {
-  const farmer = batch[0]!.farmer
-  let outcomes: Array<{ verdict: CopyVerdict } | Error> | undefined
-  for (let tries = 1; outcomes === undefined; tries++) {
+/**
+ * `audit()`, asked again a little later while the farmer answers BUSY (other auditors), up to
+ * BUSY_TRIES times; undefined when it never answers, which proves nothing either way.
+ */
+async function whenNotBusy<T> (audit: () => Promise<T>, options: AbortOptions): Promise<T | undefined> {
+  for (let tries = 1; ; tries++) {
     try {
-      outcomes = await ports.auditor!.auditMany!(farmer, batch.map(c => ({ id: c.id, root: c.root!, size: c.size })), options)
+      return await audit()
     } catch (err) {
-      if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_TRIES || options.signal?.aborted === true) return batch.map(() => 'unreachable')
+      if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_TRIES || options.signal?.aborted === true) return undefined
       await new Promise(resolve => setTimeout(resolve, BUSY_WAIT_MS * 2 ** (tries - 1)))
     }
   }
+}
+
+/** Copies on one farmer, all with roots, audited in one batch. */
+async function proveBatch (ports: ProofPorts, batch: readonly CopyToProve[], options: AbortOptions): Promise<CopyVerdict[]> {
+  const farmer = batch[0]!.farmer
+  const outcomes = await whenNotBusy(async () => await ports.auditor!.auditMany!(farmer, batch.map(c => ({ id: c.id, root: c.root!, size: c.size })), options), options)
+  if (outcomes === undefined) return batch.map(() => 'unreachable')
   const verdicts: CopyVerdict[] = []
   for (const o of outcomes) {
     // The farmer's own refusal of one copy proves nothing either way, as for one audit.
@@ -102,18 +110,11 @@ async function proveBatch (ports: ProofPorts, batch: readonly CopyToProve[], opt
 
 async function proveCopy (ports: ProofPorts, c: CopyToProve, options: AbortOptions): Promise<CopyVerdict> {
   if (c.root !== undefined && ports.auditor !== undefined) {
-    let verdict: CopyVerdict | undefined
-    for (let tries = 1; verdict === undefined; tries++) {
-      try {
-        verdict = (await ports.auditor.audit(c.farmer, { id: c.id, root: c.root, size: c.size }, options)).verdict
-      } catch (err) {
-        // A busy farmer (other auditors) is asked again a little later; silence proves nothing.
-        if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_TRIES || options.signal?.aborted === true) return 'unreachable'
-        await new Promise(resolve => setTimeout(resolve, BUSY_WAIT_MS * 2 ** (tries - 1)))
-      }
-    }
-    await ports.scores?.record(c.farmer.peerId, verdict === 'proven')
-    return verdict
+    const auditor = ports.auditor
+    const outcome = await whenNotBusy(async () => await auditor.audit(c.farmer, { id: c.id, root: c.root!, size: c.size }, options), options)
+    if (outcome === undefined) return 'unreachable'
+    await ports.scores?.record(c.farmer.peerId, outcome.verdict === 'proven')
+    return outcome.verdict
   }
   try {
     // The transport checks that the bytes hash to the id (`verifiesHashes`), or throws.

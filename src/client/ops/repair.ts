@@ -140,13 +140,13 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
    * not prove one (fails, or does not answer, right after taking it) gets nothing more of this
    * file, and its segment is repaired again, once.
    */
-  const stored = new Map<string, Array<{ farmer: Farmer, id: string, size: number, root: string, segment: number }>>()
+  const stored = new Map<string, StoredCopy[]>()
   const proving: Array<Promise<void>> = []
   let proofError: unknown
   let again = new Set<number>()
   /** Set once a pass has no segment left to start: from then on stored copies are proven at once. */
   let draining = false
-  const proveNow = (copies: Array<{ farmer: Farmer, id: string, size: number, root: string, segment: number }>): void => {
+  const proveNow = (copies: StoredCopy[]): void => {
     proving.push(proveCopies(ports, copies, options).then(verdicts => {
       copies.forEach((c, i) => {
         if (verdicts[i] === 'proven') { proven.set(c.id, [...proven.get(c.id) ?? [], c.farmer.peerId]); return }
@@ -156,10 +156,13 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       })
     }, (err: unknown) => { proofError ??= err }))
   }
+  /** Starts the proofs of every copy waiting in `stored`. */
+  const proveWaiting = (): void => {
+    for (const copies of stored.values()) if (copies.length > 0) proveNow(copies.splice(0))
+  }
   /** Proves what is left of `stored` and waits for every proof; the segments to repair again. */
   const proveStored = async (): Promise<Set<number>> => {
-    for (const copies of stored.values()) if (copies.length > 0) proveNow(copies.splice(0))
-    stored.clear()
+    proveWaiting()
     draining = false
     while (proving.length > 0) await Promise.all(proving.splice(0))
     if (proofError !== undefined) throw proofError
@@ -308,7 +311,7 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       }
       // Nothing left to start: the copies waiting for a batch are proven now, beside the last segments.
       draining = true
-      for (const copies of stored.values()) if (copies.length > 0) proveNow(copies.splice(0))
+      proveWaiting()
     }))
   }
   await pass(manifest.segments.map((_, s) => s), true)
@@ -342,6 +345,9 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   throwIfAborted(signal)
   return result
 }
+
+/** A rebuilt copy stored and waiting for its proof, with the segment to repair again if it fails. */
+interface StoredCopy { farmer: Farmer, id: string, size: number, root: string, segment: number }
 
 /**
  * Rebuilt copies of one farmer proven in one audit stream, once it has this many waiting: half a

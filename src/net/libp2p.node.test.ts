@@ -29,6 +29,28 @@ it('dials with a WebSocket whose frames carry an all-zero mask (so ws skips copy
   ws.close()
 })
 
+it('gathers sends until the socket reads that were ready have run, across awaits (one message, not one per turn)', async () => {
+  await new Promise(resolve => { if (server.address() !== null) resolve(undefined); else server.once('listening', resolve) })
+  const messages: Buffer[] = []
+  const gotAll = new Promise<void>(resolve => {
+    server.once('connection', sock => {
+      sock.on('message', (data: Buffer) => { messages.push(data); if (Buffer.concat(messages).length === 3) resolve() })
+    })
+  })
+  const { port } = server.address() as { port: number }
+  const ws = new globalThis.WebSocket(`ws://127.0.0.1:${port}`)
+  await new Promise(resolve => { ws.addEventListener('open', resolve, { once: true }) })
+  // As yamux answers frames decoded from one socket read: each window update after an await.
+  ws.send(new Uint8Array([1]))
+  await Promise.resolve()
+  ws.send(new Uint8Array([2]))
+  await new Promise(resolve => { queueMicrotask(() => { resolve(undefined) }) })
+  ws.send(new Uint8Array([3]))
+  await gotAll
+  expect(messages.map(m => [...m])).toEqual([[1, 2, 3]])
+  ws.close()
+})
+
 it('runs identify unless told not to (the CLI), and a node without it still speaks to one with it', async () => {
   const listener = await createNodeLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   const dialer = await createNodeLibp2p({ identify: false })

@@ -33,8 +33,10 @@ class UnmaskedWebSocket extends WsWebSocket {
 function zeroMask (mask: Buffer): void { mask.fill(0) }
 globalThis.WebSocket = UnmaskedWebSocket as unknown as typeof globalThis.WebSocket
 // Dialled and accepted sockets alike (the listener makes its sockets from the same `ws` class)
-// gather a turn's Noise frames into one message: see `ws-coalesce.ts`.
-installCoalescing(WsWebSocket.prototype as never)
+// gather their Noise frames into one message until the event loop has run the socket reads that
+// were ready (`setImmediate`): see `ws-coalesce.ts`.
+installCoalescing(WsWebSocket.prototype as never, afterReads)
+function afterReads (flush: () => void): void { setImmediate(flush) }
 // libp2p aborts a WebSocket connection (a handshake past its timeout, a connection pruned or
 // evicted by `connection-limits.ts`) with `close(1006)`, a code `ws` refuses to send: it threw, the
 // abort was logged and the socket stayed open until the peer closed it. 1006 means "gone without a

@@ -18,6 +18,18 @@ describe('SendCoalescer', () => {
     expect(c.pendingBytes).toBe(0)
   })
 
+  it('flushes when its scheduler says: after the awaits of a turn, with setImmediate', async () => {
+    const writes: Uint8Array[] = []
+    const c = new SendCoalescer(d => { writes.push(d.slice()) }, 1024, flush => { setImmediate(flush) })
+    c.add(bytes(1))
+    await Promise.resolve()
+    c.add(bytes(2))
+    await Promise.resolve()
+    expect(writes).toHaveLength(0) // the microtask flush would have sent [1] by now
+    await new Promise(resolve => setImmediate(resolve))
+    expect(writes).toEqual([bytes(1, 2)])
+  })
+
   it('passes a lone buffer through without copying it', async () => {
     const writes: Uint8Array[] = []
     const c = new SendCoalescer(d => { writes.push(d) })

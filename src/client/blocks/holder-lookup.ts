@@ -11,13 +11,15 @@ const DISCOVERY_CONCURRENCY = 16
  * manifests are named by their hash, so a copy anywhere is as good as one where the manifest says:
  * this is how downloads find fragments `repair` put on other farmers, and how `rm` finds copies.
  * `answered` holds the farmers that answered (those that did not are neither holders nor, for
- * `repair`, places to put anything).
+ * `repair`, places to put anything). `listed`: the directory's list, when the caller asked for it
+ * already (a failed list is an empty one).
  */
-export async function discoverHolders (ports: GridPorts, ids: readonly string[], options: AbortOptions = {}): Promise<{ found: Map<string, string[]>, answered: Set<string>, farmers: Farmer[] }> {
+export async function discoverHolders (ports: GridPorts, ids: readonly string[],
+  options: AbortOptions & { listed?: Promise<Farmer[]> } = {}): Promise<{ found: Map<string, string[]>, answered: Set<string>, farmers: Farmer[] }> {
   const found = new Map<string, string[]>()
   const answered = new Set<string>()
   if (ids.length === 0) return { found, answered, farmers: [] }
-  const farmers = await ports.directory.list(options).catch(() => [])
+  const farmers = await (options.listed ?? ports.directory.list(options)).catch(() => [])
   const asked = [...ids]
   let next = 0
   const worker = async (): Promise<void> => {

@@ -77,6 +77,45 @@ describe('stat, repair and delete', () => {
     expect(r.placed.some(p => p.peer === liar)).toBe(false) // it failed its proof: nothing more of this file
   })
 
+  it('repair reads each fragment straight into its segment; what a bad copy wrote there is rebuilt, not used', async () => {
+    const grid = makeGrid(8)
+    const [n0, n1] = grid.farmers.slice(6).map(f => f.peerId) as [string, string]
+    grid.down.add(n0); grid.down.add(n1)
+    const bytes = randomBytes(2 * segPlain)
+    const up = await putFile(grid.ports(), source(bytes), { shardSize: SHARD })
+    grid.down.clear()
+    const cap = parseCapability(up.link)
+    // Every segment loses fragment 5 (parity); the holder of its fragment 0 (data) hands over noise.
+    for (const seg of up.manifest.segments) await grid.stores.get(seg.holders[5]![0]!)!.delete(seg.fragments[5]!)
+    const noisy = up.manifest.segments[0]!.holders[0]![0]!
+    const intoSizes: Array<number | undefined> = []
+    const ports = {
+      ...grid.ports(),
+      transport: {
+        has: grid.has.bind(grid), put: grid.put.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid),
+        get: async (f: Parameters<FakeGrid['get']>[0], id: string, o?: { signal?: AbortSignal, into?: Uint8Array }) => {
+          const into = o?.into
+          // Fetches for the rebuild (the new copies on n0 and n1 are proven by GETs of their own).
+          if (id !== cap.manifestId && f.peerId !== n0 && f.peerId !== n1) intoSizes.push(into?.length)
+          const real = await grid.get(f, id, o)
+          if (into === undefined || into.length !== real.length) return real
+          if (f.peerId === noisy) return into.fill(0x5a) // read in, and it does not hash to its id
+          into.set(real)
+          return into
+        }
+      }
+    }
+    const r = await new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed)).run()
+    expect(intoSizes.length).toBeGreaterThanOrEqual(2 * 4)
+    expect(intoSizes).toEqual(intoSizes.map(() => SHARD)) // every fragment GET had its place to land
+    // Fragment 0 of every segment (the noisy farmer's) and fragment 5 were rebuilt from the rest.
+    expect(r).toMatchObject({ repaired: 2, fragmentsStored: 4, short: [], lost: [] })
+    expect(r.placed.some(p => p.peer === noisy)).toBe(false)
+    expect((await fileHealth(grid.ports(), cap)).segments.map(s => [s.status, s.available])).toEqual([['healthy', 6], ['healthy', 6]])
+    grid.down.add(noisy) // its own copies are intact; the rebuilt ones must be right too
+    expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
+  })
+
   it('a farmer that acknowledges PUTs and keeps nothing is found when the new copies are proven, and they go to another', async () => {
     const grid = makeGrid(8)
     const [hole, spare] = grid.farmers.slice(6).map(f => f.peerId) as [string, string]

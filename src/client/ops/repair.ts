@@ -116,13 +116,16 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   // segment and only where it matters: in a segment that lost fragments, the k fetched are proven
   // by hashing to their ids, and only the claimed ones not fetched are audited; a segment whose
   // every fragment is claimed is audited whole, as `check` does.
+  // The directory's list is asked for beside the HAS round; it is needed only after it.
+  const listed = ports.directory.list(options)
+  listed.catch(() => {}) // read (and a failure taken as an empty list) by discoverHolders
   const said = await claimsOf(ports, manifest.segments, resolve, options)
   const claimedOf = (entry: SegmentEntry, i: number): string[] =>
     (entry.holders[i] ?? []).filter(h => said.get(h)?.has(entry.fragments[i]!) === true && counts(ports, h))
   // The fragments no listed holder claims, and the manifest, are asked of the whole directory,
   // which also tells which farmers answer at all; the copies found are proven in turn.
   const missing = manifest.segments.flatMap(entry => entry.fragments.filter((_, i) => claimedOf(entry, i).length === 0))
-  const { found, answered, farmers } = await discoverHolders(ports, [...missing, cap.manifestId], options)
+  const { found, answered, farmers } = await discoverHolders(ports, [...missing, cap.manifestId], { ...options, listed })
   throwIfAborted(signal)
   const byId = new Map(farmers.map(f => [f.peerId, f]))
   const refOf = (peer: string): FarmerRef => byId.get(peer) ?? resolve(peer)
@@ -211,15 +214,33 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   /**
    * The first copy of fragment `id` among `peers` that hashes to it: a GET that hashes right
    * proves the copy. A farmer in `unproven` that hands over nothing or the wrong bytes failed.
+   * The transport may read the bytes straight into `into` (the fragment's place in its segment);
+   * what a failed try left there is rebuilt like any absent fragment.
    */
-  const fetchFrom = async (id: string, peers: string[], length: number, unproven: ReadonlySet<string>): Promise<{ bytes: Uint8Array, peer: string } | undefined> => {
+  const fetchFrom = async (id: string, peers: string[], into: Uint8Array, unproven: ReadonlySet<string>): Promise<{ bytes: Uint8Array, peer: string } | undefined> => {
+    const length = into.length
     for (const peer of peers) {
-      const bytes = await ports.transport.get(refOf(peer), id, { signal }).catch((err: { code?: string }) => err.code === 'NOT_FOUND' || err.code === 'HASH_MISMATCH' ? null : undefined)
+      const bytes = await ports.transport.get(refOf(peer), id, { signal, into }).catch((err: { code?: string }) => err.code === 'NOT_FOUND' || err.code === 'HASH_MISMATCH' ? null : undefined)
       throwIfAborted(signal)
       if (bytes instanceof Uint8Array && bytes.length === length && await hashesTo(bytes, id)) return { bytes, peer }
       if (bytes !== undefined && unproven.has(peer)) failed.add(peer) // it said it held the copy
     }
     return undefined
+  }
+
+  /** The manifest back to `manifestCopies` copies, each proven by a GET that hashes right or an audit. */
+  const restoreManifest = async (): Promise<void> => {
+    const claimedCopies = found.get(cap.manifestId) ?? []
+    const sealed = await fetchGood(cap.manifestId, claimedCopies)
+    if (sealed === undefined) return
+    const verdicts = await proveCopies(ports, claimedCopies.map(p => ({ farmer: refOf(p), id: cap.manifestId, size: sealed.length })), options)
+    let have = claimedCopies.filter((_, i) => verdicts[i] === 'proven').length
+    const want = manifestCopies(policy)
+    if (have >= want) return
+    for (const f of targets({ count: want - have + TARGET_TRIES, bytes: sealed.length, purpose: 'manifest', policy, holders: claimedCopies })) {
+      if (have >= want) break
+      if (await put(f, cap.manifestId, sealed)) { have++; result.manifestCopiesStored++ }
+    }
   }
 
   const result: RepairResult = { segments: manifest.segments.length, repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0, lost: [], short: [], placed: [] }
@@ -267,11 +288,16 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       while (count < k && next < order.length) {
         const i = order[next++]!
         const f = frags[i]!
-        const copy = await fetchFrom(f.id, [...f.proven, ...f.claimed], len, new Set(f.claimed))
+        const slot = shards.subarray(i * len, (i + 1) * len)
+        const copy = await fetchFrom(f.id, [...f.proven, ...f.claimed], slot, new Set(f.claimed))
         if (copy === undefined) { f.proven = []; f.claimed = []; continue } // rebuilt
         f.proven = [copy.peer] // the GET proved it
         f.claimed = []
-        if (count < k) { shards.set(copy.bytes, i * len); got[i] = true; count++ }
+        if (count < k) {
+          if (copy.bytes !== slot) slot.set(copy.bytes)
+          got[i] = true
+          count++
+        }
       }
     }))
     if (count < k) return 'short' // holders that did not hand over
@@ -314,6 +340,9 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       proveWaiting()
     }))
   }
+  // The manifest back to its number of copies, beside the segments: small, and its own round trips.
+  const manifestRestored = restoreManifest()
+  manifestRestored.catch(() => {}) // awaited below; a segment's error may end the repair first
   await pass(manifest.segments.map((_, s) => s), true)
   // The new copies are proven together; segments where one failed get one more pass, on other farmers.
   const redo = await proveStored()
@@ -327,21 +356,7 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     else if (outcome === 'short') result.short.push(s)
   }
 
-  // The manifest back to its number of copies, each proven by a GET that hashes right.
-  const claimedCopies = found.get(cap.manifestId) ?? []
-  const sealed = await fetchGood(cap.manifestId, claimedCopies)
-  if (sealed !== undefined) {
-    const verdicts = await proveCopies(ports, claimedCopies.map(p => ({ farmer: refOf(p), id: cap.manifestId, size: sealed.length })), options)
-    const copies = claimedCopies.filter((_, i) => verdicts[i] === 'proven')
-    let have = copies.length
-    const want = manifestCopies(policy)
-    if (have < want) {
-      for (const f of targets({ count: want - have + TARGET_TRIES, bytes: sealed.length, purpose: 'manifest', policy, holders: claimedCopies })) {
-        if (have >= want) break
-        if (await put(f, cap.manifestId, sealed)) { have++; result.manifestCopiesStored++ }
-      }
-    }
-  }
+  await manifestRestored
   throwIfAborted(signal)
   return result
 }

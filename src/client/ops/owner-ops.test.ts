@@ -85,9 +85,10 @@ describe('stat, repair and delete', () => {
     const up = await putFile(grid.ports(), source(bytes), { shardSize: SHARD })
     grid.down.clear()
     const cap = parseCapability(up.link)
-    // Every segment loses fragment 5 (parity); the holder of its fragment 0 (data) hands over noise.
+    // Every segment loses fragment 5 (parity); segment 0's fragment 0 (data) comes back as noise.
     for (const seg of up.manifest.segments) await grid.stores.get(seg.holders[5]![0]!)!.delete(seg.fragments[5]!)
     const noisy = up.manifest.segments[0]!.holders[0]![0]!
+    const noise = up.manifest.segments[0]!.fragments[0]!
     const intoSizes: Array<number | undefined> = []
     const ports = {
       ...grid.ports(),
@@ -99,7 +100,7 @@ describe('stat, repair and delete', () => {
           if (id !== cap.manifestId && f.peerId !== n0 && f.peerId !== n1) intoSizes.push(into?.length)
           const real = await grid.get(f, id, o)
           if (into === undefined || into.length !== real.length) return real
-          if (f.peerId === noisy) return into.fill(0x5a) // read in, and it does not hash to its id
+          if (id === noise) return into.fill(0x5a) // read in, and it does not hash to its id
           into.set(real)
           return into
         }
@@ -108,12 +109,50 @@ describe('stat, repair and delete', () => {
     const r = await new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed)).run()
     expect(intoSizes.length).toBeGreaterThanOrEqual(2 * 4)
     expect(intoSizes).toEqual(intoSizes.map(() => SHARD)) // every fragment GET had its place to land
-    // Fragment 0 of every segment (the noisy farmer's) and fragment 5 were rebuilt from the rest.
-    expect(r).toMatchObject({ repaired: 2, fragmentsStored: 4, short: [], lost: [] })
+    // Segment 0's fragments 0 and 5, and segment 1's fragment 5, were rebuilt from the rest.
+    expect(r).toMatchObject({ repaired: 2, fragmentsStored: 3, short: [], lost: [] })
     expect(r.placed.some(p => p.peer === noisy)).toBe(false)
     expect((await fileHealth(grid.ports(), cap)).segments.map(s => [s.status, s.available])).toEqual([['healthy', 6], ['healthy', 6]])
     grid.down.add(noisy) // its own copies are intact; the rebuilt ones must be right too
     expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
+  })
+
+  it('repair fetches the next segment while the rebuilt one is being stored, and no further ahead', async () => {
+    const grid = makeGrid(7)
+    const spare = grid.farmers[6]!.peerId
+    grid.down.add(spare)
+    const up = await putFile(grid.ports(), source(randomBytes(3 * segPlain)), { shardSize: SHARD })
+    grid.down.clear()
+    const cap = parseCapability(up.link)
+    for (const seg of up.manifest.segments) await grid.stores.get(seg.holders[5]![0]!)!.delete(seg.fragments[5]!)
+    const segmentOf = new Map(up.manifest.segments.flatMap((seg, s) => seg.fragments.map(id => [id, s] as const)))
+    const fetched = new Set<number>()
+    let held = 0
+    let release = (): void => {}
+    const released = new Promise<void>(resolve => { release = resolve })
+    const ports = {
+      ...grid.ports(),
+      transport: {
+        has: grid.has.bind(grid), delete: grid.delete.bind(grid), renew: grid.renew.bind(grid),
+        get: async (...a: Parameters<FakeGrid['get']>) => {
+          const s = segmentOf.get(a[1])
+          if (s !== undefined && a[0].peerId !== spare) fetched.add(s)
+          return await grid.get(...a)
+        },
+        put: async (...a: Parameters<FakeGrid['put']>) => { held++; await released; await grid.put(...a) }
+      }
+    }
+    // One segment fetched at a time: while segment 0's PUT waits, segment 1 is fetched and rebuilt;
+    // then both wait to be stored, and segment 2 waits for one of them.
+    const run = new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed), { segmentsInFlight: 1 }).run()
+    const until = Date.now() + 5000
+    while (held < 2 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 5))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(held).toBe(2)
+    expect([...fetched].sort()).toEqual([0, 1])
+    release()
+    expect(await run).toMatchObject({ repaired: 3, fragmentsStored: 3, short: [] })
+    expect([...fetched].sort()).toEqual([0, 1, 2])
   })
 
   it('a farmer that acknowledges PUTs and keeps nothing is found when the new copies are proven, and they go to another', async () => {
@@ -139,12 +178,15 @@ describe('stat, repair and delete', () => {
       // Placement all but always draws the hole first: the proofs, not luck, must move the copies.
       scores: { record: () => {}, trusted: () => true, weight: (p: string) => p === spare ? 1e-9 : 1 }
     }
-    // One segment at a time: all three are placed before the walk ends and the waiting copies are proven.
+    // One segment at a time.
     const r = await new Repair(ports, cap, await ownerKeyFromSeed(up.ownerSeed), { segmentsInFlight: 1 }).run()
-    expect(putsTo.get(hole)).toBe(3) // one a segment, before any was proven
-    expect(putsTo.get(spare)).toBe(3) // the second pass, once the hole failed its proofs
+    // The first two segments' copies, before any was proven (proofs start once nothing is left to
+    // fetch, beside the last segment's PUT, which may or may not reach the hole first).
+    const toHole = putsTo.get(hole)!
+    expect(toHole).toBeGreaterThanOrEqual(2)
+    expect(putsTo.get(spare)).toBe(3) // each segment's copy, in the second pass once the hole failed its proofs
     expect(r).toMatchObject({ repaired: 3, fragmentsStored: 3, short: [] })
-    expect(r.placed.filter(p => p.peer === hole)).toHaveLength(3) // the owner's rm still reaches them
+    expect(r.placed.filter(p => p.peer === hole)).toHaveLength(toHole) // the owner's rm still reaches them
     expect((await fileHealth(grid.ports(), cap)).segments.map(s => [s.status, s.available])).toEqual([['healthy', 6], ['healthy', 6], ['healthy', 6]])
   })
 

@@ -37,11 +37,14 @@ export interface RepairInit {
    * journals the intent here first. A PUT is not sent until it resolves; a throw aborts the repair.
    */
   onPlacing?: (copy: { id: string, peer: string }) => Promise<void>
-  /** Segments rebuilt at once (each holds about 2 (k + m) shards). @default REPAIR_SEGMENTS_IN_FLIGHT */
+  /**
+   * Segments fetched at once; as many more may be storing their rebuilt fragments meanwhile (each
+   * holds k + m shards). @default REPAIR_SEGMENTS_IN_FLIGHT
+   */
   segmentsInFlight?: number
 }
 
-/** Segments a repair works on at once: fetching one while the codec rebuilds and PUTs another. */
+/** Segments a repair fetches at once; a slot goes on to the next once the codec has rebuilt its segment, beside the PUTs. */
 export const REPAIR_SEGMENTS_IN_FLIGHT = 3
 
 /**
@@ -101,8 +104,8 @@ export interface RepairResult {
  * file. The manifest gets back to `manifestCopies` proven copies. Fragment and manifest ids do not
  * change, so every link to the file keeps working: downloads look a fragment up in the directory
  * when its listed holders fail. Only farmers that answered the lookup are written to. A few segments
- * at a time (`segmentsInFlight`), each with its k fetches and its PUTs in parallel: about
- * 2 (k + m) shards of memory per segment in flight.
+ * at a time (`segmentsInFlight`), each with its k fetches in parallel, and as many more storing
+ * their rebuilt fragments meanwhile: at most 2 × `segmentsInFlight` × (k + m) shards of memory.
  */
 async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   options: AbortOptions & RepairInit & { onProgress: (done: number, segments: number, fileSize: number) => void }): Promise<RepairResult> {
@@ -246,7 +249,7 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
   const result: RepairResult = { segments: manifest.segments.length, repaired: 0, fragmentsStored: 0, manifestCopiesStored: 0, lost: [], short: [], placed: [] }
   let finished = 0
   /** Rebuilds what one segment lacks; 'repaired', 'short', 'lost' or 'whole'. */
-  const repairSegment = async (s: number): Promise<'repaired' | 'short' | 'lost' | 'whole'> => {
+  const repairSegment = async (s: number, onRebuilt: () => void): Promise<'repaired' | 'short' | 'lost' | 'whole'> => {
     const entry = manifest.segments[s]!
     const len = entry.shardLength
     // Per fragment: copies already proven (found in the directory), and copies only claimed.
@@ -305,6 +308,7 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     await audit(frags.map((_, i) => i).filter(i => !got[i] && frags[i]!.claimed.length > 0))
     const unusable = frags.map((f, i) => !got[i] && f.proven.length === 0)
     const rebuilt = await ports.coder.reconstruct(k, m, shards, got, signal !== undefined ? { signal } : {})
+    onRebuilt() // its fetches are done: the next segment's may start beside these PUTs
     // Every lost fragment PUT at once; each farmer is taken (synchronously, before any await) by
     // one fragment only, so two of the segment's fragments never land on the same farmer.
     const placed = await Promise.all(frags.map(async (f, i) => {
@@ -328,16 +332,28 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     let next = 0
     const inFlight = Math.max(1, Math.min(options.segmentsInFlight ?? REPAIR_SEGMENTS_IN_FLIGHT, which.length))
     let failure = false // one segment's error stops the others taking more
+    // Segments rebuilt whose PUTs still run: a slot fetches the next segment meanwhile (downloads
+    // and uploads overlap on a real link), up to `inFlight` of them.
+    const uploading = new Set<Promise<void>>()
     await Promise.all(Array.from({ length: inFlight }, async () => {
       while (next < which.length && !failure) {
         throwIfAborted(signal)
         const s = which[next++]!
-        outcomes.set(s, await repairSegment(s).catch((err: unknown) => { failure = true; throw err }))
-        if (progress) options.onProgress(++finished, segments, size)
+        let rebuilt = (): void => {}
+        const fetched = new Promise<void>(resolve => { rebuilt = resolve })
+        const done: Promise<void> = repairSegment(s, () => { rebuilt() }).then(outcome => {
+          outcomes.set(s, outcome)
+          if (progress) options.onProgress(++finished, segments, size)
+        }, (err: unknown) => { failure = true; throw err }).finally(() => { uploading.delete(done) })
+        done.catch(() => {}) // its error reaches the pass through the awaits below
+        uploading.add(done)
+        await Promise.race([fetched, done])
+        while (uploading.size > inFlight) await Promise.race(uploading)
       }
       // Nothing left to start: the copies waiting for a batch are proven now, beside the last segments.
       draining = true
       proveWaiting()
+      await Promise.all(uploading)
     }))
   }
   // The manifest back to its number of copies, beside the segments: small, and its own round trips.

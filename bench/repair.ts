@@ -17,9 +17,15 @@
 //              one copy a stream and in batches of up to 8 copies of one farmer (as the keeper);
 //              times the audits a day the keeper's default budget (3600 an hour) spends on a GiB it
 //              keeps alone (the budget, or every copy every round if that is fewer).
+//   --link R   the CLI runs on a host of its own, whose link to the grid carries R (tc syntax:
+//              100mbit) each way, as a keeper or a person on a real network would; the relay and the
+//              farmers share another host. Without it everything is on loopback, where nothing but
+//              CPU limits either command (and 11 processes share the machine's cores). Needs
+//              network namespaces (root): the bench re-runs itself in one of its own
+//              (scripts/netns.sh) and makes the hosts inside it (test/support/hosts.ts).
 // Medians over --runs (3). Farmer stores go to a temp dir (SHARDFARM_BENCH_DIR to put them elsewhere).
-// Usage: node bench/repair.ts [--json] [--size 64MiB] [--runs 3] [--k 4] [--m 2]
-import { spawn } from 'node:child_process'
+// Usage: node bench/repair.ts [--json] [--size 64MiB] [--runs 3] [--k 4] [--m 2] [--link 100mbit]
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
@@ -38,11 +44,21 @@ import { parseCapability } from '../src/core/capability.ts'
 import { fromBase64, ownerKeyFromSeed } from '../src/core/owner-key.ts'
 import { KEEPER_AUDITS_PER_HOUR, KEEPER_INTERVAL_MS } from '../src/keeper/keeper.ts'
 import { MAX_AUDIT_BATCH } from '../src/net/protocols/audit.ts'
+import { Lan, namespacesUnavailable, parseRate, startShardfarm, type Host } from '../test/support/hosts.ts'
 import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
 
 const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
 const GiB = 2 ** 30
 const opts = parseArgs(process.argv.slice(2))
+if (opts.link !== undefined && process.env.SHARDFARM_BENCH_NETNS !== '1') {
+  // The hosts are made inside a namespace of this run's own, never beside the machine's interfaces.
+  const why = namespacesUnavailable()
+  if (why !== undefined) throw new Error(`--link needs network namespaces: ${why}`)
+  const netns = fileURLToPath(new URL('../scripts/netns.sh', import.meta.url))
+  const r = spawnSync('bash', [netns, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: 'inherit', env: { ...process.env, SHARDFARM_BENCH_NETNS: '1' } })
+  process.exit(r.status ?? 1)
+}
 installNodeSha256() // as the CLI and the keeper hash
 const { k, m } = opts
 const FARMERS = k + 2 * m + 2
@@ -54,16 +70,31 @@ interface AuditCost { bytes: number, auditorCpuMs: number, farmerCpuMs: number, 
 
 const root = await mkdtemp(join(process.env.SHARDFARM_BENCH_DIR ?? tmpdir(), 'shardfarm-repair-'))
 const children: ShardfarmChild[] = []
+// With --link: the grid's host, the CLI's host (its link shaped) and this process, joined to both.
+const lan = opts.link !== undefined ? new Lan() : undefined
+let client: Host | undefined
 try {
-  const relay = await spawnShardfarm(['relay', '--data', join(root, 'relay'), '--vetting-period', '0', '--shared-subnets'], { name: 'bench-relay', stderr: 'ignore' })
+  let grid: Host | undefined
+  if (lan !== undefined) {
+    await lan.build([{ name: 'grid', octet: 1 }, { name: 'client', octet: 2 }])
+    await lan.join('bench', 3)
+    grid = lan.host('grid')
+    client = lan.host('client')
+    await lan.shape(client, opts.link!)
+  }
+  /** A relay or a farmer, on the grid's host when there is one (listening on its address). */
+  const start = async (name: string, args: string[]): Promise<ShardfarmChild> => grid === undefined
+    ? await spawnShardfarm(args, { name, stderr: 'ignore' })
+    : await startShardfarm(lan!, grid, name, [...args, '--listen', `${grid.ip}:0`])
+  const relay = await start('bench-relay', ['relay', '--data', join(root, 'relay'), '--vetting-period', '0', '--shared-subnets'])
   children.push(relay)
   const farmers: ShardfarmChild[] = []
   // A few at a time: the relay takes at most 5 new connections a second from one host.
   for (let i = 0; i < FARMERS; i += 4) {
-    farmers.push(...await Promise.all(Array.from({ length: Math.min(4, FARMERS - i) }, async (_, j) => await spawnShardfarm([
+    farmers.push(...await Promise.all(Array.from({ length: Math.min(4, FARMERS - i) }, async (_, j) => await start(`bench-farmer-${i + j}`, [
       'farmer', '--data', join(root, `farmer-${i + j}`), '--region', GRID_REGIONS[(i + j) % GRID_REGIONS.length]!,
       '--relay', relay.addr, '--quota', '64GiB', '--heartbeat', '1000'
-    ], { name: `bench-farmer-${i + j}`, stderr: 'ignore' }))))
+    ]))))
   }
   children.push(...farmers)
   const farmerPids = farmers.map(f => f.pid)
@@ -71,7 +102,7 @@ try {
   await writeFile(policyFile, JSON.stringify({ name: 'bench', k, m }))
   const envOf = (home: string): NodeJS.ProcessEnv => ({ ...process.env, SHARDFARM_HOME: home, SHARDFARM_CONFIG: join(root, 'config'), SHARDFARM_RELAY: relay.addr })
   await waitListed()
-  log(`grid: relay + ${FARMERS} farmers, RS(${k}, ${m}), in ${root}`)
+  log(`grid: relay + ${FARMERS} farmers, RS(${k}, ${m}), ${opts.link !== undefined ? `the CLI on a ${opts.link} link` : 'loopback'}, in ${root}`)
 
   const src = join(root, 'file.bin')
   const out = join(root, 'file.out')
@@ -124,7 +155,7 @@ try {
   const roundsPerDay = 86_400_000 / KEEPER_INTERVAL_MS
   const auditsPerDay = Math.min(KEEPER_AUDITS_PER_HOUR * 24, a.copiesPerGiB * roundsPerDay)
   const result = {
-    size: opts.size, runs: opts.runs, policy: `RS(${k}, ${m})`, farmers: FARMERS,
+    size: opts.size, runs: opts.runs, policy: `RS(${k}, ${m})`, farmers: FARMERS, link: opts.link ?? 'loopback',
     get_mbps: round(getMbps), repair_rebuilt_mbps: round(rebuiltMbps), repair_walk_mbps: round(walkMbps),
     repair_vs_get: round(walkMbps / getMbps, 2), rebuilt_vs_get: round(rebuiltMbps / getMbps, 2),
     get_s: round(getS, 2), repair_s: round(repairS, 2), rebuilt_bytes: rebuilt,
@@ -159,6 +190,7 @@ try {
 } finally {
   await Promise.all(children.slice(1).map(async c => await stopChild(c)))
   if (children[0] !== undefined) await stopChild(children[0])
+  await lan?.destroy()
   await rm(root, { recursive: true, force: true })
 }
 
@@ -246,11 +278,13 @@ function relayAddrOf (): string {
 async function cli (args: string[], env: NodeJS.ProcessEnv, farmerPids: number[] = []): Promise<{ seconds: number, cpu: number, farmerCpu: number, stdout: string }> {
   const farmerSeconds = cpuMeter(farmerPids)
   const t0 = performance.now()
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const argv = [process.execPath, BIN, ...args]
+  const options = { env, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> }
+  const child = client === undefined ? spawn(argv[0]!, argv.slice(1), options) : lan!.spawn(client, argv, options)
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000) })
+  child.stdout!.on('data', (b: Buffer) => { stdout += b.toString() })
+  child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000) })
   let ticks = 0
   const timer = setInterval(() => { ticks = Math.max(ticks, cpuTicks(child.pid!)) }, 50) // /proc is gone once it exits
   const code = await new Promise<number | null>(resolve => { child.once('exit', c => { resolve(c) }) })
@@ -296,8 +330,8 @@ async function sha256File (path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-function parseArgs (argv: string[]): { json: boolean, size: number, runs: number, k: number, m: number } {
-  const out = { json: false, size: 64 * 2 ** 20, runs: 3, k: 4, m: 2 }
+function parseArgs (argv: string[]): { json: boolean, size: number, runs: number, k: number, m: number, link?: string } {
+  const out: { json: boolean, size: number, runs: number, k: number, m: number, link?: string } = { json: false, size: 64 * 2 ** 20, runs: 3, k: 4, m: 2 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--json') out.json = true
@@ -305,7 +339,8 @@ function parseArgs (argv: string[]): { json: boolean, size: number, runs: number
     else if (a === '--runs') out.runs = Number(argv[++i])
     else if (a === '--k') out.k = Number(argv[++i])
     else if (a === '--m') out.m = Number(argv[++i])
-    else throw new Error(`Unknown argument ${a}; use --json, --size 64MiB, --runs N, --k K and --m M`)
+    else if (a === '--link') { out.link = argv[++i] ?? ''; parseRate(out.link) }
+    else throw new Error(`Unknown argument ${a}; use --json, --size 64MiB, --runs N, --k K, --m M and --link RATE`)
   }
   if (!Number.isInteger(out.runs) || out.runs < 1) throw new Error('--runs needs a positive integer')
   if (!Number.isInteger(out.k) || !Number.isInteger(out.m) || out.k < 1 || out.m < 1 || out.k + out.m > 32) throw new Error('--k and --m need 1 ≤ k, 1 ≤ m, k + m ≤ 32')

@@ -69,6 +69,8 @@ export class Lan {
   readonly hosts: Host[] = []
   readonly #holders: ChildProcess[] = []
   readonly #started: ChildProcess[] = []
+  /** Each host's port on the switch, by host name. */
+  readonly #ports = new Map<string, string>()
   #switch: number | undefined
   #joined = 0
 
@@ -83,7 +85,24 @@ export class Lan {
       const ip = `${LAN_PREFIX}.${h.octet}.2`
       await this.#ip(pids[i]!, ['link set lo up', `addr add ${ip}/16 dev eth0`, 'link set eth0 up'])
       this.hosts[i] = { name: h.name, ip, pid: pids[i]! }
+      this.#ports.set(h.name, `port${i}`)
     }))
+  }
+
+  /**
+   * Limits `host`'s link to `rate` (tc syntax: `100mbit`) each way, as its own network connection
+   * would: a token bucket on its `eth0` (what it sends) and on its port of the switch (what it
+   * receives). The bucket holds 20 ms at that rate (at least 256 KiB, one segmentation-offloaded
+   * burst), and queues at most 100 ms more before dropping.
+   */
+  async shape (host: Host, rate: string): Promise<void> {
+    const port = this.#ports.get(host.name)
+    if (port === undefined || this.#switch === undefined || host.pid === process.pid) throw new Error(`no built host ${host.name} to shape`)
+    const bytesPerS = parseRate(rate)
+    const burst = Math.max(256 * 1024, Math.round(bytesPerS / 50))
+    const tbf = (dev: string): string => `tc qdisc replace dev ${dev} root tbf rate ${rate} burst ${burst} latency 100ms`
+    await this.#run(host.pid, tbf('eth0'))
+    await this.#run(this.#switch, tbf(port))
   }
 
   /**
@@ -148,6 +167,14 @@ export class Lan {
     return pid
   }
 
+  /** One command (split on spaces) in the namespace held by `pid`. */
+  async #run (pid: number, line: string): Promise<void> {
+    const child = spawn('nsenter', ['-t', String(pid), '-n', '--', ...line.split(' ')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#started.push(child)
+    const r = await collect(child, 10_000)
+    if (r.code !== 0) throw new Error(`${line} in namespace ${pid} exited ${String(r.code ?? r.signal)}: ${r.stderr}`)
+  }
+
   /** `ip -batch` in the namespace held by `pid`. */
   async #ip (pid: number, lines: string[]): Promise<void> {
     const child = spawn('nsenter', ['-t', String(pid), '-n', '--', 'ip', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -156,6 +183,13 @@ export class Lan {
     const r = await collect(child, 10_000)
     if (r.code !== 0) throw new Error(`ip -batch in namespace ${pid} exited ${String(r.code ?? r.signal)}: ${r.stderr}`)
   }
+}
+
+/** Bytes per second of a tc rate (`800kbit`, `100mbit`, `1gbit`). */
+export function parseRate (rate: string): number {
+  const m = /^(\d+(?:\.\d+)?)(kbit|mbit|gbit)$/.exec(rate)
+  if (m === null) throw new Error(`a link rate like 100mbit, not ${rate}`)
+  return Number(m[1]) * { kbit: 1e3, mbit: 1e6, gbit: 1e9 }[m[2] as 'kbit' | 'mbit' | 'gbit'] / 8
 }
 
 /**

@@ -42,7 +42,7 @@ import { FarmerClient } from '../src/client/adapters/farmer-client.ts'
 import { createNodeLibp2p } from '../src/net/libp2p.node.ts'
 import { queryDirectory } from '../src/net/protocols/directory.ts'
 import { BENCH_POLICY } from '../test/support/test-policy.ts'
-import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
+import { CLK_TCK, cpuMeter, cpuTicks, ensureCliBundle, median, printTable, settleDisk } from './util.ts'
 
 /** The owner key benchmark puts claim with (only its public half travels). */
 const BENCH_OWNER = { publicKey: Buffer.alloc(32, 7).toString('base64') }
@@ -53,6 +53,7 @@ const IN_FLIGHT = 4
 const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
 
 const opts = parseArgs(process.argv.slice(2))
+ensureCliBundle()
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 
 /** One CLI run's figures. */

@@ -45,7 +45,7 @@ import { fromBase64, ownerKeyFromSeed } from '../src/core/owner-key.ts'
 import { KEEPER_AUDITS_PER_HOUR, KEEPER_INTERVAL_MS } from '../src/keeper/keeper.ts'
 import { MAX_AUDIT_BATCH } from '../src/net/protocols/audit.ts'
 import { Lan, namespacesUnavailable, parseRate, startShardfarm, type Host } from '../test/support/hosts.ts'
-import { CLK_TCK, cpuMeter, cpuTicks, median, printTable, settleDisk } from './util.ts'
+import { CLK_TCK, cpuMeter, cpuTicks, ensureCliBundle, median, printTable, settleDisk } from './util.ts'
 
 const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
 const GiB = 2 ** 30
@@ -60,6 +60,7 @@ if (opts.link !== undefined && process.env.SHARDFARM_BENCH_NETNS !== '1') {
   process.exit(r.status ?? 1)
 }
 installNodeSha256() // as the CLI and the keeper hash
+ensureCliBundle()
 const { k, m } = opts
 const FARMERS = k + 2 * m + 2
 const log = (s: string): void => { process.stderr.write(s + '\n') }

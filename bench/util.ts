@@ -1,6 +1,9 @@
 // Shared helpers for the benchmarks: argument parsing, medians, aligned tables, process CPU time.
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+// @ts-expect-error plain JavaScript without declarations (it runs before any TypeScript loads)
+import { freshBundle } from '../bin/cli-bundle.js'
 
 /** Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s. */
 export const CLK_TCK = 100
@@ -63,4 +66,18 @@ export function printTable (head: string[], rows: string[][]): void {
   console.log(line(head))
   console.log(widths.map(w => '─'.repeat(w)).join('  '))
   for (const r of rows) console.log(line(r))
+}
+
+/**
+ * Builds the CLI bundle (dist-cli/) when it is missing or older than the sources. `shardfarm` runs
+ * the sources then, which starts about 0.8 s later: every timed command would pay it, and a ratio of
+ * two commands would look better than it is.
+ */
+export function ensureCliBundle (): void {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  let why = ''
+  if ((freshBundle as (root: string, dir: undefined, why: (w: string) => void) => string | undefined)(root, undefined, w => { why = w }) !== undefined) return
+  process.stderr.write(`bench: building the CLI bundle first (${why})\n`)
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build-cli.ts', import.meta.url))], { stdio: ['ignore', 'ignore', 'inherit'] })
+  if (r.status !== 0) throw new Error('building the CLI bundle failed (npm run build:cli)')
 }

@@ -332,9 +332,10 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
     let next = 0
     const inFlight = Math.max(1, Math.min(options.segmentsInFlight ?? REPAIR_SEGMENTS_IN_FLIGHT, which.length))
     let failure = false // one segment's error stops the others taking more
-    // Segments rebuilt whose PUTs still run: a slot fetches the next segment meanwhile (downloads
-    // and uploads overlap on a real link), up to `inFlight` of them.
-    const uploading = new Set<Promise<void>>()
+    // Segments started and not yet stored. A slot goes on to fetch the next as soon as its segment
+    // is rebuilt (downloads and uploads overlap on a real link), once at most `inFlight` are left
+    // unfinished: at most 2 × `inFlight` segments are held at once.
+    const unfinished = new Set<Promise<void>>()
     await Promise.all(Array.from({ length: inFlight }, async () => {
       while (next < which.length && !failure) {
         throwIfAborted(signal)
@@ -344,16 +345,16 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
         const done: Promise<void> = repairSegment(s, () => { rebuilt() }).then(outcome => {
           outcomes.set(s, outcome)
           if (progress) options.onProgress(++finished, segments, size)
-        }, (err: unknown) => { failure = true; throw err }).finally(() => { uploading.delete(done) })
+        }, (err: unknown) => { failure = true; throw err }).finally(() => { unfinished.delete(done) })
         done.catch(() => {}) // its error reaches the pass through the awaits below
-        uploading.add(done)
+        unfinished.add(done)
         await Promise.race([fetched, done])
-        while (uploading.size > inFlight) await Promise.race(uploading)
+        while (unfinished.size > inFlight) await Promise.race(unfinished)
       }
       // Nothing left to start: the copies waiting for a batch are proven now, beside the last segments.
       draining = true
       proveWaiting()
-      await Promise.all(uploading)
+      await Promise.all(unfinished)
     }))
   }
   // The manifest back to its number of copies, beside the segments: small, and its own round trips.

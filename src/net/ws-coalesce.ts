@@ -12,10 +12,10 @@
  * given fires, or as soon as `COALESCE_LIMIT` bytes wait. Browsers flush at the end of the turn (a
  * microtask). Node flushes once the event loop has run every socket read that was ready
  * (`setImmediate`): a read hands yamux many frames, and it answers each with a window update of
- * 30 bytes on the wire; flushed per read, those were 60 % of a `get`'s socket writes, and a small
- * write on loopback cost the sender about 0.3 ms (it wakes the reader). Order is kept: a string
- * send, a send with options or a callback, and `close()` all flush first. `bufferedAmount` counts
- * the gathered bytes, so the transport's back-pressure sees them.
+ * 30 bytes on the wire. Flushed per microtask turn, a `get` of 64 MiB made 658–797 socket writes
+ * under 1 KiB, each 0.15–0.35 ms of the sender's CPU on loopback; gathered so, 257–332. Order is
+ * kept: a string send, a send with options or a callback, and `close()` all flush first.
+ * `bufferedAmount` counts the gathered bytes, so the transport's back-pressure sees them.
  */
 
 /** When a coalescer flushes what it gathered, if no limit is reached before. */

@@ -167,21 +167,18 @@ export class Lan {
     return pid
   }
 
-  /** One command (split on spaces) in the namespace held by `pid`. */
-  async #run (pid: number, line: string): Promise<void> {
-    const child = spawn('nsenter', ['-t', String(pid), '-n', '--', ...line.split(' ')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  /** One command (split on spaces) in the namespace held by `pid`, with `input` on its stdin. */
+  async #run (pid: number, line: string, input?: string): Promise<void> {
+    const child = spawn('nsenter', ['-t', String(pid), '-n', '--', ...line.split(' ')], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
     this.#started.push(child)
+    if (input !== undefined) child.stdin!.end(input)
     const r = await collect(child, 10_000)
     if (r.code !== 0) throw new Error(`${line} in namespace ${pid} exited ${String(r.code ?? r.signal)}: ${r.stderr}`)
   }
 
   /** `ip -batch` in the namespace held by `pid`. */
   async #ip (pid: number, lines: string[]): Promise<void> {
-    const child = spawn('nsenter', ['-t', String(pid), '-n', '--', 'ip', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.#started.push(child)
-    child.stdin!.end(lines.join('\n') + '\n')
-    const r = await collect(child, 10_000)
-    if (r.code !== 0) throw new Error(`ip -batch in namespace ${pid} exited ${String(r.code ?? r.signal)}: ${r.stderr}`)
+    await this.#run(pid, 'ip -batch -', lines.join('\n') + '\n')
   }
 }
 

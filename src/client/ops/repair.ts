@@ -340,9 +340,9 @@ async function repairFile (ports: RepairPorts, cap: Capability, owner: OwnerKey,
       while (next < which.length && !failure) {
         throwIfAborted(signal)
         const s = which[next++]!
-        let rebuilt = (): void => {}
+        let rebuilt!: () => void
         const fetched = new Promise<void>(resolve => { rebuilt = resolve })
-        const done: Promise<void> = repairSegment(s, () => { rebuilt() }).then(outcome => {
+        const done: Promise<void> = repairSegment(s, rebuilt).then(outcome => {
           outcomes.set(s, outcome)
           if (progress) options.onProgress(++finished, segments, size)
         }, (err: unknown) => { failure = true; throw err }).finally(() => { unfinished.delete(done) })

@@ -45,7 +45,7 @@ import { fromBase64, ownerKeyFromSeed } from '../src/core/owner-key.ts'
 import { KEEPER_AUDITS_PER_HOUR, KEEPER_INTERVAL_MS } from '../src/keeper/keeper.ts'
 import { MAX_AUDIT_BATCH } from '../src/net/protocols/audit.ts'
 import { Lan, namespacesUnavailable, parseRate, startShardfarm, type Host } from '../test/support/hosts.ts'
-import { CLK_TCK, cpuMeter, cpuTicks, ensureCliBundle, median, printTable, settleDisk } from './util.ts'
+import { CLK_TCK, cpuMeter, cpuTicks, ensureCliBundle, median, printTable, settleDisk, threadSched } from './util.ts'
 
 const BIN = fileURLToPath(new URL('../bin/shardfarm.js', import.meta.url))
 const GiB = 2 ** 30
@@ -99,6 +99,7 @@ try {
   }
   children.push(...farmers)
   const farmerPids = farmers.map(f => f.pid)
+  const gridPids = [relay.pid, ...farmerPids]
   const policyFile = join(root, 'policy.json')
   await writeFile(policyFile, JSON.stringify({ name: 'bench', k, m }))
   const envOf = (home: string): NodeJS.ProcessEnv => ({ ...process.env, SHARDFARM_HOME: home, SHARDFARM_CONFIG: join(root, 'config'), SHARDFARM_RELAY: relay.addr })
@@ -112,7 +113,8 @@ try {
   const rebuiltBytes: number[] = []
   const repairCpu: number[] = []
   const getCpu: number[] = []
-  const farmerCpu = { get: [] as number[], repair: [] as number[] }
+  const gridCpu = { get: [] as number[], repair: [] as number[] }
+  const mainThread = { get: [] as Sched[], repair: [] as Sched[] }
   let audit: { single: AuditCost, batched: AuditCost } | undefined
   for (let run = 0; run <= opts.runs; run++) {
     const warm = run === 0 // an untimed first run: connections, JIT, the farmers' first writes
@@ -124,19 +126,19 @@ try {
     const link = (JSON.parse(put.stdout) as { link: string }).link
     const timeGet = async (): Promise<void> => {
       settleDisk()
-      const r = await cli(['get', link, '-o', out, '--force'], env, farmerPids)
+      const r = await cli(['get', link, '-o', out, '--force'], env, gridPids)
       if (await sha256File(out) !== digest) throw new Error('the file came back different')
       await rm(out)
-      if (!warm) { gets.push(r.seconds); getCpu.push(r.cpu); farmerCpu.get.push(r.farmerCpu) }
+      if (!warm) { gets.push(r.seconds); getCpu.push(r.cpu); gridCpu.get.push(r.gridCpu); mainThread.get.push(r.main) }
       log(`${tag}: get ${(opts.size / 1e6 / r.seconds).toFixed(1)} MB/s (${r.seconds.toFixed(2)} s)`)
     }
     const timeRepair = async (): Promise<void> => {
       const lost = await damage(link, home)
       settleDisk()
-      const r = await cli(['repair', link, '--json'], env, farmerPids)
+      const r = await cli(['repair', link, '--json'], env, gridPids)
       const stored = (JSON.parse(r.stdout) as { fragmentsStored?: number }).fragmentsStored
       if (stored !== lost.fragments) throw new Error(`repair stored ${String(stored)} fragments, ${lost.fragments} were deleted`)
-      if (!warm) { repairs.push(r.seconds); rebuiltBytes.push(lost.bytes); repairCpu.push(r.cpu); farmerCpu.repair.push(r.farmerCpu) }
+      if (!warm) { repairs.push(r.seconds); rebuiltBytes.push(lost.bytes); repairCpu.push(r.cpu); gridCpu.repair.push(r.gridCpu); mainThread.repair.push(r.main) }
       log(`${tag}: repair rebuilt ${lost.fragments} fragments, ${(lost.bytes / 1e6 / r.seconds).toFixed(1)} MB/s rebuilt, ` +
         `${(opts.size / 1e6 / r.seconds).toFixed(1)} MB/s of file walked (${r.seconds.toFixed(2)} s)`)
     }
@@ -163,7 +165,12 @@ try {
     get_s_runs: gets.map(s => round(s, 2)), repair_s_runs: repairs.map(s => round(s, 2)),
     pair_ratios: repairs.map((r, i) => round(gets[i]! / r, 2)),
     cli_cpu_get: round(median(getCpu), 2), cli_cpu_repair: round(median(repairCpu), 2),
-    farmers_cpu_get: round(median(farmerCpu.get), 2), farmers_cpu_repair: round(median(farmerCpu.repair), 2),
+    grid_cpu_get: round(median(gridCpu.get), 2), grid_cpu_repair: round(median(gridCpu.repair), 2),
+    cli_main_run_get_s: round(median(mainThread.get.map(t => t.run)), 2), cli_main_run_repair_s: round(median(mainThread.repair.map(t => t.run)), 2),
+    cli_main_wait_get_s: round(median(mainThread.get.map(t => t.wait)), 2), cli_main_wait_repair_s: round(median(mainThread.repair.map(t => t.wait)), 2),
+    // The same comparison on the CLI's main thread's time on a core alone: what is left of the gap
+    // once waiting for a core (the grid on the same machine) is taken out.
+    repair_vs_get_on_core: round(median(mainThread.get.map(t => t.run)) / median(mainThread.repair.map(t => t.run)), 2),
     audit_single: { bytes: one.bytes, wall_ms: one.ms, auditor_cpu_ms: one.auditorCpuMs, farmer_cpu_ms: one.farmerCpuMs },
     audit: {
       bytes: a.bytes, wall_ms: a.ms, auditor_cpu_ms: a.auditorCpuMs, farmer_cpu_ms: a.farmerCpuMs, shard_bytes: a.shard,
@@ -177,10 +184,16 @@ try {
     ['repair MB/s (fragment bytes rebuilt)', rebuiltMbps.toFixed(1), repairs.map((s, i) => (rebuiltBytes[i]! / 1e6 / s).toFixed(1)).join(', ')],
     ['repair MB/s (file bytes walked)', walkMbps.toFixed(1), repairs.map(s => (opts.size / 1e6 / s).toFixed(1)).join(', ')],
     ['CPU s per s, get / repair: CLI', `${result.cli_cpu_get} / ${result.cli_cpu_repair}`, ''],
-    ['CPU s per s, get / repair: farmers', `${result.farmers_cpu_get} / ${result.farmers_cpu_repair}`, '']
+    ['CPU s per s, get / repair: grid (relay, farmers)', `${result.grid_cpu_get} / ${result.grid_cpu_repair}`, ''],
+    ['CLI main thread s on a core, get / repair', `${result.cli_main_run_get_s} / ${result.cli_main_run_repair_s}`,
+      mainThread.repair.map((t, i) => `${mainThread.get[i]!.run.toFixed(2)}/${t.run.toFixed(2)}`).join(', ')],
+    ['CLI main thread s waiting for a core, get / repair', `${result.cli_main_wait_get_s} / ${result.cli_main_wait_repair_s}`,
+      mainThread.repair.map((t, i) => `${mainThread.get[i]!.wait.toFixed(2)}/${t.wait.toFixed(2)}`).join(', ')]
   ])
   console.log(`repair / get = ${result.repair_vs_get} (file walked; target ≥ 0.8; per run ${result.pair_ratios.join(', ')}), ` +
     `rebuilt bytes / get = ${result.rebuilt_vs_get} (at most m/k = ${round(m / k, 2)} at equal walk rates)`)
+  console.log(`repair / get on the CLI main thread's time on a core = ${result.repair_vs_get_on_core} (the time it waited for one, ` +
+    `while the grid on the same cores took its share, left out)`)
   printTable(['keeper audit, per copy', 'bytes', 'wall ms', 'auditor CPU ms', 'farmer CPU ms'], [
     [`one ${round(a.shard / 2 ** 20, 2)} MiB fragment a stream`, String(one.bytes), String(one.ms), String(one.auditorCpuMs), String(one.farmerCpuMs)],
     [`up to ${MAX_AUDIT_BATCH} of one farmer a stream (the keeper)`, String(a.bytes), String(a.ms), String(a.auditorCpuMs), String(a.farmerCpuMs)]
@@ -275,9 +288,16 @@ function relayAddrOf (): string {
   return children[0]!.addr
 }
 
-/** Runs the CLI to its end: wall seconds, CPU seconds per wall second of the CLI (worker threads included) and of the farmers. */
-async function cli (args: string[], env: NodeJS.ProcessEnv, farmerPids: number[] = []): Promise<{ seconds: number, cpu: number, farmerCpu: number, stdout: string }> {
-  const farmerSeconds = cpuMeter(farmerPids)
+/** Seconds a thread spent on a core, and waiting for one. */
+interface Sched { run: number, wait: number }
+
+/**
+ * Runs the CLI to its end: wall seconds, CPU seconds per wall second of the CLI (worker threads
+ * included) and of the grid's processes `gridPids`, and its main thread's time on a core and
+ * waiting for one.
+ */
+async function cli (args: string[], env: NodeJS.ProcessEnv, gridPids: number[] = []): Promise<{ seconds: number, cpu: number, gridCpu: number, main: Sched, stdout: string }> {
+  const gridSeconds = cpuMeter(gridPids)
   const t0 = performance.now()
   const argv = [process.execPath, BIN, ...args]
   const options = { env, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> }
@@ -287,12 +307,17 @@ async function cli (args: string[], env: NodeJS.ProcessEnv, farmerPids: number[]
   child.stdout!.on('data', (b: Buffer) => { stdout += b.toString() })
   child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000) })
   let ticks = 0
-  const timer = setInterval(() => { ticks = Math.max(ticks, cpuTicks(child.pid!)) }, 50) // /proc is gone once it exits
+  let main: Sched = { run: 0, wait: 0 }
+  const timer = setInterval(() => { // /proc is gone once it exits: the last sample stands
+    ticks = Math.max(ticks, cpuTicks(child.pid!))
+    const now = threadSched(child.pid!)
+    if (now.run >= main.run) main = now
+  }, 50)
   const code = await new Promise<number | null>(resolve => { child.once('exit', c => { resolve(c) }) })
   clearInterval(timer)
   const seconds = (performance.now() - t0) / 1000
   if (code !== 0) throw new Error(`shardfarm ${args[0]} exited ${code}: ${stderr}`)
-  return { seconds, cpu: ticks / CLK_TCK / seconds, farmerCpu: farmerSeconds() / seconds, stdout }
+  return { seconds, cpu: ticks / CLK_TCK / seconds, gridCpu: gridSeconds() / seconds, main, stdout }
 }
 
 /** Waits until the relay's directory lists every farmer. */

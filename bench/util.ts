@@ -17,6 +17,18 @@ export function cpuTicks (pid: number): number {
   } catch { return 0 }
 }
 
+/**
+ * Seconds thread `tid` of process `pid` (the main thread by default) has spent on a core and
+ * waiting in a run queue for one (Linux schedstat); zeros once it is gone. The wait is the time it
+ * could have run and a busy machine made it wait.
+ */
+export function threadSched (pid: number, tid = pid): { run: number, wait: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
+    return { run: run! / 1e9, wait: wait! / 1e9 }
+  } catch { return { run: 0, wait: 0 } }
+}
+
 /** CPU seconds the processes `pids` used together, as a function to call at the end of a phase. */
 export function cpuMeter (pids: number[]): () => number {
   const t0 = pids.reduce((n, p) => n + cpuTicks(p), 0)

@@ -41,6 +41,33 @@ describe('ScoreBook', () => {
     expect(reopened.snapshot().map(e => e.peer)).toEqual(['p1', 'p4'])
   })
 
+  it('writes a burst of audits of one farmer twice, not once each, and each record waits for a write of it', async () => {
+    const kv = new MemoryKeyValueStore()
+    const writes: number[] = []
+    let release!: () => void
+    let gate = new Promise<void>(resolve => { release = resolve })
+    const save = kv.save.bind(kv)
+    kv.save = async (key, value) => {
+      await gate
+      writes.push((JSON.parse(new TextDecoder().decode(value)) as { audits: number }).audits)
+      await save(key, value)
+    }
+    const book = await ScoreBook.open(kv)
+    const settled: number[] = []
+    const records = Array.from({ length: 6 }, async (_, i) => { await book.record(PEER_A, i !== 3); settled.push(i) })
+    await new Promise(resolve => setTimeout(resolve, 10))
+    expect(settled).toEqual([]) // nothing resolves before its write
+    release()
+    gate = Promise.resolve()
+    await Promise.all(records)
+    // The first write holds the first audit; the second, which every later record joined, all six.
+    expect(writes).toEqual([1, 6])
+    expect((await ScoreBook.open(kv)).reputation(PEER_A).audits).toBe(6)
+    // Once idle, the next record writes again on its own.
+    await book.record(PEER_A, true)
+    expect(writes).toEqual([1, 6, 7])
+  })
+
   it('refuses a peer id that is not a key segment', async () => {
     const book = await ScoreBook.open(new MemoryKeyValueStore())
     await expect(book.record('../etc', true)).rejects.toMatchObject({ name: 'InvalidStorageKeyError' })

@@ -37,8 +37,13 @@ export class ScoreBook {
   readonly #now: () => number
   /** Reputations in order of last audit, oldest first (a `Map` keeps insertion order). */
   readonly #reps = new Map<string, Reputation>()
-  /** Saves per peer, chained so that a later score never lands before an earlier one. */
-  readonly #saving = new Map<string, Promise<void>>()
+  /**
+   * Saves per peer: the one writing, and the one waiting for it to end. A save writes the peer's
+   * latest reputation when it starts, so every record made while one waits joins it: a burst of
+   * audits of one farmer (a batch proven at once) costs two writes, not one per audit, and a later
+   * score never lands before an earlier one.
+   */
+  readonly #saving = new Map<string, { writing: Promise<void>, next?: Promise<void> }>()
 
   private constructor (kv: KeyValueStore, init: ScoreBookInit) {
     this.#kv = kv
@@ -69,16 +74,34 @@ export class ScoreBook {
     const rep = record(this.#reps.get(peer) ?? newReputation(), passed, this.#now())
     this.#reps.delete(peer)
     this.#reps.set(peer, rep)
-    const previous = this.#saving.get(peer) ?? Promise.resolve()
-    const saving = previous.then(async () => { await saveJson(this.#kv, key, this.#reps.get(peer) ?? rep) })
-    this.#saving.set(peer, saving)
-    try {
-      await saving
-    } finally {
-      if (this.#saving.get(peer) === saving) this.#saving.delete(peer)
-    }
+    await this.#save(peer, key, rep)
     await this.#evict()
     return rep
+  }
+
+  /** Resolves once a save of `peer` that started after this call has written (`rep` if it was forgotten meanwhile). */
+  async #save (peer: string, key: string[], rep: Reputation): Promise<void> {
+    const write = async (): Promise<void> => { await saveJson(this.#kv, key, this.#reps.get(peer) ?? rep) }
+    let state = this.#saving.get(peer)
+    if (state?.next !== undefined) { await state.next; return } // not started yet: it writes this record too
+    let mine: Promise<void>
+    if (state === undefined) {
+      mine = write()
+      state = { writing: mine }
+      this.#saving.set(peer, state)
+    } else {
+      const s = state
+      mine = s.next = s.writing.catch(() => {}).then(async () => {
+        s.writing = mine
+        s.next = undefined
+        await write()
+      })
+    }
+    try {
+      await mine
+    } finally {
+      if (state.writing === mine && state.next === undefined && this.#saving.get(peer) === state) this.#saving.delete(peer)
+    }
   }
 
   /** The reputation of `peer` (the prior when never audited). */

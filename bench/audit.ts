@@ -34,7 +34,7 @@ import type { ShardfarmChild } from '../src/cli/spawn.ts'
 import { AuditClient } from '../src/client/adapters/audit-client.ts'
 import { nodeSegmentCipher } from '../src/client/adapters/cipher.node.ts'
 import { FarmerClient } from '../src/client/adapters/farmer-client.ts'
-import { installNodeSha256, nodeMerkleSha256 } from '../src/client/adapters/hash.node.ts'
+import { installNodeEngines, nodeMerkleSha256 } from '../src/client/adapters/hash.node.ts'
 import { SegmentSealer } from '../src/client/blocks/seal.ts'
 import type { FarmerRef } from '../src/client/ports.ts'
 import { loadCodec } from '../src/codec/loader.ts'
@@ -61,7 +61,7 @@ const AUDITORS = 4
 const PER_AUDITOR = 2
 const THROUGHPUT_OPS = 240
 
-installNodeSha256()
+installNodeEngines()
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
 
 /**

@@ -36,7 +36,7 @@ import { parseSize } from '../src/cli/args.ts'
 import { GRID_REGIONS } from '../src/cli/grid.ts'
 import { spawnShardfarm, stopChild, type ShardfarmChild } from '../src/cli/spawn.ts'
 import { AuditClient } from '../src/client/adapters/audit-client.ts'
-import { installNodeSha256 } from '../src/client/adapters/hash.node.ts'
+import { installNodeEngines } from '../src/client/adapters/hash.node.ts'
 import { fetchVerifyManifest } from '../src/client/blocks/open-manifest.ts'
 import { OwnerIndex } from '../src/client/owner-index.ts'
 import { nodeKeyValueStore, openNodeClient } from '../src/client/session.node.ts'
@@ -59,7 +59,7 @@ if (opts.link !== undefined && process.env.SHARDFARM_BENCH_NETNS !== '1') {
     { stdio: 'inherit', env: { ...process.env, SHARDFARM_BENCH_NETNS: '1' } })
   process.exit(r.status ?? 1)
 }
-installNodeSha256() // as the CLI and the keeper hash
+installNodeEngines() // as the CLI and the keeper hash
 ensureCliBundle()
 const { k, m } = opts
 const FARMERS = k + 2 * m + 2

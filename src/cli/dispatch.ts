@@ -4,7 +4,7 @@
  * structured log line. `main.ts` dispatches over every
  * command, `file-main.ts` (the bundled CLI's entry) over the file commands only.
  */
-import { installNodeSha256 } from '../client/adapters/hash.node.ts'
+import { installNodeEngines } from '../client/adapters/hash.node.ts'
 import { exitCodeOf } from '../core/error-catalogue.ts'
 import { exitWhenFlushed } from './lifecycle.ts'
 import { createLogger } from './log.ts'
@@ -44,7 +44,7 @@ export const FILE_COMMANDS: CommandTable = {
 
 /** Runs `argv` (a subcommand and its arguments) with `commands`. */
 export async function dispatch (commands: CommandTable, argv: string[]): Promise<void> {
-  installNodeSha256()
+  installNodeEngines()
   const [name, ...rest] = argv
   const load = name === undefined ? undefined : commands[name]
   if (load === undefined) {

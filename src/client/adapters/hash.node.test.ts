@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { sha256, sha256Hex, useSha256Engine } from '../../core/hash.ts'
-import { installNodeSha256, nodeSha256 } from './hash.node.ts'
+import { installNodeEngines, nodeSha256 } from './hash.node.ts'
 
 const webcrypto = async (b: Uint8Array): Promise<Uint8Array> =>
   new Uint8Array(await crypto.subtle.digest('SHA-256', b.buffer instanceof ArrayBuffer ? b as Uint8Array<ArrayBuffer> : b.slice()))
@@ -30,7 +30,7 @@ describe('node:crypto SHA-256 engine', () => {
     useSha256Engine(b => { calls++; return nodeSha256(b) })
     expect(await sha256Hex(bytes)).toBe(expected)
     expect(calls).toBe(1)
-    installNodeSha256()
+    installNodeEngines()
     expect(await sha256Hex(bytes)).toBe(expected)
     expect(calls).toBe(1)
     useSha256Engine(undefined)

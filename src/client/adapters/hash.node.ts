@@ -3,8 +3,10 @@
  * it lies, SharedArrayBuffer included, where WebCrypto's digest first copies it.
  */
 import { createHash, hash } from 'node:crypto'
+import { useBase64Engine } from '../../core/base64.ts'
 import { useSha256Engine } from '../../core/hash.ts'
 import { useMerkleSha256 } from '../../core/merkle.ts'
+import { nodeBase64 } from './base64.node.ts'
 
 export function nodeSha256 (bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest()) // its own 32 bytes, not a view of Buffer's pool
@@ -26,8 +28,12 @@ export function nodeMerkleSha256 (bytes: Uint8Array): Uint8Array {
   return merkleDigest
 }
 
-/** Makes this process hash with `node:crypto`; called once at start by every Shardfarm Node process. */
-export function installNodeSha256 (): void {
+/**
+ * Makes this process hash with `node:crypto` and code base64 with `Buffer`; called once at start by
+ * every Shardfarm Node process.
+ */
+export function installNodeEngines (): void {
   useSha256Engine(nodeSha256)
   useMerkleSha256(nodeMerkleSha256)
+  useBase64Engine(nodeBase64)
 }

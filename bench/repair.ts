@@ -12,6 +12,11 @@
 //              (k fragments a segment) and stores m more, so rebuilt bytes per second can reach at
 //              most m / k of get's rate: repair_vs_get (target ≥ 0.8) compares the walk rates,
 //              rebuilt_vs_get the literal bytes. Both CLI processes pay their start-up.
+//   CPU        beside them: CPU seconds of the CLI (worker threads included) and of the grid (the
+//              relay and the farmers) per second, and both together per run; and the CLI main
+//              thread's seconds on a core and waiting in a run queue for one (schedstat). On a
+//              machine whose cores the grid shares, the wait is what the grid's share costs the
+//              CLI; repair_vs_get_on_core compares the main thread's time on a core alone.
 //   audits     the keeper's audits (16 random 1 KiB leaves with Merkle paths) of the file's
 //              fragments: bytes on the wire, CPU ms of the auditor and of the farmers, per copy,
 //              one copy a stream and in batches of up to 8 copies of one farmer (as the keeper);
@@ -170,6 +175,11 @@ try {
     cli_main_wait_get_s: round(median(mainThread.get.map(t => t.wait)), 2), cli_main_wait_repair_s: round(median(mainThread.repair.map(t => t.wait)), 2),
     // The same comparison on the CLI's main thread's time on a core alone: what is left of the gap
     // once waiting for a core (the grid on the same machine) is taken out.
+    // CPU seconds of the CLI and the grid together: on loopback every process shares the machine's
+    // cores, and a repair asks more of both sides (the farmers take, store and prove m fragments a
+    // segment where a get only has them read k).
+    cpu_s_get: round(median(gets.map((s, i) => s * (getCpu[i]! + gridCpu.get[i]!))), 2),
+    cpu_s_repair: round(median(repairs.map((s, i) => s * (repairCpu[i]! + gridCpu.repair[i]!))), 2),
     repair_vs_get_on_core: round(median(mainThread.get.map(t => t.run)) / median(mainThread.repair.map(t => t.run)), 2),
     audit_single: { bytes: one.bytes, wall_ms: one.ms, auditor_cpu_ms: one.auditorCpuMs, farmer_cpu_ms: one.farmerCpuMs },
     audit: {
@@ -185,6 +195,8 @@ try {
     ['repair MB/s (file bytes walked)', walkMbps.toFixed(1), repairs.map(s => (opts.size / 1e6 / s).toFixed(1)).join(', ')],
     ['CPU s per s, get / repair: CLI', `${result.cli_cpu_get} / ${result.cli_cpu_repair}`, ''],
     ['CPU s per s, get / repair: grid (relay, farmers)', `${result.grid_cpu_get} / ${result.grid_cpu_repair}`, ''],
+    ['CPU s, CLI and grid together, get / repair', `${result.cpu_s_get} / ${result.cpu_s_repair}`,
+      repairs.map((s, i) => `${(gets[i]! * (getCpu[i]! + gridCpu.get[i]!)).toFixed(2)}/${(s * (repairCpu[i]! + gridCpu.repair[i]!)).toFixed(2)}`).join(', ')],
     ['CLI main thread s on a core, get / repair', `${result.cli_main_run_get_s} / ${result.cli_main_run_repair_s}`,
       mainThread.repair.map((t, i) => `${mainThread.get[i]!.run.toFixed(2)}/${t.run.toFixed(2)}`).join(', ')],
     ['CLI main thread s waiting for a core, get / repair', `${result.cli_main_wait_get_s} / ${result.cli_main_wait_repair_s}`,

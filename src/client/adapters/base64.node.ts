@@ -1,7 +1,6 @@
 /**
  * Node's base64 for the core's `encodeBase64` and `decodeBase64` (see `useBase64Engine`): `Buffer`
- * codes in native code, where the portable coder spends about 0.2 ms of JavaScript on an audit's
- * 16 KiB of leaves (and before it 0.6).
+ * codes the 16 KiB of an audit's leaves in about 6 µs, the portable coder in about 150.
  */
 import type { Base64Engine } from '../../core/base64.ts'
 

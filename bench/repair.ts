@@ -159,6 +159,14 @@ try {
   const rebuiltMbps = rebuilt / 1e6 / repairS
   const walkMbps = opts.size / 1e6 / repairS
   const { single: one, batched: a } = audit!
+  // CPU seconds of the CLI and the grid together, per run: on loopback every process shares the
+  // machine's cores, and a repair asks more of both sides (the farmers take, store and prove m
+  // fragments a segment where a get only has them read k).
+  const cpuS = {
+    get: gets.map((s, i) => s * (getCpu[i]! + gridCpu.get[i]!)),
+    repair: repairs.map((s, i) => s * (repairCpu[i]! + gridCpu.repair[i]!))
+  }
+  const mainRun = { get: median(mainThread.get.map(t => t.run)), repair: median(mainThread.repair.map(t => t.run)) }
   // A keeper's round spends at most an interval's share of the hourly budget, each copy once.
   const roundsPerDay = 86_400_000 / KEEPER_INTERVAL_MS
   const auditsPerDay = Math.min(KEEPER_AUDITS_PER_HOUR * 24, a.copiesPerGiB * roundsPerDay)
@@ -171,16 +179,12 @@ try {
     pair_ratios: repairs.map((r, i) => round(gets[i]! / r, 2)),
     cli_cpu_get: round(median(getCpu), 2), cli_cpu_repair: round(median(repairCpu), 2),
     grid_cpu_get: round(median(gridCpu.get), 2), grid_cpu_repair: round(median(gridCpu.repair), 2),
-    cli_main_run_get_s: round(median(mainThread.get.map(t => t.run)), 2), cli_main_run_repair_s: round(median(mainThread.repair.map(t => t.run)), 2),
+    cli_main_run_get_s: round(mainRun.get, 2), cli_main_run_repair_s: round(mainRun.repair, 2),
     cli_main_wait_get_s: round(median(mainThread.get.map(t => t.wait)), 2), cli_main_wait_repair_s: round(median(mainThread.repair.map(t => t.wait)), 2),
+    cpu_s_get: round(median(cpuS.get), 2), cpu_s_repair: round(median(cpuS.repair), 2),
     // The same comparison on the CLI's main thread's time on a core alone: what is left of the gap
     // once waiting for a core (the grid on the same machine) is taken out.
-    // CPU seconds of the CLI and the grid together: on loopback every process shares the machine's
-    // cores, and a repair asks more of both sides (the farmers take, store and prove m fragments a
-    // segment where a get only has them read k).
-    cpu_s_get: round(median(gets.map((s, i) => s * (getCpu[i]! + gridCpu.get[i]!))), 2),
-    cpu_s_repair: round(median(repairs.map((s, i) => s * (repairCpu[i]! + gridCpu.repair[i]!))), 2),
-    repair_vs_get_on_core: round(median(mainThread.get.map(t => t.run)) / median(mainThread.repair.map(t => t.run)), 2),
+    repair_vs_get_on_core: round(mainRun.get / mainRun.repair, 2),
     audit_single: { bytes: one.bytes, wall_ms: one.ms, auditor_cpu_ms: one.auditorCpuMs, farmer_cpu_ms: one.farmerCpuMs },
     audit: {
       bytes: a.bytes, wall_ms: a.ms, auditor_cpu_ms: a.auditorCpuMs, farmer_cpu_ms: a.farmerCpuMs, shard_bytes: a.shard,
@@ -196,7 +200,7 @@ try {
     ['CPU s per s, get / repair: CLI', `${result.cli_cpu_get} / ${result.cli_cpu_repair}`, ''],
     ['CPU s per s, get / repair: grid (relay, farmers)', `${result.grid_cpu_get} / ${result.grid_cpu_repair}`, ''],
     ['CPU s, CLI and grid together, get / repair', `${result.cpu_s_get} / ${result.cpu_s_repair}`,
-      repairs.map((s, i) => `${(gets[i]! * (getCpu[i]! + gridCpu.get[i]!)).toFixed(2)}/${(s * (repairCpu[i]! + gridCpu.repair[i]!)).toFixed(2)}`).join(', ')],
+      cpuS.repair.map((s, i) => `${cpuS.get[i]!.toFixed(2)}/${s.toFixed(2)}`).join(', ')],
     ['CLI main thread s on a core, get / repair', `${result.cli_main_run_get_s} / ${result.cli_main_run_repair_s}`,
       mainThread.repair.map((t, i) => `${mainThread.get[i]!.run.toFixed(2)}/${t.run.toFixed(2)}`).join(', ')],
     ['CLI main thread s waiting for a core, get / repair', `${result.cli_main_wait_get_s} / ${result.cli_main_wait_repair_s}`,

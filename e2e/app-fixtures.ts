@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { crc32, deflateSync } from 'node:zlib'
-import type { BrowserContext, Page, TestInfo } from '@playwright/test'
+import type { BrowserContext, Locator, Page, TestInfo } from '@playwright/test'
 import { expect } from '@playwright/test'
 import { Grid, type TestChild } from '../test/grid/helpers.ts'
 
@@ -87,16 +87,29 @@ export async function uploadFile (page: Page, file: { name: string, mimeType: st
   await choosePolicy(page, policy)
   await page.getByTestId('file-input').setInputFiles(file)
   const item = page.getByTestId('upload').filter({ hasText: file.name })
-  await expect(item).toHaveAttribute('data-status', 'done', { timeout: 200_000 })
+  // Settled either way; a failure is reported with the sentence the row shows, so a log names its cause.
+  await expect(item).toHaveAttribute('data-status', /^(done|failed)$/, { timeout: 200_000 })
+  if (await item.getAttribute('data-status') === 'failed') {
+    throw new Error(`The upload of ${file.name} failed: ${await errorText(item)}`)
+  }
   return await item.getByTestId('share-link').inputValue()
 }
 
-/** Opens a share link, downloads, and returns the saved bytes. */
+/** The error a view shows, with its folded detail (which farmers failed, and how). */
+async function errorText (scope: Locator): Promise<string> {
+  const said = (await scope.getByRole('alert').allTextContents()).join(' ')
+  const detail = (await scope.getByTestId('error-detail').locator('code').allTextContents()).join(' ')
+  return detail === '' ? said : `${said} (${detail})`
+}
+
+/** Opens a share link, downloads, and returns the saved bytes; a failed download is reported with its error. */
 export async function downloadLink (page: Page, link: string): Promise<Buffer> {
   await page.goto(link)
   await page.getByTestId('download').click({ timeout: 60_000 })
   const save = page.getByTestId('save')
-  await expect(save).toBeVisible({ timeout: 200_000 })
+  const failed = page.getByTestId('download-error')
+  await expect(save.or(failed)).toBeVisible({ timeout: 200_000 })
+  if (await failed.isVisible()) throw new Error(`The download failed: ${await errorText(page.locator('main'))}`)
   const [dl] = await Promise.all([page.waitForEvent('download'), save.click()])
   return await readFile((await dl.path())!)
 }

@@ -39,11 +39,12 @@ export class ManifestHashMismatchError extends ShardfarmError {
   }
 }
 
-/** A fragment could not be stored on any eligible farmer. */
+/** A fragment could not be stored on any eligible farmer. `reason` is the failure's own text, cut to 200 characters in the message. */
 export class FragmentUndeliverableError extends ShardfarmError {
-  constructor (segment: number, fragment: number, tried: Array<{ peerId: string, error: string }>) {
+  constructor (segment: number, fragment: number, tried: Array<{ peerId: string, error: string, reason?: string }>) {
+    const who = tried.map(t => `${t.peerId.slice(-8)} (${t.error}${t.reason === undefined || t.reason === t.error ? '' : `: ${t.reason.slice(0, 200)}`})`).join(', ')
     super('FragmentUndeliverableError', 'FRAGMENT_UNDELIVERABLE',
-      `Fragment ${fragment} of segment ${segment} could not be stored: ${tried.length} farmers refused or failed`,
+      `Fragment ${fragment} of segment ${segment} could not be stored: ${tried.length} farmers refused or failed${who === '' ? '' : `. Tried: ${who}`}`,
       { segment, fragment, tried })
   }
 }
@@ -65,6 +66,9 @@ export class ContentMismatchError extends ShardfarmError {
     super('ContentMismatchError', 'CONTENT_MISMATCH', 'The downloaded file does not match its content hash')
   }
 }
+
+/** Codes of failures that may pass: a dial that timed out, a reset connection, a farmer busy for now. */
+export const TRANSIENT_CODES: ReadonlySet<string> = new Set(['UNREACHABLE', 'TIMEOUT', 'BUSY'])
 
 /** A short description of an error for "tried" lists. */
 export function describe (err: unknown): string {

@@ -22,6 +22,8 @@ const FAKE_CLIENT = '12D3KooWFakeClient'
 export class FakeGrid implements FragmentTransport {
   readonly stores = new Map<string, MemoryFragmentStore>()
   readonly down = new Set<string>()
+  /** Farmers that fail this many more calls (unreachable), then answer again. */
+  readonly flaky = new Map<string, number>()
   /** Farmers that answer GETs only after this many ms. */
   readonly slow = new Map<string, number>()
   gets = 0
@@ -43,7 +45,9 @@ export class FakeGrid implements FragmentTransport {
   }
 
   #store (f: FarmerRef): MemoryFragmentStore {
-    if (this.down.has(f.peerId)) throw new FarmerError('UNREACHABLE', 'Farmer unreachable: connection refused', { remote: false })
+    const fails = this.flaky.get(f.peerId) ?? 0
+    if (fails > 0) this.flaky.set(f.peerId, fails - 1)
+    if (this.down.has(f.peerId) || fails > 0) throw new FarmerError('UNREACHABLE', 'Farmer unreachable: connection refused', { remote: false })
     return this.stores.get(f.peerId)!
   }
 

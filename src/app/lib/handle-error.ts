@@ -13,7 +13,15 @@ export interface HumanError {
   code: string
   /** What the person can do about it, when the catalogue says. */
   hint?: string
+  /**
+   * The error's own text (which farmers failed, and how), for whoever runs the grid or reports a
+   * problem: shown folded away under the sentence. Absent when it would only repeat the sentence.
+   */
+  detail?: string
 }
+
+/** Characters of an error's own text shown as its detail; a longer one is cut. */
+const MAX_DETAIL = 2000
 
 /** `{ error }` with the human sentence for `err`, or `{}` for an abort: to spread into a state patch. */
 export function errorOf (err: unknown): { error?: HumanError } {
@@ -30,9 +38,12 @@ export function handleError (err: unknown): HumanError | undefined {
   let message = entry?.sentence
   // Placement errors carry the exact reason ("policy needs 3 regions, the grid has 2"): say it.
   if (message !== undefined && e.name === 'PlacementError' && typeof e.details?.reason === 'string') message = `${message} (${e.details.reason})`
+  const said = message ?? `Something went wrong: ${e.message ?? String(err)}`
+  const detail = typeof e.message === 'string' && e.message !== '' && !said.includes(e.message) ? e.message.slice(0, MAX_DETAIL) : undefined
   return {
     code,
-    message: message ?? `Something went wrong: ${e.message ?? String(err)}`,
-    ...(entry?.hint !== undefined ? { hint: entry.hint } : {})
+    message: said,
+    ...(entry?.hint !== undefined ? { hint: entry.hint } : {}),
+    ...(detail !== undefined ? { detail } : {})
   }
 }

@@ -28,4 +28,30 @@ describe('dispersing a segment', () => {
     expect(again[1]).toEqual([f3])
     expect(again[3]).toEqual([l1])
   })
+
+  it('asks a farmer that failed for a moment again when no spare is left, and gives up on one that stays down', async () => {
+    // Four farmers, four places, no spare: the shape of a mixed upload that fills every place.
+    const grid = FakeGrid.make(4, {} as unknown as ErasureCoder)
+    const ids4 = grid.farmers.map(f => f.peerId)
+    const placement: Placement = { segments: [ids4, ids4], spares: [[], []], eligible: ids4, onFull: 4 }
+    const disperser = new Disperser({ transport: grid, placement, byId: new Map(grid.farmers.map(f => [f.peerId, f])), owner: await ownerKeyFromSeed(new Uint8Array(32).fill(3)), retryWaitsMs: [5, 10] })
+    const frags = [1, 2, 3, 4].map(n => new Uint8Array(8).fill(n))
+    const ids = await Promise.all(frags.map(async f => await sha256Hex(f)))
+    // One dial that fails, then answers: the fragment lands on it after a wait.
+    grid.flaky.set(ids4[2]!, 1)
+    expect(await disperser.storeSegment(0, frags, ids)).toEqual(ids4.map(p => [p]))
+    expect(await grid.stores.get(ids4[2]!)!.has([ids[2]!])).toEqual([true])
+    // A farmer that failed earlier in the upload is still asked when nothing else is left.
+    grid.flaky.set(ids4[3]!, 3)
+    await expect(disperser.storeSegment(1, frags, ids)).rejects.toMatchObject({ name: 'FragmentUndeliverableError', details: { fragment: 3 } })
+    const next = await disperser.storeSegment(1, frags, ids)
+    expect(next[3]).toEqual([ids4[3]])
+    // A refusal that will not pass (not a transient failure) is not asked again.
+    const refusing = { ...grid, put: async () => { throw Object.assign(new Error('offer is full'), { code: 'QUOTA_EXCEEDED' }) } }
+    let calls = 0
+    const counting = { ...refusing, put: async () => { calls++; return await refusing.put() } }
+    await expect(new Disperser({ transport: counting as unknown as FakeGrid, placement, byId: new Map(grid.farmers.map(f => [f.peerId, f])), owner: await ownerKeyFromSeed(new Uint8Array(32).fill(3)), retryWaitsMs: [5, 10] })
+      .storeSegment(0, frags.slice(0, 1), ids.slice(0, 1))).rejects.toMatchObject({ name: 'FragmentUndeliverableError' })
+    expect(calls).toBe(1)
+  })
 })

@@ -3,13 +3,21 @@
  * spares; and the sealed manifest replicated. Shared by every upload, streaming or from the outbox.
  */
 import { AbortError, throwIfAborted } from '../../core/errors.ts'
+import { sleep } from '../../core/sleep.ts'
 import type { OwnerKey } from '../../core/owner-key.ts'
 import { chooseTargets, type ChoiceOptions, type Placement } from '../../core/placement.ts'
-import { describe, FragmentUndeliverableError } from '../errors.ts'
+import { describe, FragmentUndeliverableError, TRANSIENT_CODES } from '../errors.ts'
 import type { Farmer, FragmentTransport } from '../ports.ts'
 
 /** Retry a fragment on this many other farmers before giving up. */
 const MAX_ALTERNATES = 4
+
+/**
+ * Waits before asking a farmer that failed transiently once more, when no other farmer is left for
+ * its fragment: on a grid with no spare (a `mixed` upload that fills every place), one WebRTC dial
+ * that timed out on a busy machine would otherwise fail the whole upload.
+ */
+export const RETRY_WAITS_MS: readonly number[] = [500, 2_000]
 
 /**
  * The farmers the policy allows (`placement.eligible`). The manifest goes only to them: a region or
@@ -31,6 +39,8 @@ export interface DisperserInit {
   onSent?: (bytes: number) => void
   /** How manifest copies are drawn (weights, random source, clock). @default `chooseTargets` defaults */
   choice?: Pick<ChoiceOptions, 'weight' | 'random' | 'now'>
+  /** Waits before each new try of a farmer that failed transiently, with no spare left. @default RETRY_WAITS_MS */
+  retryWaitsMs?: readonly number[]
 }
 
 /**
@@ -61,6 +71,7 @@ export class Disperser {
    */
   async storeSegment (s: number, frags: Uint8Array[], ids: string[], kept: string[][] = []): Promise<string[][]> {
     const { signal, placement, byId, owner } = this.#c
+    const waits = this.#c.retryWaitsMs ?? RETRY_WAITS_MS
     const keeping = new Set(kept.flat())
     const placed = placement.segments[s]!
     const sending = (i: number): boolean => (kept[i]?.length ?? 0) === 0
@@ -69,11 +80,15 @@ export class Disperser {
     const spares = [...placed.filter((_, i) => !sending(i)), ...placement.spares[s] ?? []].filter(p => !this.#failed.has(p))
     const putOne = async (i: number): Promise<string[]> => {
       if (!sending(i)) return kept[i]!
-      const tried: Array<{ peerId: string, error: string }> = []
+      const tried: Array<{ peerId: string, error: string, reason: string }> = []
       // The positions kept on full farmers fail over to full farmers only.
       const fits = i < placement.onFull ? (p: string) => byId.get(p)?.kind === 'full' : () => true
-      let target: string | undefined = placement.segments[s]![i]!
-      if (this.#failed.has(target) || keeping.has(target)) target = this.#takeSpare(spares, inUse, fits)
+      const own = placement.segments[s]![i]!
+      // A farmer that failed earlier in this upload is passed over for a spare, but asked again when
+      // none is left: it may be back.
+      let target: string | undefined = own
+      if (this.#failed.has(own) || keeping.has(own)) target = this.#takeSpare(spares, inUse, fits) ?? (keeping.has(own) ? undefined : own)
+      let waited = 0
       while (target !== undefined && tried.length <= MAX_ALTERNATES) {
         const farmer = byId.get(target)!
         try {
@@ -86,12 +101,19 @@ export class Disperser {
             this.sent += frags[i]!.length
             this.#c.onSent?.(frags[i]!.length)
           }
+          this.#failed.delete(target)
           return [target]
         } catch (err) {
           if (signal?.aborted === true) throw new AbortError()
-          tried.push({ peerId: target, error: describe(err) })
+          const code = describe(err)
+          tried.push({ peerId: target, error: code, reason: (err as Error).message ?? String(err) })
           this.#failed.add(target)
-          target = this.#takeSpare(spares, inUse, fits)
+          const next = this.#takeSpare(spares, inUse, fits)
+          if (next === undefined && TRANSIENT_CODES.has(code) && waited < waits.length) {
+            await sleep(waits[waited++]!, signal)
+            continue // the same farmer, once more
+          }
+          target = next
         }
       }
       throw new FragmentUndeliverableError(s, i, tried)

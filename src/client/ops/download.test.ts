@@ -31,6 +31,24 @@ describe('download', () => {
     if (err.name === 'SegmentUnavailableError') expect(err.message).toMatch(/Segment \d+ cannot be rebuilt: 3 of the 4/)
   })
 
+  it('with exactly k holders left, one whose dial failed for a moment is asked again; one that sent wrong bytes is not', async () => {
+    const grid = makeGrid(6)
+    const bytes = randomBytes(segPlain)
+    const up = await putFile(grid.ports(), source(bytes), { shardSize: SHARD })
+    const holders = up.manifest.segments[0]!.holders.flat()
+    // Two holders gone (m = 2), neither holding the manifest: the 4 left are all needed, and the
+    // one that fails for a moment fails its fragment's GET, not the manifest's.
+    const manifestHolders = parseCapability(up.link).holders
+    const [gone1, gone2, flaky, corrupt] = [0, 1, 2, 3, 4, 5].sort((a, b) => Number(manifestHolders.includes(holders[a]!)) - Number(manifestHolders.includes(holders[b]!)))
+    grid.down.add(holders[gone1!]!); grid.down.add(holders[gone2!]!)
+    grid.flaky.set(holders[flaky!]!, 1)
+    expect(sha(await getFile(grid.ports(), up.link))).toBe(sha(bytes))
+    // Wrong bytes are an answer, not a moment's failure: that holder is not asked again.
+    const store = grid.stores.get(holders[corrupt!]!)! as unknown as { corruptForTesting: (id: string) => void }
+    store.corruptForTesting(up.manifest.segments[0]!.fragments[corrupt!]!)
+    await expect(getFile(grid.ports(), up.link)).rejects.toMatchObject({ name: 'SegmentUnavailableError' })
+  })
+
   it('corrupt stored fragments are treated as missing, never as data', async () => {
     const grid = makeGrid(6)
     const bytes = randomBytes(2 * segPlain)

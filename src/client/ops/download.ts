@@ -6,7 +6,7 @@ import { decryptSegment, importFileKey, TAG_BYTES } from '../../core/envelope.ts
 import { sha256Hex } from '../../core/hash.ts'
 import type { Manifest } from '../../core/manifest.ts'
 import { segmentsForRange } from '../../core/segments.ts'
-import { ContentMismatchError, describe, SegmentUnavailableError } from '../errors.ts'
+import { ContentMismatchError, describe, SegmentUnavailableError, TRANSIENT_CODES } from '../errors.ts'
 import { discoverHolders } from '../blocks/holder-lookup.ts'
 import { fetchManifest, type OpenedManifest } from '../blocks/open-manifest.ts'
 import { SegmentBuffers } from '../blocks/segment-buffers.ts'
@@ -195,8 +195,11 @@ export class Download extends EventTarget {
           inFlight++ // the lookup holds the segment open
           void discoverHolders(this.#ports, missing.map(f => f.id), { signal }).catch(() => ({ found: new Map<string, string[]>() })).then(({ found }) => {
             inFlight--
+            // A holder that only failed for a moment (a dial that timed out) and now says it has the
+            // copy is asked once more; one that answered wrong bytes or nothing useful is not.
+            const refused = new Set(tried.filter(t => !TRANSIENT_CODES.has(t.error)).map(t => t.peerId))
             for (const { id, i } of missing) {
-              const more = (found.get(id) ?? []).filter(p => !(seg.holders[i] ?? []).includes(p))
+              const more = (found.get(id) ?? []).filter(p => !refused.has(p))
               if (more.length > 0) { elsewhere.set(i, more); queue.push(i) }
             }
             extra = k + m // everything found may go at once: the segment is late already

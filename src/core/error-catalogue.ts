@@ -82,7 +82,7 @@ export const ERROR_CATALOGUE: Readonly<Record<string, Readonly<ErrorEntry>>> = {
   },
   FRAGMENT_UNDELIVERABLE: {
     exit: UNAVAILABLE, names: ['FragmentUndeliverableError'],
-    sentence: 'Not enough farmers accepted the file\'s fragments. It stays queued and will be retried.'
+    sentence: 'Not enough farmers accepted the file\'s fragments right now: some refused or could not be reached.'
   },
 
   // The bytes are not the ones stored: wrong key or tampering.

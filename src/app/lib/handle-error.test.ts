@@ -23,6 +23,7 @@ describe('handleError', () => {
     expect(handleError({ name: 'SegmentUnavailableError', message: 'Segment 2 cannot be rebuilt: 5 of the 6' })?.detail).toBe('Segment 2 cannot be rebuilt: 5 of the 6')
     // Nothing that would only repeat the sentence, and nothing unbounded.
     expect(handleError(new Error('boom'))?.detail).toBeUndefined()
+    expect(handleError(new PlacementError('policy "archive" needs 3 regions, the grid has 2'))?.detail).toBeUndefined()
     expect(handleError({ name: 'SegmentUnavailableError', message: 'x'.repeat(10_000) })?.detail).toHaveLength(2000)
   })
 })

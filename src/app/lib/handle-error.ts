@@ -37,9 +37,10 @@ export function handleError (err: unknown): HumanError | undefined {
   const entry = errorEntry(err)
   let message = entry?.sentence
   // Placement errors carry the exact reason ("policy needs 3 regions, the grid has 2"): say it.
-  if (message !== undefined && e.name === 'PlacementError' && typeof e.details?.reason === 'string') message = `${message} (${e.details.reason})`
+  const reason = e.name === 'PlacementError' && typeof e.details?.reason === 'string' ? e.details.reason : undefined
+  if (message !== undefined && reason !== undefined) message = `${message} (${reason})`
   const said = message ?? `Something went wrong: ${e.message ?? String(err)}`
-  const detail = typeof e.message === 'string' && e.message !== '' && !said.includes(e.message) ? e.message.slice(0, MAX_DETAIL) : undefined
+  const detail = typeof e.message === 'string' && e.message !== '' && !said.includes(e.message) && reason === undefined ? e.message.slice(0, MAX_DETAIL) : undefined
   return {
     code,
     message: said,

@@ -46,12 +46,13 @@ describe('dispersing a segment', () => {
     await expect(disperser.storeSegment(1, frags, ids)).rejects.toMatchObject({ name: 'FragmentUndeliverableError', details: { fragment: 3 } })
     const next = await disperser.storeSegment(1, frags, ids)
     expect(next[3]).toEqual([ids4[3]])
-    // A refusal that will not pass (not a transient failure) is not asked again.
-    const refusing = { ...grid, put: async () => { throw Object.assign(new Error('offer is full'), { code: 'QUOTA_EXCEEDED' }) } }
+    // A refusal that will not pass (not a transient failure) is not asked again, in this segment or
+    // the next one.
     let calls = 0
-    const counting = { ...refusing, put: async () => { calls++; return await refusing.put() } }
-    await expect(new Disperser({ transport: counting as unknown as FakeGrid, placement, byId: new Map(grid.farmers.map(f => [f.peerId, f])), owner: await ownerKeyFromSeed(new Uint8Array(32).fill(3)), retryWaitsMs: [5, 10] })
-      .storeSegment(0, frags.slice(0, 1), ids.slice(0, 1))).rejects.toMatchObject({ name: 'FragmentUndeliverableError' })
+    const refusing = { put: async () => { calls++; throw Object.assign(new Error('offer is full'), { code: 'QUOTA_EXCEEDED' }) } }
+    const once = new Disperser({ transport: refusing as unknown as FakeGrid, placement, byId: new Map(grid.farmers.map(f => [f.peerId, f])), owner: await ownerKeyFromSeed(new Uint8Array(32).fill(3)), retryWaitsMs: [5, 10] })
+    await expect(once.storeSegment(0, frags.slice(0, 1), ids.slice(0, 1))).rejects.toMatchObject({ name: 'FragmentUndeliverableError' })
+    await expect(once.storeSegment(1, frags.slice(0, 1), ids.slice(0, 1))).rejects.toMatchObject({ name: 'FragmentUndeliverableError' })
     expect(calls).toBe(1)
   })
 })

@@ -49,6 +49,8 @@ export interface DisperserInit {
 export class Disperser {
   readonly #c: DisperserInit
   readonly #failed = new Set<string>()
+  /** Of `#failed`, those that refused or answered wrong (not a moment's failure): never asked again. */
+  readonly #refused = new Set<string>()
   /** Fragment bytes sent so far. */
   sent = 0
 
@@ -63,8 +65,9 @@ export class Disperser {
 
   /**
    * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
-   * moves to the next spare not yet used by this segment. Farmers that failed once are skipped for
-   * the rest of the upload. On a resumed upload, a farmer already holding a fragment proves it
+   * moves to the next spare not yet used by this segment. Farmers that failed once are passed over
+   * for spares for the rest of the upload; with no spare left, one that failed for a moment
+   * (`TRANSIENT_CODES`) is asked again, after `retryWaitsMs`, and one that refused is not. On a resumed upload, a farmer already holding a fragment proves it
    * instead of taking the bytes again (`FragmentTransport.put`).
    * `kept[i]`, when not empty, lists farmers known to hold fragment i already: it is not sent, and
    * those farmers get no other fragment of the segment.
@@ -85,9 +88,9 @@ export class Disperser {
       const fits = i < placement.onFull ? (p: string) => byId.get(p)?.kind === 'full' : () => true
       const own = placement.segments[s]![i]!
       // A farmer that failed earlier in this upload is passed over for a spare, but asked again when
-      // none is left: it may be back.
+      // none is left, unless it refused: it may be back.
       let target: string | undefined = own
-      if (this.#failed.has(own) || keeping.has(own)) target = this.#takeSpare(spares, inUse, fits) ?? (keeping.has(own) ? undefined : own)
+      if (this.#failed.has(own) || keeping.has(own)) target = this.#takeSpare(spares, inUse, fits) ?? (keeping.has(own) || this.#refused.has(own) ? undefined : own)
       let waited = 0
       while (target !== undefined && tried.length <= MAX_ALTERNATES) {
         const farmer = byId.get(target)!
@@ -108,6 +111,7 @@ export class Disperser {
           const code = describe(err)
           tried.push({ peerId: target, error: code, reason: (err as Error).message ?? String(err) })
           this.#failed.add(target)
+          if (!TRANSIENT_CODES.has(code)) this.#refused.add(target)
           const next = this.#takeSpare(spares, inUse, fits)
           if (next === undefined && TRANSIENT_CODES.has(code) && waited < waits.length) {
             await sleep(waits[waited++]!, signal)

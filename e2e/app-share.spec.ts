@@ -1,5 +1,6 @@
 import { test, expect, type Page } from '@playwright/test'
-import { readFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { readQr } from '../test/support/read-qr.ts'
 import { downloadLink, openApp, pngFile, randomFile, sha256, shot, startGrid, uploadFile, useRelay, wavFile, type TestGrid } from './app-fixtures.ts'
 
@@ -95,7 +96,11 @@ test('an upload can be cancelled while it runs, and then is not listed as stored
   await useRelay(ctx, g.relay.addr)
   const page = await ctx.newPage()
   await openApp(page)
-  await page.getByTestId('file-input').setInputFiles(randomFile('big.bin', 48 * 1024 * 1024)) // Playwright passes at most 50 MB
+  // From disk, so it can be larger than the 50 MB Playwright passes as a buffer: 160 MiB (480 MiB of
+  // fragments under live) still runs when the rate shows, even on a machine too busy to look often.
+  const big = info.outputPath('big.bin')
+  await writeFile(big, randomBytes(160 * 1024 * 1024))
+  await page.getByTestId('file-input').setInputFiles(big)
   const item = page.getByTestId('upload').filter({ hasText: 'big.bin' })
   await expect(item.getByTestId('rate')).toBeVisible({ timeout: 30_000 }) // speed and time left while it runs
   await shot(page, info, 'upload-running')
@@ -104,6 +109,7 @@ test('an upload can be cancelled while it runs, and then is not listed as stored
   await page.goto('/#/files')
   await expect(page.getByText('Files you upload from this browser appear here')).toBeVisible()
   await ctx.close()
+  await rm(big)
 })
 
 test('a shared picture and sound play in the page, any other type only downloads, and the QR code reads back as the link', async ({ browser }, info) => {

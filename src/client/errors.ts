@@ -1,9 +1,14 @@
 import { ShardfarmError } from '../core/errors.ts'
 
+/** A "tried" list for a message: each farmer by the end of its peer id, with its error code and, when given, its own text (cut to 200 characters). */
+function triedText (tried: ReadonlyArray<{ peerId: string, error: string, reason?: string }>): string {
+  return tried.map(t => `${t.peerId.slice(-8)} (${t.error}${t.reason === undefined || t.reason === t.error ? '' : `: ${t.reason.slice(0, 200)}`})`).join(', ')
+}
+
 /** Fewer than k valid fragments of a segment could be fetched. */
 export class SegmentUnavailableError extends ShardfarmError {
   constructor (segment: number, needed: number, got: number, tried: Array<{ peerId: string, error: string }>) {
-    const who = tried.map(t => `${t.peerId.slice(-8)} (${t.error})`).join(', ')
+    const who = triedText(tried)
     super('SegmentUnavailableError', 'SEGMENT_UNAVAILABLE',
       `Segment ${segment} cannot be rebuilt: ${got} of the ${needed} fragments it needs are reachable. Tried: ${who}`,
       { segment, needed, got, tried })
@@ -39,10 +44,10 @@ export class ManifestHashMismatchError extends ShardfarmError {
   }
 }
 
-/** A fragment could not be stored on any eligible farmer. `reason` is the failure's own text, cut to 200 characters in the message. */
+/** A fragment could not be stored on any eligible farmer. `reason` is each failure's own text. */
 export class FragmentUndeliverableError extends ShardfarmError {
   constructor (segment: number, fragment: number, tried: Array<{ peerId: string, error: string, reason?: string }>) {
-    const who = tried.map(t => `${t.peerId.slice(-8)} (${t.error}${t.reason === undefined || t.reason === t.error ? '' : `: ${t.reason.slice(0, 200)}`})`).join(', ')
+    const who = triedText(tried)
     super('FragmentUndeliverableError', 'FRAGMENT_UNDELIVERABLE',
       `Fragment ${fragment} of segment ${segment} could not be stored: ${tried.length} farmers refused or failed${who === '' ? '' : `. Tried: ${who}`}`,
       { segment, fragment, tried })

@@ -67,8 +67,9 @@ export class Disperser {
    * PUTs the k + m fragments in parallel, each to its placed farmer; a fragment whose farmer fails
    * moves to the next spare not yet used by this segment. Farmers that failed once are passed over
    * for spares for the rest of the upload; with no spare left, one that failed for a moment
-   * (`TRANSIENT_CODES`) is asked again, after `retryWaitsMs`, and one that refused is not. On a resumed upload, a farmer already holding a fragment proves it
-   * instead of taking the bytes again (`FragmentTransport.put`).
+   * (`TRANSIENT_CODES`) is asked again, after `retryWaitsMs`, and one that refused is not. On a
+   * resumed upload, a farmer already holding a fragment proves it instead of taking the bytes again
+   * (`FragmentTransport.put`).
    * `kept[i]`, when not empty, lists farmers known to hold fragment i already: it is not sent, and
    * those farmers get no other fragment of the segment.
    */
@@ -86,7 +87,7 @@ export class Disperser {
       const tried: Array<{ peerId: string, error: string, reason: string }> = []
       // The positions kept on full farmers fail over to full farmers only.
       const fits = i < placement.onFull ? (p: string) => byId.get(p)?.kind === 'full' : () => true
-      const own = placement.segments[s]![i]!
+      const own = placed[i]!
       // A farmer that failed earlier in this upload is passed over for a spare, but asked again when
       // none is left, unless it refused: it may be back.
       let target: string | undefined = own
